@@ -1,0 +1,91 @@
+//! Images in slots: what the boot decision needs to know about a slot's
+//! content, and the checks that find it out.
+//!
+//! The decision code only sees the [`ImageCheck`] trait: "is the image in
+//! this slot valid, and what are its version, digest, security counter and
+//! data epoch?". Two checks implement it: a plain SHA-256 digest check
+//! ([`digest::DigestCheck`]) and the signed-image check ([`signed`]).
+//! Policy that depends on the stored state (minimum security counter,
+//! downgrades, remembered rejected digests) stays in the decision layer.
+
+use embedded_storage::nor_flash::ReadNorFlash;
+
+use crate::flash::Region;
+use crate::state::Slot;
+use crate::version::Version;
+
+pub mod digest;
+
+/// What a successful check learned about an image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ImageInfo {
+    /// Version of the image.
+    pub version: Version,
+    /// SHA-256 that identifies the image (of the payload for signed images).
+    pub digest: [u8; 32],
+    /// Anti-rollback security counter (0 when the format has none).
+    pub security_counter: u32,
+    /// Data/config schema epoch the image expects (0 when unknown).
+    pub data_epoch: u16,
+}
+
+/// Why an image failed its check. Every variant is a specific refusal, so
+/// the status record can say exactly what was wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub enum ImageError {
+    /// The flash could not be read.
+    Flash,
+    /// The slot is erased: no image at all.
+    Blank,
+    /// The header does not start with the image magic.
+    BadMagic,
+    /// The header format version is not one this build reads.
+    UnsupportedFormat,
+    /// The header length field is out of range.
+    BadHeaderLength,
+    /// Header plus payload do not fit in the slot.
+    TooLarge,
+    /// A header field holds a value that is not allowed.
+    BadField,
+    /// No trusted key has the header's key id.
+    UnknownKey,
+    /// The Ed25519 signature over the header does not verify.
+    BadSignature,
+    /// The payload's SHA-256 differs from the one the header promises.
+    DigestMismatch,
+    /// The image was linked for another address (for example, the other slot).
+    WrongLoadAddress,
+    /// The image was built for other hardware.
+    WrongHardware,
+}
+
+impl core::fmt::Display for ImageError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ImageError::Flash => "flash read failed",
+            ImageError::Blank => "slot is blank",
+            ImageError::BadMagic => "bad image magic",
+            ImageError::UnsupportedFormat => "unsupported header format version",
+            ImageError::BadHeaderLength => "header length out of range",
+            ImageError::TooLarge => "image larger than its slot",
+            ImageError::BadField => "header field out of range",
+            ImageError::UnknownKey => "no trusted key with this key id",
+            ImageError::BadSignature => "signature does not verify",
+            ImageError::DigestMismatch => "payload digest mismatch",
+            ImageError::WrongLoadAddress => "image linked for another load address",
+            ImageError::WrongHardware => "image built for other hardware",
+        })
+    }
+}
+
+/// Checks the image in a slot.
+///
+/// Implementations read the slot through a fixed buffer (no heap, no copy
+/// of the image) and must never panic, whatever the slot holds.
+pub trait ImageCheck<F: ReadNorFlash> {
+    /// Checks the image of `slot`, stored in `region` of `flash`.
+    fn check(&mut self, flash: &mut F, slot: Slot, region: Region) -> Result<ImageInfo, ImageError>;
+}

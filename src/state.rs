@@ -1,0 +1,403 @@
+//! The boot state the journal stores: one value of [`BootState`] is the
+//! whole truth about both slots, and every record on flash holds a complete
+//! copy of it.
+//!
+//! The state is plain data. Its byte encoding lives in [`crate::record`];
+//! the transitions that change it live in the decision layer above.
+
+use crate::version::Version;
+
+/// One of the two firmware slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub enum Slot {
+    /// The first slot.
+    A,
+    /// The second slot.
+    B,
+}
+
+impl Slot {
+    /// Both slots, in index order.
+    pub const ALL: [Slot; 2] = [Slot::A, Slot::B];
+
+    /// 0 for A, 1 for B.
+    pub const fn index(self) -> usize {
+        match self {
+            Slot::A => 0,
+            Slot::B => 1,
+        }
+    }
+
+    /// The other slot.
+    pub const fn other(self) -> Slot {
+        match self {
+            Slot::A => Slot::B,
+            Slot::B => Slot::A,
+        }
+    }
+
+    /// The slot with index 0 or 1.
+    pub const fn from_index(i: u8) -> Option<Slot> {
+        match i {
+            0 => Some(Slot::A),
+            1 => Some(Slot::B),
+            _ => None,
+        }
+    }
+}
+
+impl core::fmt::Display for Slot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Slot::A => "A",
+            Slot::B => "B",
+        })
+    }
+}
+
+/// What a slot holds, as far as the boot decision is concerned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub enum ImageState {
+    /// Nothing usable: never written, or invalidated before an erase.
+    #[default]
+    Empty,
+    /// Staged and verified, not booted yet; `tries` trial boots allowed.
+    Pending {
+        /// Trial boots left.
+        tries: u8,
+    },
+    /// Booted on trial and not confirmed; `tries` further trial boots left.
+    Trial {
+        /// Trial boots left after the current one.
+        tries: u8,
+    },
+    /// Confirmed by the firmware after its health checks.
+    Confirmed,
+    /// Refused: failed verification, ran out of tries, or marked bad.
+    Rejected,
+}
+
+impl ImageState {
+    /// Encoded tag of the state, as stored on flash.
+    pub const fn tag(self) -> u8 {
+        match self {
+            ImageState::Empty => 0,
+            ImageState::Pending { .. } => 1,
+            ImageState::Trial { .. } => 2,
+            ImageState::Confirmed => 3,
+            ImageState::Rejected => 4,
+        }
+    }
+
+    /// Tries left for a pending or trial image, 0 otherwise.
+    pub const fn tries(self) -> u8 {
+        match self {
+            ImageState::Pending { tries } | ImageState::Trial { tries } => tries,
+            _ => 0,
+        }
+    }
+
+    /// The state for a tag and a tries byte, or `None` for an unknown tag.
+    pub const fn from_parts(tag: u8, tries: u8) -> Option<Self> {
+        Some(match tag {
+            0 => ImageState::Empty,
+            1 => ImageState::Pending { tries },
+            2 => ImageState::Trial { tries },
+            3 => ImageState::Confirmed,
+            4 => ImageState::Rejected,
+            _ => return None,
+        })
+    }
+}
+
+/// Everything known about the image in one slot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub struct SlotInfo {
+    /// Lifecycle state of the image.
+    pub state: ImageState,
+    /// Version of the image.
+    pub version: Version,
+    /// SHA-256 of the image, as its check reported it.
+    pub digest: [u8; 32],
+    /// Boots of this image so far (trial and confirmed boots that wrote
+    /// state); saturates at 255.
+    pub attempts: u8,
+    /// Security counter of the image (anti-rollback).
+    pub security_counter: u32,
+    /// Data/config schema epoch the image expects.
+    pub data_epoch: u16,
+}
+
+/// Where the last (or current) update stands, for a fleet backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub enum UpdateState {
+    /// No update in progress, and none finished since the last reset of the
+    /// status.
+    #[default]
+    Idle,
+    /// An image is being written, or written and pending its first boot.
+    Staged,
+    /// The new image runs on trial.
+    Trial,
+    /// The new image was confirmed.
+    Confirmed,
+    /// The new image was rejected after booting and the device went back.
+    RolledBack,
+    /// The update failed before the new image ever booted.
+    Failed,
+}
+
+impl UpdateState {
+    /// Encoded tag, as stored on flash.
+    pub const fn tag(self) -> u8 {
+        match self {
+            UpdateState::Idle => 0,
+            UpdateState::Staged => 1,
+            UpdateState::Trial => 2,
+            UpdateState::Confirmed => 3,
+            UpdateState::RolledBack => 4,
+            UpdateState::Failed => 5,
+        }
+    }
+
+    /// The state for a tag, or `None` for an unknown tag.
+    pub const fn from_tag(tag: u8) -> Option<Self> {
+        Some(match tag {
+            0 => UpdateState::Idle,
+            1 => UpdateState::Staged,
+            2 => UpdateState::Trial,
+            3 => UpdateState::Confirmed,
+            4 => UpdateState::RolledBack,
+            5 => UpdateState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// Why an image was rejected or a slot was passed over.
+///
+/// Codes below 0x80 are abboot's own; `App(code)` carries a reason the
+/// firmware gave to `mark_bad` (0x80..=0xFF on flash).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub enum Reason {
+    /// No reason recorded.
+    #[default]
+    None,
+    /// The trial image used all its tries without being confirmed.
+    TriesExhausted,
+    /// The image failed its check (digest, signature, header...).
+    ImageInvalid,
+    /// The staged image was dropped by `abort` before it booted.
+    Aborted,
+    /// The image's version or security counter is below what is allowed.
+    Downgrade,
+    /// The primary image no longer verifies; the other slot took over.
+    PrimaryCorrupt,
+    /// The firmware marked itself bad with its own reason code (0..=127).
+    App(u8),
+}
+
+impl Reason {
+    /// Encoded byte, as stored on flash.
+    pub const fn code(self) -> u8 {
+        match self {
+            Reason::None => 0,
+            Reason::TriesExhausted => 1,
+            Reason::ImageInvalid => 2,
+            Reason::Aborted => 3,
+            Reason::Downgrade => 4,
+            Reason::PrimaryCorrupt => 5,
+            Reason::App(c) => 0x80 | (c & 0x7F),
+        }
+    }
+
+    /// The reason for a byte, or `None` for an unknown code.
+    pub const fn from_code(code: u8) -> Option<Self> {
+        if code & 0x80 != 0 {
+            return Some(Reason::App(code & 0x7F));
+        }
+        Some(match code {
+            0 => Reason::None,
+            1 => Reason::TriesExhausted,
+            2 => Reason::ImageInvalid,
+            3 => Reason::Aborted,
+            4 => Reason::Downgrade,
+            5 => Reason::PrimaryCorrupt,
+            _ => return None,
+        })
+    }
+}
+
+/// What a boot that changed the state decided; kept in a small ring on
+/// flash as failure evidence. Boots that change nothing are not recorded,
+/// so that a normal boot writes nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub enum BootKind {
+    /// Unused ring entry.
+    #[default]
+    None,
+    /// Booted a confirmed image.
+    Normal,
+    /// Booted an unconfirmed image on trial.
+    Trial,
+    /// Rejected an image and went back to the primary.
+    Rollback,
+    /// The primary was corrupt; booted the other confirmed slot.
+    Fallback,
+    /// Built a fresh state from the images (blank metadata).
+    Fresh,
+    /// Nothing bootable; the board's recovery ran.
+    Recovery,
+}
+
+impl BootKind {
+    /// Encoded tag, as stored on flash.
+    pub const fn tag(self) -> u8 {
+        match self {
+            BootKind::None => 0,
+            BootKind::Normal => 1,
+            BootKind::Trial => 2,
+            BootKind::Rollback => 3,
+            BootKind::Fallback => 4,
+            BootKind::Fresh => 5,
+            BootKind::Recovery => 6,
+        }
+    }
+
+    /// The kind for a tag, or `None` for an unknown tag.
+    pub const fn from_tag(tag: u8) -> Option<Self> {
+        Some(match tag {
+            0 => BootKind::None,
+            1 => BootKind::Normal,
+            2 => BootKind::Trial,
+            3 => BootKind::Rollback,
+            4 => BootKind::Fallback,
+            5 => BootKind::Fresh,
+            6 => BootKind::Recovery,
+            _ => return None,
+        })
+    }
+}
+
+/// One entry of the boot event ring.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub struct BootEvent {
+    /// What the boot decided.
+    pub kind: BootKind,
+    /// The slot it booted, if any.
+    pub slot: Option<Slot>,
+    /// Why.
+    pub reason: Reason,
+    /// Tries left on the booted slot after this boot.
+    pub tries: u8,
+}
+
+/// Number of boot events kept on flash.
+pub const EVENT_RING_LEN: usize = 6;
+/// Longest update tag `stage` accepts (a UUID in text form is 36 bytes).
+pub const UPDATE_TAG_LEN: usize = 36;
+
+/// The whole boot state: both slots and the update status.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct BootState {
+    /// Slot A and slot B, by [`Slot::index`].
+    pub slots: [SlotInfo; 2],
+    /// The last confirmed slot: what boots when nothing is on trial.
+    pub primary: Option<Slot>,
+    /// The confirmed slot kept as the way back after an update.
+    pub rollback: Option<Slot>,
+    /// Where the last update stands.
+    pub update: UpdateState,
+    /// Why the last image was rejected or passed over.
+    pub last_reason: Reason,
+    /// Updates that failed or were rolled back, ever; saturates.
+    pub failure_count: u16,
+    /// The data/config schema epoch the device's data was last migrated to.
+    pub data_epoch: u16,
+    /// No image with a lower security counter boots. Rises only on confirm.
+    pub min_security_counter: u32,
+    /// Digest of the last rejected image, refused if staged again.
+    pub rejected_digest: Option<[u8; 32]>,
+    /// Opaque tag the caller gave to `stage` (e.g. a request UUID).
+    pub update_tag: heapless::Vec<u8, UPDATE_TAG_LEN>,
+    /// The most recent boots that changed the state, oldest first.
+    pub events: heapless::Deque<BootEvent, EVENT_RING_LEN>,
+}
+
+impl BootState {
+    /// The information about one slot.
+    pub fn slot(&self, slot: Slot) -> &SlotInfo {
+        &self.slots[slot.index()]
+    }
+
+    /// Mutable information about one slot.
+    pub fn slot_mut(&mut self, slot: Slot) -> &mut SlotInfo {
+        &mut self.slots[slot.index()]
+    }
+
+    /// Appends a boot event, dropping the oldest when the ring is full.
+    pub fn push_event(&mut self, event: BootEvent) {
+        if self.events.is_full() {
+            self.events.pop_front();
+        }
+        // Cannot fail: a slot was just freed if the ring was full.
+        let _ = self.events.push_back(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_round_trip() {
+        for tag in 0..=255u8 {
+            if let Some(s) = ImageState::from_parts(tag, 3) {
+                assert_eq!(s.tag(), tag);
+            }
+            if let Some(u) = UpdateState::from_tag(tag) {
+                assert_eq!(u.tag(), tag);
+            }
+            if let Some(k) = BootKind::from_tag(tag) {
+                assert_eq!(k.tag(), tag);
+            }
+            let r = Reason::from_code(tag);
+            if let Some(r) = r {
+                assert_eq!(r.code(), tag);
+            }
+        }
+        assert_eq!(ImageState::from_parts(5, 0), None);
+        assert_eq!(Reason::from_code(6), None);
+    }
+
+    #[test]
+    fn event_ring_drops_oldest() {
+        let mut s = BootState::default();
+        for i in 0..(EVENT_RING_LEN as u8 + 2) {
+            s.push_event(BootEvent {
+                kind: BootKind::Trial,
+                slot: Some(Slot::B),
+                reason: Reason::None,
+                tries: i,
+            });
+        }
+        assert_eq!(s.events.len(), EVENT_RING_LEN);
+        assert_eq!(s.events.front().map(|e| e.tries), Some(2));
+        assert_eq!(s.events.back().map(|e| e.tries), Some(EVENT_RING_LEN as u8 + 1));
+    }
+}
