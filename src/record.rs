@@ -1,1 +1,404 @@
-//! placeholder
+//! The metadata record: one fixed-size, self-contained, CRC-protected copy
+//! of the whole [`BootState`].
+//!
+//! Every record holds the complete state, so the newest valid record alone
+//! says everything; a torn or corrupt record is simply skipped and the one
+//! before it is the answer. The CRC covers the *whole* record, state
+//! included (ESP-IDF's otadata protects only its sequence number, and
+//! devices loop on a bad entry whose number checks out).
+//!
+//! # Byte layout (format version 1, 256 bytes, little-endian)
+//!
+//! | offset | size | field | meaning |
+//! |---:|---:|---|---|
+//! | 0x00 | 4 | magic | `41 42 42 54` (`"ABBT"`) |
+//! | 0x04 | 1 | format | format version, `1` |
+//! | 0x05 | 1 | size16 | record size / 16, `16` |
+//! | 0x06 | 2 | reserved | `0` |
+//! | 0x08 | 4 | seq | sequence number, compared with serial-number arithmetic ([`seq_newer`]) |
+//! | 0x0C | 1 | primary | last confirmed slot: `0` A, `1` B, `0xFF` none |
+//! | 0x0D | 1 | rollback | slot kept as the way back: `0`, `1`, `0xFF` none |
+//! | 0x0E | 1 | update | [`UpdateState`] tag: idle 0, staged 1, trial 2, confirmed 3, rolled back 4, failed 5 |
+//! | 0x0F | 1 | reason | [`Reason`] code of the last rejection: 0 none, 1 tries exhausted, 2 image invalid, 3 aborted, 4 downgrade, 5 primary corrupt, `0x80 \| n` firmware reason `n` |
+//! | 0x10 | 2 | failures | failed or rolled-back updates, saturating |
+//! | 0x12 | 2 | data_epoch | epoch the device's data was migrated to |
+//! | 0x14 | 4 | min_sec | minimum security counter allowed to boot |
+//! | 0x18 | 1 | flags | bit 0: `rejected` digest present; other bits 0 |
+//! | 0x19 | 1 | tag_len | length of the update tag, 0..=36 |
+//! | 0x1A | 1 | ev_count | boot events in the ring, 0..=6 |
+//! | 0x1B | 1 | reserved | `0` |
+//! | 0x1C | 24 | events | 6 × 4 bytes, oldest first: [`BootKind`] tag, slot (`0xFF` none), reason code, tries left |
+//! | 0x34 | 52 | slot A | slot entry, below |
+//! | 0x68 | 52 | slot B | slot entry, below |
+//! | 0x9C | 32 | rejected | SHA-256 of the last rejected image (valid when flag bit 0 is set) |
+//! | 0xBC | 36 | tag | opaque update tag given to `stage`, first `tag_len` bytes used, rest 0 |
+//! | 0xE0 | 28 | reserved | `0` |
+//! | 0xFC | 4 | crc | CRC-32/ISO-HDLC (zlib's `crc32`) of bytes 0x00..0xFC |
+//!
+//! Slot entry (52 bytes, offsets within the entry):
+//!
+//! | offset | size | field | meaning |
+//! |---:|---:|---|---|
+//! | 0 | 1 | state | [`ImageState`] tag: empty 0, pending 1, trial 2, confirmed 3, rejected 4 |
+//! | 1 | 1 | tries | trial boots left (pending, trial) |
+//! | 2 | 1 | attempts | boots of this image that wrote state, saturating |
+//! | 3 | 1 | reserved | `0` |
+//! | 4 | 8 | version | major u8, minor u8, patch u16, build u32 |
+//! | 12 | 4 | sec_counter | security counter of the image |
+//! | 16 | 2 | data_epoch | data schema epoch the image expects |
+//! | 18 | 2 | reserved | `0` |
+//! | 20 | 32 | digest | SHA-256 of the image |
+//!
+//! Why 256 bytes and not 128: the status a fleet backend needs (a full
+//! rejected digest, the 36-byte request tag, the boot-event ring) lives in
+//! the same record as the boot state, so the two can never disagree after a
+//! power cut. 256 divides every `WRITE_SIZE` from 1 to 32 and every erase
+//! sector from 1 KiB up, so records never straddle a word or a sector.
+//!
+//! Reserved bytes are written as 0 and ignored when read (they are still
+//! covered by the CRC), so a later format can use them without a new
+//! version number as long as 0 keeps its meaning.
+
+use crc::{Crc, CRC_32_ISO_HDLC};
+
+use crate::state::{
+    BootEvent, BootKind, BootState, ImageState, Reason, Slot, SlotInfo, UpdateState,
+    EVENT_RING_LEN, UPDATE_TAG_LEN,
+};
+use crate::version::Version;
+
+/// Size of one record on flash, in bytes.
+pub const RECORD_SIZE: usize = 256;
+/// The four bytes every record starts with.
+pub const MAGIC: [u8; 4] = *b"ABBT";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u8 = 1;
+
+const CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
+
+const OFF_SEQ: usize = 0x08;
+const OFF_GLOBAL: usize = 0x0C;
+const OFF_EVENTS: usize = 0x1C;
+const EVENT_LEN: usize = 4;
+const OFF_SLOTS: usize = 0x34;
+const SLOT_LEN: usize = 52;
+const OFF_REJECTED: usize = 0x9C;
+const OFF_TAG: usize = 0xBC;
+const OFF_CRC: usize = 0xFC;
+const NO_SLOT: u8 = 0xFF;
+const FLAG_REJECTED: u8 = 0x01;
+
+/// A decoded record: a sequence number and the state it carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Record {
+    /// Sequence number; the newest record has the highest in serial order.
+    pub seq: u32,
+    /// The whole boot state.
+    pub state: BootState,
+}
+
+/// Why bytes are not a valid record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub enum DecodeError {
+    /// All bytes are 0xFF: erased flash.
+    Blank,
+    /// Not the record magic.
+    BadMagic,
+    /// A format version or size this build does not read.
+    UnsupportedFormat,
+    /// The CRC does not match: torn, corrupt or random bytes.
+    BadCrc,
+    /// The CRC matches but a field holds an impossible value.
+    BadField,
+}
+
+/// Whether sequence number `a` is newer than `b`, correct across wraparound
+/// as long as the two are less than 2³¹ apart (RFC 1982 serial numbers).
+pub const fn seq_newer(a: u32, b: u32) -> bool {
+    a != b && a.wrapping_sub(b) < 0x8000_0000
+}
+
+/// CRC-32/ISO-HDLC of `bytes`, the checksum a factory script gets from
+/// zlib's `crc32`.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    CRC32.checksum(bytes)
+}
+
+fn slot_byte(s: Option<Slot>) -> u8 {
+    match s {
+        Some(s) => s.index() as u8,
+        None => NO_SLOT,
+    }
+}
+
+fn byte_slot(b: u8) -> Result<Option<Slot>, DecodeError> {
+    match b {
+        NO_SLOT => Ok(None),
+        _ => Slot::from_index(b).map(Some).ok_or(DecodeError::BadField),
+    }
+}
+
+fn put_u16(buf: &mut [u8], off: usize, v: u16) {
+    buf[off..off + 2].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put_u32(buf: &mut [u8], off: usize, v: u32) {
+    buf[off..off + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn get_u16(buf: &[u8; RECORD_SIZE], off: usize) -> u16 {
+    u16::from_le_bytes([buf[off], buf[off + 1]])
+}
+
+fn get_u32(buf: &[u8; RECORD_SIZE], off: usize) -> u32 {
+    u32::from_le_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]])
+}
+
+fn get_array<const N: usize>(buf: &[u8; RECORD_SIZE], off: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    out.copy_from_slice(&buf[off..off + N]);
+    out
+}
+
+// The fixed offsets above are compile-time constants inside a fixed-size
+// array, so the indexing in the encode/decode helpers cannot go out of
+// bounds; these assertions keep that true if the layout changes.
+const _: () = assert!(OFF_SLOTS + 2 * SLOT_LEN == OFF_REJECTED);
+const _: () = assert!(OFF_REJECTED + 32 == OFF_TAG);
+const _: () = assert!(OFF_TAG + UPDATE_TAG_LEN <= OFF_CRC);
+const _: () = assert!(OFF_EVENTS + EVENT_RING_LEN * EVENT_LEN == OFF_SLOTS);
+const _: () = assert!(OFF_CRC + 4 == RECORD_SIZE);
+
+impl Record {
+    /// Encodes the record into its 256 on-flash bytes.
+    pub fn encode(&self) -> [u8; RECORD_SIZE] {
+        let s = &self.state;
+        let mut b = [0u8; RECORD_SIZE];
+        b[0..4].copy_from_slice(&MAGIC);
+        b[4] = FORMAT_VERSION;
+        b[5] = (RECORD_SIZE / 16) as u8;
+        put_u32(&mut b, OFF_SEQ, self.seq);
+        b[OFF_GLOBAL] = slot_byte(s.primary);
+        b[OFF_GLOBAL + 1] = slot_byte(s.rollback);
+        b[OFF_GLOBAL + 2] = s.update.tag();
+        b[OFF_GLOBAL + 3] = s.last_reason.code();
+        put_u16(&mut b, 0x10, s.failure_count);
+        put_u16(&mut b, 0x12, s.data_epoch);
+        put_u32(&mut b, 0x14, s.min_security_counter);
+        b[0x18] = if s.rejected_digest.is_some() {
+            FLAG_REJECTED
+        } else {
+            0
+        };
+        b[0x19] = s.update_tag.len() as u8;
+        b[0x1A] = s.events.len() as u8;
+        for (i, e) in s.events.iter().enumerate() {
+            let o = OFF_EVENTS + i * EVENT_LEN;
+            b[o] = e.kind.tag();
+            b[o + 1] = slot_byte(e.slot);
+            b[o + 2] = e.reason.code();
+            b[o + 3] = e.tries;
+        }
+        for slot in Slot::ALL {
+            let info = s.slot(slot);
+            let o = OFF_SLOTS + slot.index() * SLOT_LEN;
+            b[o] = info.state.tag();
+            b[o + 1] = info.state.tries();
+            b[o + 2] = info.attempts;
+            b[o + 4..o + 12].copy_from_slice(&info.version.to_bytes());
+            put_u32(&mut b, o + 12, info.security_counter);
+            put_u16(&mut b, o + 16, info.data_epoch);
+            b[o + 20..o + 52].copy_from_slice(&info.digest);
+        }
+        if let Some(d) = &s.rejected_digest {
+            b[OFF_REJECTED..OFF_REJECTED + 32].copy_from_slice(d);
+        }
+        b[OFF_TAG..OFF_TAG + s.update_tag.len()].copy_from_slice(&s.update_tag);
+        let crc = crc32(&b[..OFF_CRC]);
+        put_u32(&mut b, OFF_CRC, crc);
+        b
+    }
+
+    /// Decodes 256 bytes read from flash. Any content is either a record
+    /// whose CRC matches and whose every field is in range, or an error.
+    pub fn decode(b: &[u8; RECORD_SIZE]) -> Result<Record, DecodeError> {
+        if b.iter().all(|&x| x == 0xFF) {
+            return Err(DecodeError::Blank);
+        }
+        if b[0..4] != MAGIC {
+            return Err(DecodeError::BadMagic);
+        }
+        if crc32(&b[..OFF_CRC]) != get_u32(b, OFF_CRC) {
+            return Err(DecodeError::BadCrc);
+        }
+        // Checked after the CRC so that a torn record of a known format is
+        // reported as torn, not as foreign.
+        if b[4] != FORMAT_VERSION || b[5] as usize != RECORD_SIZE / 16 {
+            return Err(DecodeError::UnsupportedFormat);
+        }
+        let update = UpdateState::from_tag(b[OFF_GLOBAL + 2]).ok_or(DecodeError::BadField)?;
+        let last_reason = Reason::from_code(b[OFF_GLOBAL + 3]).ok_or(DecodeError::BadField)?;
+        let flags = b[0x18];
+        let tag_len = b[0x19] as usize;
+        let ev_count = b[0x1A] as usize;
+        if flags & !FLAG_REJECTED != 0 || tag_len > UPDATE_TAG_LEN || ev_count > EVENT_RING_LEN {
+            return Err(DecodeError::BadField);
+        }
+        let mut state = BootState {
+            primary: byte_slot(b[OFF_GLOBAL])?,
+            rollback: byte_slot(b[OFF_GLOBAL + 1])?,
+            update,
+            last_reason,
+            failure_count: get_u16(b, 0x10),
+            data_epoch: get_u16(b, 0x12),
+            min_security_counter: get_u32(b, 0x14),
+            rejected_digest: (flags & FLAG_REJECTED != 0).then(|| get_array(b, OFF_REJECTED)),
+            ..BootState::default()
+        };
+        for i in 0..ev_count {
+            let o = OFF_EVENTS + i * EVENT_LEN;
+            let event = BootEvent {
+                kind: BootKind::from_tag(b[o]).ok_or(DecodeError::BadField)?,
+                slot: byte_slot(b[o + 1])?,
+                reason: Reason::from_code(b[o + 2]).ok_or(DecodeError::BadField)?,
+                tries: b[o + 3],
+            };
+            state.push_event(event);
+        }
+        for slot in Slot::ALL {
+            let o = OFF_SLOTS + slot.index() * SLOT_LEN;
+            *state.slot_mut(slot) = SlotInfo {
+                state: ImageState::from_parts(b[o], b[o + 1]).ok_or(DecodeError::BadField)?,
+                attempts: b[o + 2],
+                version: Version::from_bytes(&get_array(b, o + 4)),
+                security_counter: get_u32(b, o + 12),
+                data_epoch: get_u16(b, o + 16),
+                digest: get_array(b, o + 20),
+            };
+        }
+        state
+            .update_tag
+            .extend_from_slice(&b[OFF_TAG..OFF_TAG + tag_len])
+            .map_err(|_| DecodeError::BadField)?;
+        Ok(Record {
+            seq: get_u32(b, OFF_SEQ),
+            state,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Record {
+        let mut state = BootState {
+            primary: Some(Slot::A),
+            rollback: Some(Slot::B),
+            update: UpdateState::Trial,
+            last_reason: Reason::App(17),
+            failure_count: 3,
+            data_epoch: 7,
+            min_security_counter: 42,
+            rejected_digest: Some([0x5A; 32]),
+            ..BootState::default()
+        };
+        state.slots[0] = SlotInfo {
+            state: ImageState::Confirmed,
+            version: Version::new(1, 2, 3, 4),
+            digest: [1; 32],
+            attempts: 9,
+            security_counter: 42,
+            data_epoch: 7,
+        };
+        state.slots[1] = SlotInfo {
+            state: ImageState::Trial { tries: 2 },
+            version: Version::new(1, 3, 0, 0),
+            digest: [2; 32],
+            attempts: 1,
+            security_counter: 43,
+            data_epoch: 8,
+        };
+        state
+            .update_tag
+            .extend_from_slice(b"0b7d4c1e-2c1a-4d0b-9a55-1f3e8e1c2a77")
+            .unwrap();
+        state.push_event(BootEvent {
+            kind: BootKind::Trial,
+            slot: Some(Slot::B),
+            reason: Reason::None,
+            tries: 2,
+        });
+        Record {
+            seq: 0xFFFF_FFFE,
+            state,
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let r = sample();
+        assert_eq!(Record::decode(&r.encode()), Ok(r.clone()));
+        let blank = Record {
+            seq: 0,
+            state: BootState::default(),
+        };
+        assert_eq!(Record::decode(&blank.encode()), Ok(blank));
+    }
+
+    #[test]
+    fn crc_is_zlib_crc32() {
+        // The check value of CRC-32/ISO-HDLC, as zlib.crc32(b"123456789").
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn every_single_bit_flip_is_rejected() {
+        let bytes = sample().encode();
+        for i in 0..RECORD_SIZE * 8 {
+            let mut b = bytes;
+            b[i / 8] ^= 1 << (i % 8);
+            assert!(Record::decode(&b).is_err(), "bit {i} flip accepted");
+        }
+    }
+
+    #[test]
+    fn classifies_bad_input() {
+        assert_eq!(
+            Record::decode(&[0xFF; RECORD_SIZE]),
+            Err(DecodeError::Blank)
+        );
+        assert_eq!(
+            Record::decode(&[0; RECORD_SIZE]),
+            Err(DecodeError::BadMagic)
+        );
+        let mut b = sample().encode();
+        b[0x30] ^= 1;
+        assert_eq!(Record::decode(&b), Err(DecodeError::BadCrc));
+        // A CRC-correct record with an impossible field.
+        let mut b = sample().encode();
+        b[OFF_SLOTS] = 9;
+        let crc = crc32(&b[..OFF_CRC]);
+        put_u32(&mut b, OFF_CRC, crc);
+        assert_eq!(Record::decode(&b), Err(DecodeError::BadField));
+        let mut b = sample().encode();
+        b[4] = 2;
+        let crc = crc32(&b[..OFF_CRC]);
+        put_u32(&mut b, OFF_CRC, crc);
+        assert_eq!(Record::decode(&b), Err(DecodeError::UnsupportedFormat));
+    }
+
+    #[test]
+    fn serial_order_across_wraparound() {
+        assert!(seq_newer(1, 0));
+        assert!(seq_newer(0, u32::MAX));
+        assert!(seq_newer(5, u32::MAX - 5));
+        assert!(!seq_newer(u32::MAX - 5, 5));
+        assert!(!seq_newer(7, 7));
+        // An 8-bit serial once misordered past 127; ours is fine past 2^31 - 1.
+        assert!(seq_newer(0x8000_0000, 0x7FFF_FFFF));
+    }
+}

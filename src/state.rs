@@ -398,6 +398,9 @@ mod tests {
         }
         assert_eq!(s.events.len(), EVENT_RING_LEN);
         assert_eq!(s.events.front().map(|e| e.tries), Some(2));
-        assert_eq!(s.events.back().map(|e| e.tries), Some(EVENT_RING_LEN as u8 + 1));
+        assert_eq!(
+            s.events.back().map(|e| e.tries),
+            Some(EVENT_RING_LEN as u8 + 1)
+        );
     }
 }

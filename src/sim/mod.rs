@@ -1,1 +1,8 @@
-//! sim
+//! Simulation for host tests (feature `std`): a NOR flash that follows the
+//! `NorFlash` contract, counts every operation and cuts power in the middle
+//! of a chosen write or erase, with torn writes, half erases and unstable
+//! bits. See [`flash`] for the model.
+
+pub mod flash;
+
+pub use flash::*;

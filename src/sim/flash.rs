@@ -1,0 +1,1368 @@
+//! A simulated NOR flash that behaves like a real part, power cuts included.
+//!
+//! [`SimFlash`] implements the `embedded-storage` [`ReadNorFlash`] and
+//! [`NorFlash`] traits over a byte vector, enforces every rule a real part
+//! enforces, counts every operation, and can cut the power in the middle of
+//! a chosen write or erase, leaving the array in the states a real cut
+//! leaves it in.
+//!
+//! # What a real part does
+//!
+//! * **Erase** works on whole sectors of `ERASE` bytes and sets every bit
+//!   to 1 (bytes read `0xFF`).
+//! * **Write** (program) works on words of `WRITE` bytes and can only move
+//!   bits from 1 to 0: the stored byte becomes `old & new`. Writing a 1
+//!   over a 0 leaves the 0.
+//! * **Read** works on units of `READ` bytes.
+//!
+//! Offsets and lengths must be multiples of those sizes and lie inside the
+//! device, or the call fails with [`SimError::NotAligned`] or
+//! [`SimError::OutOfBounds`] and changes nothing.
+//!
+//! ## Write-once words and ECC
+//!
+//! Many parts let a word be programmed again to clear more bits (the
+//! `MultiwriteNorFlash` behaviour); that is the default here. Parts that
+//! store ECC check bits next to each word (STM32L4, G4, H7, U5 and others)
+//! do not: the check bits are programmed with the word, so a second program
+//! since the last erase would corrupt them, and the controller refuses it.
+//! [`SimFlash::write_once`] models those parts: a second write to a
+//! `WRITE`-sized word since its last erase fails with
+//! [`SimError::WriteTwice`], even one that would only clear bits, and a
+//! word whose program or erase was cut has torn check bits, so every read
+//! that overlaps it fails with [`SimError::Ecc`] until its sector is erased.
+//! Because the mode is chosen at run time, `SimFlash` does not implement
+//! `MultiwriteNorFlash`: code generic over `NorFlash` must not count on
+//! rewriting a word, and tests should run it in both modes.
+//!
+//! # Power cuts
+//!
+//! Programming and erasing move charge in and out of floating gates over
+//! microseconds to milliseconds; a cut stops that wherever it is.
+//! [`SimFlash::cut_at`] arms a cut at the mutating operation (write or
+//! erase) with a given index; when that operation runs, it is damaged as
+//! the [`CutMode`] says, returns [`SimError::PowerLoss`], and the device is
+//! off: every later call fails with `PowerLoss` and changes nothing until
+//! [`SimFlash::power_on`], which stands for the next boot. What is on the
+//! array survives the cut, as it does on a real part.
+//!
+//! * [`CutMode::Lost`]: the cut came before the operation reached the
+//!   array; nothing changes.
+//! * [`CutMode::Torn`] (writes): words are programmed in order, so a prefix
+//!   of the words is complete, the next word has only some of the bits it
+//!   was clearing at 0, and the rest is untouched. A cut never sets a bit
+//!   to 1 and never clears a bit the write was not clearing.
+//! * [`CutMode::HalfErase`] (erases): an erase pulse acts on the whole
+//!   sector at once, so every bit that was 0 may or may not have reached 1;
+//!   bits that were 1 stay 1.
+//! * [`CutMode::Unstable`]: the cut left cells with a charge near the read
+//!   threshold. Such a *weak* bit reads as 0 on one read and 1 on the next,
+//!   so a value that passed a CRC check once can fail it at the next boot:
+//!   code must not trust a read-back done before the cut. On a write, every
+//!   bit the cut word was clearing becomes weak; on an erase, every bit
+//!   still at 0 after the half erase becomes weak. A weak bit becomes
+//!   stable when a write programs it to 0 (a full program pulse) or when
+//!   its sector is erased; writing a 1 over it applies no pulse and leaves
+//!   it weak.
+//!
+//! A mode that does not fit the operation degrades to the one that does:
+//! `Torn` on an erase acts as `HalfErase`, `HalfErase` on a write as
+//! `Torn` (see [`CutMode::effective`]). In write-once mode a torn or
+//! unstable write leaves its cut word ECC-bad, and a half erase leaves
+//! every word that is not all `0xFF` ECC-bad; weak bits then never show,
+//! because reads of those words fail.
+//!
+//! # Reproducibility
+//!
+//! All randomness comes from one ChaCha8 stream seeded by
+//! [`SimFlash::seed`] (0 unless set). It is drawn only when a cut fires and
+//! when a read covers weak bits, so a run reproduces exactly from its seed
+//! and its sequence of calls. Cloning a `SimFlash` clones the stream too:
+//! a clone replays the same future as the original, which is how a harness
+//! replays one device state under different cuts.
+//!
+//! # Counting
+//!
+//! [`SimFlash::stats`] counts reads, writes, bytes and erased sectors;
+//! [`SimFlash::sector_erases`] counts erases per sector for wear;
+//! [`SimFlash::mutating_ops`] counts write and erase calls since creation
+//! and is the index [`SimFlash::cut_at`] uses.
+//!
+//! # Example
+//!
+//! ```
+//! use abboot::sim::{CutMode, Sim4K, SimError};
+//! use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
+//!
+//! let mut flash = Sim4K::new(2 * 4096).seed(7);
+//! flash.write(0, &[0x12, 0x34, 0x56, 0x78]).unwrap();
+//!
+//! // Cut the power during the next write.
+//! flash.cut_at(flash.mutating_ops(), CutMode::Torn);
+//! assert_eq!(flash.write(4, &[0; 8]), Err(SimError::PowerLoss));
+//! assert_eq!(flash.read(0, &mut [0; 4]), Err(SimError::PowerLoss));
+//!
+//! // Next boot: the completed write is still there.
+//! flash.power_on();
+//! let mut buf = [0; 4];
+//! flash.read(0, &mut buf).unwrap();
+//! assert_eq!(buf, [0x12, 0x34, 0x56, 0x78]);
+//! ```
+
+use core::fmt;
+use core::ops::Range;
+
+use embedded_storage::nor_flash::{
+    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+};
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Why a [`SimFlash`] operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimError {
+    /// An offset or length is not a multiple of the operation's unit.
+    NotAligned,
+    /// The range does not lie inside the device, or an erase has
+    /// `from > to`.
+    OutOfBounds,
+    /// The power was cut during this operation or before it; nothing works
+    /// until [`SimFlash::power_on`].
+    PowerLoss,
+    /// Write-once mode: a word in the range was already written since its
+    /// last erase. Nothing was written.
+    WriteTwice,
+    /// Write-once mode: the read overlaps a word whose ECC was torn by a
+    /// power cut. It stays unreadable until its sector is erased.
+    Ecc,
+}
+
+impl NorFlashError for SimError {
+    fn kind(&self) -> NorFlashErrorKind {
+        match self {
+            SimError::NotAligned => NorFlashErrorKind::NotAligned,
+            SimError::OutOfBounds => NorFlashErrorKind::OutOfBounds,
+            SimError::PowerLoss | SimError::WriteTwice | SimError::Ecc => NorFlashErrorKind::Other,
+        }
+    }
+}
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SimError::NotAligned => "flash offset or length is not aligned",
+            SimError::OutOfBounds => "flash range is out of bounds",
+            SimError::PowerLoss => "flash has no power",
+            SimError::WriteTwice => "flash word written twice since its last erase",
+            SimError::Ecc => "flash word has an uncorrectable ECC error",
+        })
+    }
+}
+
+impl std::error::Error for SimError {}
+
+/// The kind of a mutating flash operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OpKind {
+    /// A `write` (program) call.
+    Write,
+    /// An `erase` call.
+    Erase,
+}
+
+/// What a power cut does to the operation it interrupts. The module
+/// documentation describes the physics behind each mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CutMode {
+    /// The operation never reached the array: nothing changes.
+    Lost,
+    /// A write stopped partway: a prefix of the words is written, the next
+    /// word has a random subset of the bits it was clearing cleared, the
+    /// rest is untouched. On an erase it acts as [`CutMode::HalfErase`].
+    Torn,
+    /// An erase stopped partway: every byte of the erased range becomes
+    /// `old | random`. On a write it acts as [`CutMode::Torn`].
+    HalfErase,
+    /// Like `Torn` or `HalfErase`, and the bits the cut left in between
+    /// read back as a fresh random value on every read until programmed to
+    /// 0 or erased.
+    Unstable,
+}
+
+impl CutMode {
+    /// Every mode, for harnesses that try them all.
+    pub const ALL: [CutMode; 4] = [
+        CutMode::Lost,
+        CutMode::Torn,
+        CutMode::HalfErase,
+        CutMode::Unstable,
+    ];
+
+    /// Whether the mode is meant for this kind of operation (writes: `Lost`,
+    /// `Torn`, `Unstable`; erases: `Lost`, `HalfErase`, `Unstable`). A mode
+    /// that does not apply still works, as its [`effective`](Self::effective)
+    /// mode, so a harness can skip the duplicates.
+    pub const fn applies_to(self, op: OpKind) -> bool {
+        !matches!(
+            (self, op),
+            (CutMode::Torn, OpKind::Erase) | (CutMode::HalfErase, OpKind::Write)
+        )
+    }
+
+    /// The mode a cut of this kind really applies to `op`: `Torn` on an
+    /// erase is a `HalfErase`, `HalfErase` on a write is `Torn`.
+    pub const fn effective(self, op: OpKind) -> CutMode {
+        match (self, op) {
+            (CutMode::Torn, OpKind::Erase) => CutMode::HalfErase,
+            (CutMode::HalfErase, OpKind::Write) => CutMode::Torn,
+            (mode, _) => mode,
+        }
+    }
+}
+
+/// Operation counters of a [`SimFlash`].
+///
+/// Only operations that passed their checks count: a call rejected for
+/// alignment, bounds, a second write of a word, an ECC error or a lack of
+/// power leaves the counters alone. An operation cut by a power loss counts
+/// in full, as the code under test did issue it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlashStats {
+    /// Successful `read` calls.
+    pub reads: u64,
+    /// Bytes returned by those reads.
+    pub bytes_read: u64,
+    /// `write` calls, including one cut by a power loss.
+    pub writes: u64,
+    /// Bytes passed to those writes.
+    pub bytes_written: u64,
+    /// Sectors erased: an `erase` over `k` sectors counts `k`.
+    pub erases: u64,
+}
+
+impl FlashStats {
+    /// What happened between `earlier` and `self`, field by field.
+    /// Saturates at 0 if `earlier` is in fact later (after a reset).
+    pub fn since(&self, earlier: &FlashStats) -> FlashStats {
+        FlashStats {
+            reads: self.reads.saturating_sub(earlier.reads),
+            bytes_read: self.bytes_read.saturating_sub(earlier.bytes_read),
+            writes: self.writes.saturating_sub(earlier.writes),
+            bytes_written: self.bytes_written.saturating_sub(earlier.bytes_written),
+            erases: self.erases.saturating_sub(earlier.erases),
+        }
+    }
+}
+
+/// A simulated NOR flash of `READ`-byte read units, `WRITE`-byte words and
+/// `ERASE`-byte sectors. See the [module documentation](self) for the model.
+#[derive(Clone)]
+pub struct SimFlash<const READ: usize, const WRITE: usize, const ERASE: usize> {
+    data: Vec<u8>,
+    /// Per byte, the bits that read back randomly.
+    weak: Vec<u8>,
+    /// Per word, whether it was written since its last erase. Kept in both
+    /// modes so the flags stay right whatever the mode.
+    written: Vec<bool>,
+    /// Per word, whether its ECC is torn (write-once mode only).
+    ecc_bad: Vec<bool>,
+    write_once: bool,
+    rng: ChaCha8Rng,
+    stats: FlashStats,
+    sector_erases: Vec<u32>,
+    ops: u64,
+    cut: Option<(u64, CutMode)>,
+    cut_fired: bool,
+    powered: bool,
+}
+
+/// 4 KiB sectors, 4-byte words, byte reads: nRF52 internal flash, and a
+/// stricter stand-in for most SPI NOR parts.
+pub type Sim4K = SimFlash<1, 4, 4096>;
+
+/// Byte-writable SPI NOR (W25Q, MX25, ...): 4 KiB sectors, 1-byte words.
+pub type SimSpiNor = SimFlash<1, 1, 4096>;
+
+/// STM32L4-like: 2 KiB pages, 8-byte ECC words, 8-byte reads. Use with
+/// [`SimFlash::write_once`]`(true)` to match the part.
+pub type SimL4 = SimFlash<8, 8, 2048>;
+
+/// STM32H743-like: 128 KiB sectors, 32-byte ECC flash words, the largest
+/// geometry abboot supports. Use with [`SimFlash::write_once`]`(true)` to
+/// match the part.
+pub type SimH7 = SimFlash<1, 32, 131072>;
+
+impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, WRITE, ERASE> {
+    /// A powered, fully erased device of `capacity` bytes, in multi-write
+    /// mode, seed 0, no cut armed.
+    ///
+    /// # Panics
+    ///
+    /// If a size parameter is 0, `ERASE` is not a multiple of `WRITE` (a
+    /// word would straddle two sectors), `capacity` is not a multiple of
+    /// `ERASE`, or `capacity` exceeds `u32::MAX` (offsets are `u32`).
+    pub fn new(capacity: usize) -> Self {
+        assert!(
+            READ > 0 && WRITE > 0 && ERASE > 0,
+            "SimFlash: READ ({READ}), WRITE ({WRITE}) and ERASE ({ERASE}) must be non-zero"
+        );
+        assert!(
+            ERASE % WRITE == 0,
+            "SimFlash: ERASE ({ERASE}) must be a multiple of WRITE ({WRITE})"
+        );
+        assert!(
+            capacity % ERASE == 0,
+            "SimFlash: capacity {capacity} is not a multiple of the erase size {ERASE}"
+        );
+        assert!(
+            u32::try_from(capacity).is_ok(),
+            "SimFlash: capacity {capacity} does not fit the u32 offsets of NorFlash"
+        );
+        Self {
+            data: vec![0xFF; capacity],
+            weak: vec![0; capacity],
+            written: vec![false; capacity / WRITE],
+            ecc_bad: vec![false; capacity / WRITE],
+            write_once: false,
+            rng: ChaCha8Rng::seed_from_u64(0),
+            stats: FlashStats::default(),
+            sector_erases: vec![0; capacity / ERASE],
+            ops: 0,
+            cut: None,
+            cut_fired: false,
+            powered: true,
+        }
+    }
+
+    /// Turns write-once (ECC) mode on or off. Meant for construction, before
+    /// any write.
+    pub fn write_once(mut self, on: bool) -> Self {
+        self.write_once = on;
+        self
+    }
+
+    /// Restarts the random stream from `seed`.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.rng = ChaCha8Rng::seed_from_u64(seed);
+        self
+    }
+
+    /// Whether write-once (ECC) mode is on.
+    pub fn is_write_once(&self) -> bool {
+        self.write_once
+    }
+
+    /// The counters since creation or the last [`reset_stats`](Self::reset_stats).
+    pub fn stats(&self) -> FlashStats {
+        self.stats
+    }
+
+    /// How many times each sector was erased since creation or the last
+    /// [`reset_stats`](Self::reset_stats); index `i` is the sector at
+    /// `i * ERASE`. Their sum equals `stats().erases`.
+    pub fn sector_erases(&self) -> &[u32] {
+        &self.sector_erases
+    }
+
+    /// Zeroes [`stats`](Self::stats) and [`sector_erases`](Self::sector_erases).
+    /// [`mutating_ops`](Self::mutating_ops) keeps counting, as cuts are
+    /// indexed by it.
+    pub fn reset_stats(&mut self) {
+        self.stats = FlashStats::default();
+        self.sector_erases.fill(0);
+    }
+
+    /// Write and erase calls since creation that passed their checks
+    /// (including one cut by a power loss, and empty ones). An erase over
+    /// several sectors is one operation. The next such call has this index
+    /// for [`cut_at`](Self::cut_at).
+    pub fn mutating_ops(&self) -> u64 {
+        self.ops
+    }
+
+    /// Arms a power cut at the mutating operation whose index (the value of
+    /// [`mutating_ops`](Self::mutating_ops) just before it) is `op_index`,
+    /// replacing any armed cut. An index already passed never fires.
+    pub fn cut_at(&mut self, op_index: u64, mode: CutMode) {
+        self.cut = Some((op_index, mode));
+        self.cut_fired = false;
+    }
+
+    /// Drops the armed cut, if it has not fired. Does not restore power.
+    pub fn disarm(&mut self) {
+        self.cut = None;
+    }
+
+    /// Whether the cut armed by the last [`cut_at`](Self::cut_at) has fired.
+    /// Stays true after [`power_on`](Self::power_on), so a harness can ask
+    /// once the scenario is over.
+    pub fn cut_happened(&self) -> bool {
+        self.cut_fired
+    }
+
+    /// Whether the device has power. False from a cut until
+    /// [`power_on`](Self::power_on).
+    pub fn is_powered(&self) -> bool {
+        self.powered
+    }
+
+    /// Restores power (the next boot) and disarms any cut. Content, weak
+    /// bits, ECC damage and counters are kept.
+    pub fn power_on(&mut self) {
+        self.powered = true;
+        self.cut = None;
+    }
+
+    /// The raw stored bytes. A weak bit shows the value stored for it, not
+    /// what a read would return.
+    pub fn contents(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Overwrites raw bytes at `offset`, ignoring NOR rules, to plant
+    /// garbage or a prepared image. The bytes read back exactly: weak bits
+    /// and ECC damage in the touched words are cleared. Written-since-erase
+    /// flags are left as they were (planting is not a program operation).
+    /// Needs no power and counts nothing.
+    ///
+    /// # Panics
+    ///
+    /// If the range does not lie inside the device.
+    pub fn set_contents(&mut self, offset: usize, bytes: &[u8]) {
+        let end = offset
+            .checked_add(bytes.len())
+            .filter(|&end| end <= self.data.len())
+            .unwrap_or_else(|| {
+                panic!(
+                    "SimFlash::set_contents: {} bytes at {offset} do not fit {} bytes",
+                    bytes.len(),
+                    self.data.len()
+                )
+            });
+        self.data[offset..end].copy_from_slice(bytes);
+        self.weak[offset..end].fill(0);
+        for word in Self::words(offset..end) {
+            self.ecc_bad[word] = false;
+        }
+    }
+
+    /// Flips one stored bit (`bit` 0 = least significant), in either
+    /// direction, as bit rot would. The bit reads back stably afterwards.
+    /// ECC correction is not modelled: the flip shows in reads.
+    ///
+    /// # Panics
+    ///
+    /// If `byte` is out of bounds or `bit > 7`.
+    pub fn flip_bit(&mut self, byte: usize, bit: u8) {
+        assert!(bit < 8, "SimFlash::flip_bit: bit {bit} is not in 0..8");
+        let mask = 1u8 << bit;
+        self.data[byte] ^= mask;
+        self.weak[byte] &= !mask;
+    }
+
+    /// Indices of the words that overlap `bytes`.
+    fn words(bytes: Range<usize>) -> Range<usize> {
+        if bytes.is_empty() {
+            0..0
+        } else {
+            bytes.start / WRITE..(bytes.end - 1) / WRITE + 1
+        }
+    }
+
+    /// Checks power, bounds and alignment in the order `embedded-storage`'s
+    /// own `check_*` helpers use, and returns the byte range.
+    fn check(&self, offset: u32, len: usize, align: usize) -> Result<Range<usize>, SimError> {
+        if !self.powered {
+            return Err(SimError::PowerLoss);
+        }
+        let start = offset as usize;
+        let end = start
+            .checked_add(len)
+            .filter(|&end| end <= self.data.len())
+            .ok_or(SimError::OutOfBounds)?;
+        if start % align != 0 || len % align != 0 {
+            return Err(SimError::NotAligned);
+        }
+        Ok(start..end)
+    }
+
+    /// Counts a mutating operation that passed its checks and, if the armed
+    /// cut is for it, takes it (the cut fires once).
+    fn next_op(&mut self) -> Option<CutMode> {
+        let index = self.ops;
+        self.ops += 1;
+        match self.cut {
+            Some((at, mode)) if at == index => {
+                self.cut = None;
+                self.cut_fired = true;
+                self.powered = false;
+                Some(mode)
+            }
+            _ => None,
+        }
+    }
+
+    /// Programs one byte with full pulses: bits written 0 become stable 0.
+    fn program_byte(&mut self, at: usize, new: u8) {
+        self.data[at] &= new;
+        self.weak[at] &= new;
+    }
+
+    fn do_write(&mut self, range: Range<usize>, bytes: &[u8], cut: Option<CutMode>) {
+        let cut = cut.map(|mode| mode.effective(OpKind::Write));
+        let n_words = bytes.len() / WRITE;
+        // Words before `complete` are programmed in full. `None`: no cut.
+        let (complete, unstable) = match cut {
+            None => (n_words, false),
+            // An empty write has nothing to tear.
+            Some(CutMode::Lost) => return,
+            Some(_) if n_words == 0 => return,
+            Some(mode) => (self.rng.random_range(0..n_words), mode == CutMode::Unstable),
+        };
+        let first_word = range.start / WRITE;
+        for (i, &new) in bytes[..complete * WRITE].iter().enumerate() {
+            self.program_byte(range.start + i, new);
+        }
+        for word in first_word..first_word + complete {
+            self.written[word] = true;
+        }
+        if cut.is_none() {
+            return;
+        }
+
+        let word_start = complete * WRITE;
+        for (i, &new) in bytes[word_start..word_start + WRITE].iter().enumerate() {
+            let at = range.start + word_start + i;
+            // Bits this write was moving to 0 that were not stably 0 yet;
+            // an already-programmed bit keeps its charge whatever happens.
+            let programming = !new & (self.data[at] | self.weak[at]);
+            let reached: u8 = self.rng.random::<u8>() & !new;
+            self.data[at] &= !reached;
+            self.weak[at] &= !reached;
+            if unstable {
+                self.weak[at] |= programming;
+            }
+        }
+        let cut_word = first_word + complete;
+        self.written[cut_word] = true;
+        if self.write_once {
+            self.ecc_bad[cut_word] = true;
+        }
+    }
+
+    fn do_erase(&mut self, range: Range<usize>, cut: Option<CutMode>) {
+        let sectors = range.start / ERASE..range.end / ERASE;
+        self.stats.erases += sectors.len() as u64;
+        for sector in sectors {
+            self.sector_erases[sector] += 1;
+        }
+        let words = Self::words(range.clone());
+        let unstable = match cut.map(|mode| mode.effective(OpKind::Erase)) {
+            None => {
+                self.data[range.clone()].fill(0xFF);
+                self.weak[range].fill(0);
+                self.written[words.clone()].fill(false);
+                self.ecc_bad[words].fill(false);
+                return;
+            }
+            Some(CutMode::Lost) => return,
+            Some(mode) => mode == CutMode::Unstable,
+        };
+        let mut noise = vec![0u8; range.len()];
+        self.rng.fill_bytes(&mut noise);
+        for (at, r) in range.zip(noise) {
+            self.data[at] |= r;
+            self.weak[at] = if unstable {
+                !self.data[at]
+            } else {
+                // A bit the pulse pushed to 1 is erased, weak or not before.
+                self.weak[at] & !self.data[at]
+            };
+        }
+        for word in words {
+            let bytes = word * WRITE..(word + 1) * WRITE;
+            let erased = self.data[bytes].iter().all(|&b| b == 0xFF);
+            self.written[word] = !erased;
+            self.ecc_bad[word] = self.write_once && !erased;
+        }
+    }
+}
+
+impl<const READ: usize, const WRITE: usize, const ERASE: usize> fmt::Debug
+    for SimFlash<READ, WRITE, ERASE>
+{
+    // The content can be megabytes: show the state, not the bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimFlash")
+            .field("read", &READ)
+            .field("write", &WRITE)
+            .field("erase", &ERASE)
+            .field("capacity", &self.data.len())
+            .field("write_once", &self.write_once)
+            .field("powered", &self.powered)
+            .field("mutating_ops", &self.ops)
+            .field("cut", &self.cut)
+            .field("cut_happened", &self.cut_fired)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<const READ: usize, const WRITE: usize, const ERASE: usize> ErrorType
+    for SimFlash<READ, WRITE, ERASE>
+{
+    type Error = SimError;
+}
+
+impl<const READ: usize, const WRITE: usize, const ERASE: usize> ReadNorFlash
+    for SimFlash<READ, WRITE, ERASE>
+{
+    const READ_SIZE: usize = READ;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimError> {
+        let range = self.check(offset, bytes.len(), READ)?;
+        if self.ecc_bad[Self::words(range.clone())].contains(&true) {
+            return Err(SimError::Ecc);
+        }
+        for (out, at) in bytes.iter_mut().zip(range) {
+            let weak = self.weak[at];
+            *out = if weak == 0 {
+                self.data[at]
+            } else {
+                (self.data[at] & !weak) | (self.rng.random::<u8>() & weak)
+            };
+        }
+        self.stats.reads += 1;
+        self.stats.bytes_read += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn capacity(&self) -> usize {
+        self.data.len()
+    }
+}
+
+impl<const READ: usize, const WRITE: usize, const ERASE: usize> NorFlash
+    for SimFlash<READ, WRITE, ERASE>
+{
+    const WRITE_SIZE: usize = WRITE;
+    const ERASE_SIZE: usize = ERASE;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), SimError> {
+        if !self.powered {
+            return Err(SimError::PowerLoss);
+        }
+        if from > to {
+            return Err(SimError::OutOfBounds);
+        }
+        let range = self.check(from, (to - from) as usize, ERASE)?;
+        let cut = self.next_op();
+        self.do_erase(range, cut);
+        match cut {
+            Some(_) => Err(SimError::PowerLoss),
+            None => Ok(()),
+        }
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
+        let range = self.check(offset, bytes.len(), WRITE)?;
+        // All-or-nothing: refuse before touching anything.
+        if self.write_once && self.written[Self::words(range.clone())].contains(&true) {
+            return Err(SimError::WriteTwice);
+        }
+        let cut = self.next_op();
+        self.stats.writes += 1;
+        self.stats.bytes_written += bytes.len() as u64;
+        self.do_write(range, bytes, cut);
+        match cut {
+            Some(_) => Err(SimError::PowerLoss),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Small geometry so tests see several words and sectors: 4-byte words,
+    /// 64-byte sectors, byte reads.
+    type Small = SimFlash<1, 4, 64>;
+    /// Read unit larger than 1 and write-once, like STM32L4 but small.
+    type Ecc = SimFlash<8, 8, 64>;
+
+    fn read_vec<const R: usize, const W: usize, const E: usize>(
+        flash: &mut SimFlash<R, W, E>,
+        offset: u32,
+        len: usize,
+    ) -> Vec<u8> {
+        let mut buf = vec![0u8; len];
+        flash.read(offset, &mut buf).unwrap();
+        buf
+    }
+
+    /// Everything observable except the random stream.
+    type Snapshot = (
+        Vec<u8>,
+        Vec<u8>,
+        Vec<bool>,
+        Vec<bool>,
+        FlashStats,
+        Vec<u32>,
+        u64,
+    );
+
+    fn snapshot<const R: usize, const W: usize, const E: usize>(
+        flash: &SimFlash<R, W, E>,
+    ) -> Snapshot {
+        (
+            flash.data.clone(),
+            flash.weak.clone(),
+            flash.written.clone(),
+            flash.ecc_bad.clone(),
+            flash.stats,
+            flash.sector_erases.clone(),
+            flash.ops,
+        )
+    }
+
+    #[test]
+    fn new_is_erased_and_sized() {
+        let mut flash = Small::new(128);
+        assert_eq!(flash.capacity(), 128);
+        assert!(flash.contents().iter().all(|&b| b == 0xFF));
+        assert_eq!(read_vec(&mut flash, 0, 128), vec![0xFF; 128]);
+        assert!(flash.is_powered());
+        assert!(!flash.is_write_once());
+        assert_eq!(flash.sector_erases(), &[0, 0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "not a multiple of the erase size")]
+    fn new_rejects_partial_sector() {
+        let _ = Small::new(100);
+    }
+
+    #[test]
+    #[should_panic(expected = "must be non-zero")]
+    fn new_rejects_zero_size() {
+        let _ = SimFlash::<1, 0, 64>::new(64);
+    }
+
+    #[test]
+    #[should_panic(expected = "must be a multiple of WRITE")]
+    fn new_rejects_word_straddling_sectors() {
+        let _ = SimFlash::<1, 8, 12>::new(24);
+    }
+
+    #[test]
+    fn write_ands_and_erase_restores() {
+        let mut flash = Small::new(128);
+        flash.write(4, &[0xF0, 0x0F, 0xAA, 0xFF]).unwrap();
+        flash.write(4, &[0x3C, 0x3C, 0x55, 0x00]).unwrap();
+        assert_eq!(read_vec(&mut flash, 4, 4), [0x30, 0x0C, 0x00, 0x00]);
+        // Writing 1s never sets a bit back.
+        flash.write(4, &[0xFF; 4]).unwrap();
+        assert_eq!(read_vec(&mut flash, 4, 4), [0x30, 0x0C, 0x00, 0x00]);
+        // Neighbours untouched.
+        assert_eq!(read_vec(&mut flash, 0, 4), [0xFF; 4]);
+        assert_eq!(read_vec(&mut flash, 8, 4), [0xFF; 4]);
+        flash.write(64, &[0; 4]).unwrap();
+        flash.erase(0, 64).unwrap();
+        assert_eq!(read_vec(&mut flash, 0, 64), vec![0xFF; 64]);
+        // Only the erased sector changed.
+        assert_eq!(read_vec(&mut flash, 64, 4), [0; 4]);
+    }
+
+    #[test]
+    fn bad_arguments_change_nothing() {
+        let mut flash = Small::new(128);
+        flash.write(0, &[1, 2, 3, 4]).unwrap();
+        let before = snapshot(&flash);
+
+        assert_eq!(flash.write(2, &[0; 4]), Err(SimError::NotAligned));
+        assert_eq!(flash.write(4, &[0; 3]), Err(SimError::NotAligned));
+        assert_eq!(flash.write(128, &[0; 4]), Err(SimError::OutOfBounds));
+        assert_eq!(flash.write(124, &[0; 8]), Err(SimError::OutOfBounds));
+        assert_eq!(flash.write(u32::MAX, &[0; 4]), Err(SimError::OutOfBounds));
+        assert_eq!(flash.erase(1, 64), Err(SimError::NotAligned));
+        assert_eq!(flash.erase(0, 63), Err(SimError::NotAligned));
+        assert_eq!(flash.erase(64, 0), Err(SimError::OutOfBounds));
+        assert_eq!(flash.erase(64, 192), Err(SimError::OutOfBounds));
+        assert_eq!(flash.read(127, &mut [0; 2]), Err(SimError::OutOfBounds));
+        assert_eq!(
+            flash.read(u32::MAX, &mut [0; 1]),
+            Err(SimError::OutOfBounds)
+        );
+        assert_eq!(snapshot(&flash), before);
+
+        let mut ecc = Ecc::new(64);
+        assert_eq!(ecc.read(4, &mut [0; 8]), Err(SimError::NotAligned));
+        assert_eq!(ecc.read(8, &mut [0; 4]), Err(SimError::NotAligned));
+        assert_eq!(ecc.stats(), FlashStats::default());
+    }
+
+    #[test]
+    fn error_kinds_and_display() {
+        assert_eq!(SimError::NotAligned.kind(), NorFlashErrorKind::NotAligned);
+        assert_eq!(SimError::OutOfBounds.kind(), NorFlashErrorKind::OutOfBounds);
+        for e in [SimError::PowerLoss, SimError::WriteTwice, SimError::Ecc] {
+            assert_eq!(e.kind(), NorFlashErrorKind::Other);
+            assert!(!e.to_string().is_empty());
+        }
+    }
+
+    #[test]
+    fn cut_mode_table() {
+        use CutMode::*;
+        let writes: Vec<_> = CutMode::ALL
+            .into_iter()
+            .filter(|m| m.applies_to(OpKind::Write))
+            .collect();
+        let erases: Vec<_> = CutMode::ALL
+            .into_iter()
+            .filter(|m| m.applies_to(OpKind::Erase))
+            .collect();
+        assert_eq!(writes, [Lost, Torn, Unstable]);
+        assert_eq!(erases, [Lost, HalfErase, Unstable]);
+        assert_eq!(Torn.effective(OpKind::Erase), HalfErase);
+        assert_eq!(HalfErase.effective(OpKind::Write), Torn);
+        for m in CutMode::ALL {
+            for op in [OpKind::Write, OpKind::Erase] {
+                assert!(m.effective(op).applies_to(op));
+            }
+        }
+    }
+
+    #[test]
+    fn write_once_refuses_second_write_atomically() {
+        let mut flash = Ecc::new(128).write_once(true);
+        flash.write(8, &[0xF0; 8]).unwrap();
+        let before = snapshot(&flash);
+        // Would only clear bits, still refused.
+        assert_eq!(flash.write(8, &[0x00; 8]), Err(SimError::WriteTwice));
+        // Spans a fresh word and the written one: neither changes.
+        assert_eq!(flash.write(0, &[0x00; 16]), Err(SimError::WriteTwice));
+        assert_eq!(flash.write(8, &[0xFF; 8]), Err(SimError::WriteTwice));
+        assert_eq!(snapshot(&flash), before);
+        assert_eq!(read_vec(&mut flash, 0, 8), [0xFF; 8]);
+        // Fresh words next to it are fine, and erase makes it writable again.
+        flash.write(0, &[0x11; 8]).unwrap();
+        flash.erase(0, 64).unwrap();
+        flash.write(8, &[0x00; 8]).unwrap();
+        assert_eq!(read_vec(&mut flash, 0, 16), [[0xFF; 8], [0; 8]].concat());
+        // Multi-write mode allows it.
+        let mut multi = Ecc::new(64);
+        multi.write(8, &[0xF0; 8]).unwrap();
+        multi.write(8, &[0x0F; 8]).unwrap();
+        assert_eq!(read_vec(&mut multi, 8, 8), [0; 8]);
+    }
+
+    #[test]
+    fn lost_cut_changes_nothing() {
+        for erase in [false, true] {
+            let mut flash = Small::new(128);
+            flash.write(0, &[0xA5; 8]).unwrap();
+            let data = flash.contents().to_vec();
+            flash.cut_at(1, CutMode::Lost);
+            let r = if erase {
+                flash.erase(0, 64)
+            } else {
+                flash.write(8, &[0; 8])
+            };
+            assert_eq!(r, Err(SimError::PowerLoss));
+            assert_eq!(flash.contents(), &data[..]);
+            assert!(flash.cut_happened());
+            assert!(!flash.is_powered());
+        }
+    }
+
+    /// Checks the shape of a torn write of `new` over `old` at word
+    /// granularity `w`, and returns the index of the cut word.
+    fn assert_torn(old: &[u8], new: &[u8], got: &[u8], w: usize) -> usize {
+        let words = old.len() / w;
+        // The cut word is the first one not fully written.
+        let k = (0..words)
+            .find(|&i| (i * w..(i + 1) * w).any(|b| got[b] != old[b] & new[b]))
+            .unwrap_or(words.saturating_sub(1));
+        for b in 0..old.len() {
+            let cleared = old[b] & !got[b];
+            // Never sets a bit, never clears one not being cleared.
+            assert_eq!(got[b] & !old[b], 0, "byte {b} gained bits");
+            assert_eq!(cleared & new[b], 0, "byte {b} lost a bit it should keep");
+            if b / w < k {
+                assert_eq!(got[b], old[b] & new[b], "prefix byte {b}");
+            } else if b / w > k {
+                assert_eq!(got[b], old[b], "byte {b} after the cut word");
+            }
+        }
+        k
+    }
+
+    #[test]
+    fn torn_write_shapes() {
+        let old: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(37) | 0x81).collect();
+        let new: Vec<u8> = (0..32u8).map(|i| !(i.wrapping_mul(11))).collect();
+        let mut cut_words = std::collections::HashSet::new();
+        let mut partial = false;
+        for seed in 0..64 {
+            let mut flash = Small::new(64).seed(seed);
+            flash.set_contents(0, &old);
+            flash.cut_at(0, CutMode::Torn);
+            assert_eq!(flash.write(0, &new), Err(SimError::PowerLoss));
+            let got = flash.contents()[..32].to_vec();
+            let k = assert_torn(&old, &new, &got, 4);
+            cut_words.insert(k);
+            let cut = k * 4..k * 4 + 4;
+            let full: Vec<u8> = cut.clone().map(|b| old[b] & new[b]).collect();
+            if got[cut.clone()] != full[..] && got[cut] != old[k * 4..k * 4 + 4] {
+                partial = true;
+            }
+            assert_eq!(&flash.contents()[32..], &[0xFF; 32][..]);
+            // A torn write leaves no weak bits.
+            flash.power_on();
+            assert_eq!(read_vec(&mut flash, 0, 64), flash.contents());
+        }
+        assert!(cut_words.len() > 3, "cut word varies with the seed");
+        assert!(partial, "some cut word is partially written");
+    }
+
+    #[test]
+    fn half_erase_on_write_is_torn() {
+        for seed in 0..8 {
+            let run = |mode| {
+                let mut flash = Small::new(64).seed(seed);
+                flash.cut_at(0, mode);
+                let _ = flash.write(0, &[0x00; 16]);
+                flash.contents().to_vec()
+            };
+            assert_eq!(run(CutMode::HalfErase), run(CutMode::Torn));
+        }
+    }
+
+    #[test]
+    fn torn_write_once_marks_ecc() {
+        let mut seen_prefix = false;
+        for seed in 0..16 {
+            let mut flash = Ecc::new(64).seed(seed).write_once(true);
+            flash.cut_at(0, CutMode::Torn);
+            assert_eq!(flash.write(0, &[0x00; 32]), Err(SimError::PowerLoss));
+            flash.power_on();
+            let k = flash.ecc_bad.iter().position(|&b| b).expect("a cut word");
+            assert_eq!(flash.ecc_bad.iter().filter(|&&b| b).count(), 1);
+            for w in 0..k {
+                assert_eq!(read_vec(&mut flash, (w * 8) as u32, 8), [0; 8]);
+                assert_eq!(
+                    flash.write((w * 8) as u32, &[0; 8]),
+                    Err(SimError::WriteTwice)
+                );
+                seen_prefix = true;
+            }
+            let at = (k * 8) as u32;
+            assert_eq!(flash.read(at, &mut [0; 8]), Err(SimError::Ecc));
+            // Any read overlapping it fails.
+            assert_eq!(flash.read(0, &mut [0; 64]), Err(SimError::Ecc));
+            assert_eq!(flash.write(at, &[0; 8]), Err(SimError::WriteTwice));
+            // Words after the cut one are still blank and writable.
+            for w in k + 1..4 {
+                flash.write((w * 8) as u32, &[0x5A; 8]).unwrap();
+            }
+            flash.erase(0, 64).unwrap();
+            assert_eq!(read_vec(&mut flash, 0, 64), vec![0xFF; 64]);
+            flash.write(at, &[0; 8]).unwrap();
+        }
+        assert!(seen_prefix);
+    }
+
+    #[test]
+    fn ecc_error_covers_reads_narrower_than_a_word() {
+        let mut flash = SimFlash::<1, 4, 64>::new(64).write_once(true);
+        flash.cut_at(0, CutMode::Torn);
+        let _ = flash.write(8, &[0; 4]);
+        flash.power_on();
+        assert_eq!(flash.read(11, &mut [0; 1]), Err(SimError::Ecc));
+        assert_eq!(flash.read(7, &mut [0; 2]), Err(SimError::Ecc));
+        assert_eq!(read_vec(&mut flash, 4, 4), [0xFF; 4]);
+        assert_eq!(read_vec(&mut flash, 12, 4), [0xFF; 4]);
+        assert_eq!(flash.stats().reads, 2);
+    }
+
+    #[test]
+    fn half_erase_keeps_ones_and_randomises_zeros() {
+        let old: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(73) & 0xF3).collect();
+        let mut changed = false;
+        for seed in 0..8 {
+            let mut flash = Small::new(128).seed(seed);
+            flash.set_contents(0, &old);
+            flash.write(64, &[0x42; 4]).unwrap();
+            flash.cut_at(1, CutMode::HalfErase);
+            assert_eq!(flash.erase(0, 64), Err(SimError::PowerLoss));
+            let got = flash.contents()[..64].to_vec();
+            for b in 0..64 {
+                assert_eq!(got[b] & old[b], old[b], "byte {b} lost a 1");
+            }
+            if got != old && got.iter().any(|&b| b != 0xFF) {
+                changed = true;
+            }
+            assert_eq!(&flash.contents()[64..68], &[0x42; 4]);
+            flash.power_on();
+            // Stable: two reads agree with the stored bytes.
+            assert_eq!(read_vec(&mut flash, 0, 64), got);
+            assert_eq!(read_vec(&mut flash, 0, 64), got);
+        }
+        assert!(changed, "a half erase is neither a no-op nor a full erase");
+    }
+
+    #[test]
+    fn torn_on_erase_is_half_erase() {
+        for seed in 0..8 {
+            let run = |mode| {
+                let mut flash = Small::new(128).seed(seed);
+                flash.set_contents(0, &[0; 128]);
+                flash.cut_at(0, mode);
+                let _ = flash.erase(0, 128);
+                flash.contents().to_vec()
+            };
+            let torn = run(CutMode::Torn);
+            assert_eq!(torn, run(CutMode::HalfErase));
+            // Both sectors were hit.
+            assert!(torn[..64].iter().any(|&b| b != 0));
+            assert!(torn[64..].iter().any(|&b| b != 0));
+        }
+    }
+
+    #[test]
+    fn half_erase_write_once_marks_non_blank_words() {
+        // A word is 1 byte here so that some words come out fully erased.
+        let mut flash = SimFlash::<1, 1, 64>::new(64).seed(3).write_once(true);
+        flash.write(0, &[0x7F; 64]).unwrap();
+        flash.cut_at(1, CutMode::HalfErase);
+        assert_eq!(flash.erase(0, 64), Err(SimError::PowerLoss));
+        flash.power_on();
+        let got = flash.contents().to_vec();
+        let (mut blank, mut bad) = (0, 0);
+        for (i, &b) in got.iter().enumerate() {
+            let at = i as u32;
+            if b == 0xFF {
+                blank += 1;
+                assert_eq!(read_vec(&mut flash, at, 1), [0xFF]);
+                flash.write(at, &[0x00]).unwrap();
+            } else {
+                bad += 1;
+                assert_eq!(flash.read(at, &mut [0]), Err(SimError::Ecc));
+                assert_eq!(flash.write(at, &[0x00]), Err(SimError::WriteTwice));
+            }
+        }
+        assert!(blank > 0 && bad > 0, "seed 3 gives both kinds");
+    }
+
+    #[test]
+    fn unstable_write_reads_randomly_until_rewritten() {
+        let mut flickered = false;
+        for seed in 0..8 {
+            let mut flash = Small::new(64).seed(seed);
+            flash.cut_at(0, CutMode::Unstable);
+            // 0x0F: the high nibble is being cleared, the low one stays 1.
+            assert_eq!(flash.write(0, &[0x0F; 16]), Err(SimError::PowerLoss));
+            flash.power_on();
+            let k = flash.weak.iter().position(|&w| w != 0).expect("weak bits") / 4;
+            for w in 0..4 {
+                let word = &flash.weak[w * 4..w * 4 + 4];
+                if w == k {
+                    // Every bit being cleared is weak, none stable.
+                    assert_eq!(word, [0xF0; 4]);
+                } else {
+                    assert_eq!(word, [0; 4]);
+                }
+            }
+            let at = (k * 4) as u32;
+            let reads: Vec<Vec<u8>> = (0..8).map(|_| read_vec(&mut flash, at, 4)).collect();
+            for r in &reads {
+                // Bits meant to stay 1 read 1 every time.
+                assert!(r.iter().all(|&b| b & 0x0F == 0x0F));
+            }
+            if reads.iter().any(|r| r != &reads[0]) {
+                flickered = true;
+            }
+            // Writing 1s applies no pulse: still weak.
+            flash.write(at, &[0xFF; 4]).unwrap();
+            assert_eq!(&flash.weak[k * 4..k * 4 + 4], &[0xF0; 4]);
+            // Programming the bits to 0 stabilises them.
+            flash.write(at, &[0x0F; 4]).unwrap();
+            for _ in 0..8 {
+                assert_eq!(read_vec(&mut flash, at, 4), [0x0F; 4]);
+            }
+        }
+        assert!(flickered, "weak bits change between reads");
+    }
+
+    #[test]
+    fn unstable_write_once_is_ecc_bad() {
+        let mut flash = Ecc::new(64).write_once(true);
+        flash.cut_at(0, CutMode::Unstable);
+        let _ = flash.write(0, &[0; 8]);
+        flash.power_on();
+        assert_eq!(flash.read(0, &mut [0; 8]), Err(SimError::Ecc));
+    }
+
+    #[test]
+    fn unstable_erase_reads_randomly_until_erased() {
+        let mut flickered = false;
+        for seed in 0..4 {
+            let mut flash = Small::new(64).seed(seed);
+            flash.write(0, &[0x0F; 64]).unwrap();
+            flash.cut_at(1, CutMode::Unstable);
+            assert_eq!(flash.erase(0, 64), Err(SimError::PowerLoss));
+            flash.power_on();
+            let stored = flash.contents().to_vec();
+            let first = read_vec(&mut flash, 0, 64);
+            for _ in 0..8 {
+                let r = read_vec(&mut flash, 0, 64);
+                for b in 0..64 {
+                    assert_eq!(r[b] & stored[b], stored[b], "a 1 read as 0");
+                }
+                flickered |= r != first;
+            }
+            flash.erase(0, 64).unwrap();
+            assert_eq!(read_vec(&mut flash, 0, 64), vec![0xFF; 64]);
+            assert_eq!(read_vec(&mut flash, 0, 64), vec![0xFF; 64]);
+        }
+        assert!(flickered);
+    }
+
+    #[test]
+    fn no_power_until_power_on() {
+        let mut flash = Small::new(128);
+        flash.write(0, &[0x11; 4]).unwrap();
+        flash.cut_at(1, CutMode::Lost);
+        assert!(!flash.cut_happened());
+        flash.write(4, &[0x22; 4]).unwrap_err();
+        let before = snapshot(&flash);
+        assert_eq!(flash.read(0, &mut [0; 4]), Err(SimError::PowerLoss));
+        assert_eq!(flash.write(8, &[0; 4]), Err(SimError::PowerLoss));
+        assert_eq!(flash.erase(64, 128), Err(SimError::PowerLoss));
+        // Even a bad call reports the missing power.
+        assert_eq!(flash.write(1, &[0; 1]), Err(SimError::PowerLoss));
+        assert_eq!(snapshot(&flash), before);
+        assert_eq!(flash.mutating_ops(), 2);
+
+        flash.power_on();
+        assert!(flash.is_powered());
+        assert!(flash.cut_happened());
+        assert_eq!(read_vec(&mut flash, 0, 8), [[0x11; 4], [0xFF; 4]].concat());
+        // The cut is disarmed: the op that had index 1 again works now.
+        flash.write(4, &[0x22; 4]).unwrap();
+        flash.erase(64, 128).unwrap();
+        assert!(flash.is_powered());
+    }
+
+    #[test]
+    fn cut_fires_at_exact_index() {
+        let mut flash = Small::new(192);
+        flash.cut_at(3, CutMode::Lost);
+        flash.write(0, &[0; 4]).unwrap(); // 0
+        flash.read(0, &mut [0; 4]).unwrap(); // reads don't count
+        flash.erase(0, 192).unwrap(); // 1: three sectors, one op
+        flash.write(1, &[0; 4]).unwrap_err(); // rejected: not counted
+        flash.erase(64, 64).unwrap(); // 2: empty erase still counts
+        assert_eq!(flash.mutating_ops(), 3);
+        assert!(!flash.cut_happened());
+        assert_eq!(flash.erase(0, 64), Err(SimError::PowerLoss)); // 3
+        assert!(flash.cut_happened());
+        assert_eq!(flash.mutating_ops(), 4);
+
+        // Disarm before it fires.
+        flash.power_on();
+        flash.cut_at(5, CutMode::Lost);
+        flash.disarm();
+        for _ in 0..3 {
+            flash.erase(0, 64).unwrap();
+        }
+        assert!(flash.is_powered());
+        // Re-arming resets cut_happened; a past index never fires.
+        flash.cut_at(0, CutMode::Torn);
+        assert!(!flash.cut_happened());
+        flash.write(0, &[0; 4]).unwrap();
+        assert!(!flash.cut_happened());
+    }
+
+    #[test]
+    fn write_twice_is_not_a_mutating_op() {
+        let mut flash = Ecc::new(64).write_once(true);
+        flash.write(0, &[0; 8]).unwrap();
+        flash.cut_at(1, CutMode::Lost);
+        assert_eq!(flash.write(0, &[0; 8]), Err(SimError::WriteTwice));
+        assert_eq!(flash.mutating_ops(), 1);
+        assert!(flash.is_powered());
+        assert_eq!(flash.write(8, &[0; 8]), Err(SimError::PowerLoss));
+    }
+
+    #[test]
+    fn counters_are_exact() {
+        let mut flash = Small::new(256);
+        flash.write(0, &[0; 8]).unwrap();
+        flash.write(8, &[]).unwrap();
+        flash.read(0, &mut [0; 3]).unwrap();
+        flash.read(5, &mut [0; 10]).unwrap();
+        let mid = flash.stats();
+        flash.erase(64, 256).unwrap();
+        flash.erase(64, 128).unwrap();
+        flash.erase(0, 0).unwrap();
+        flash.write(2, &[0; 4]).unwrap_err();
+        flash.read(300, &mut [0; 1]).unwrap_err();
+        assert_eq!(
+            flash.stats(),
+            FlashStats {
+                reads: 2,
+                bytes_read: 13,
+                writes: 2,
+                bytes_written: 8,
+                erases: 4,
+            }
+        );
+        assert_eq!(flash.sector_erases(), &[0, 2, 1, 1]);
+        assert_eq!(flash.mutating_ops(), 5);
+        assert_eq!(
+            flash.stats().since(&mid),
+            FlashStats {
+                erases: 4,
+                ..FlashStats::default()
+            }
+        );
+
+        // A cut op counts in full.
+        flash.cut_at(5, CutMode::HalfErase);
+        flash.erase(0, 128).unwrap_err();
+        flash.power_on();
+        flash.cut_at(6, CutMode::Torn);
+        flash.write(0, &[0; 8]).unwrap_err();
+        flash.power_on();
+        let s = flash.stats();
+        assert_eq!((s.writes, s.bytes_written, s.erases), (3, 16, 6));
+        assert_eq!(flash.sector_erases(), &[1, 3, 1, 1]);
+        assert_eq!(flash.mutating_ops(), 7);
+
+        flash.reset_stats();
+        assert_eq!(flash.stats(), FlashStats::default());
+        assert_eq!(flash.sector_erases(), &[0; 4]);
+        assert_eq!(flash.mutating_ops(), 7);
+        // Weak-bit reads count like any read.
+        flash.read(0, &mut [0; 64]).unwrap();
+        assert_eq!(flash.stats().reads, 1);
+    }
+
+    /// Runs a cut-heavy scenario and returns what it read.
+    fn scenario(seed: u64) -> Vec<u8> {
+        let mut flash = Small::new(128).seed(seed);
+        flash.write(0, &[0x55; 16]).unwrap();
+        flash.cut_at(1, CutMode::Unstable);
+        let _ = flash.write(16, &[0x00; 32]);
+        flash.power_on();
+        flash.cut_at(2, CutMode::HalfErase);
+        let _ = flash.erase(64, 128);
+        flash.power_on();
+        let mut out = read_vec(&mut flash, 0, 128);
+        out.extend(read_vec(&mut flash, 0, 128));
+        out.extend_from_slice(flash.contents());
+        out
+    }
+
+    #[test]
+    fn seed_reproduces() {
+        assert_eq!(scenario(42), scenario(42));
+        let distinct: std::collections::HashSet<_> = (0..4).map(scenario).collect();
+        assert!(distinct.len() > 1, "different seeds give different results");
+    }
+
+    #[test]
+    fn default_seed_is_zero() {
+        let run = |flash: Small| {
+            let mut flash = flash;
+            flash.cut_at(0, CutMode::Torn);
+            let _ = flash.write(0, &[0; 32]);
+            flash.contents().to_vec()
+        };
+        assert_eq!(run(Small::new(64)), run(Small::new(64).seed(0)));
+    }
+
+    #[test]
+    fn clone_replays_the_same_future() {
+        let mut a = Small::new(128).seed(9);
+        a.write(0, &[0x33; 8]).unwrap();
+        let mut b = a.clone();
+        for flash in [&mut a, &mut b] {
+            flash.cut_at(1, CutMode::Unstable);
+            let _ = flash.write(8, &[0; 32]);
+            flash.power_on();
+        }
+        assert_eq!(a.contents(), b.contents());
+        assert_eq!(read_vec(&mut a, 0, 64), read_vec(&mut b, 0, 64));
+        assert_eq!(a.stats(), b.stats());
+    }
+
+    #[test]
+    fn raw_helpers() {
+        let mut flash = Ecc::new(64).write_once(true);
+        flash.cut_at(0, CutMode::Unstable);
+        let _ = flash.write(0, &[0; 16]);
+        flash.power_on();
+        let ops = flash.mutating_ops();
+        let stats = flash.stats();
+        flash.set_contents(0, &[0xAB; 16]);
+        // Readable again, exactly as planted.
+        assert_eq!(read_vec(&mut flash, 0, 16), [0xAB; 16]);
+        assert_eq!(read_vec(&mut flash, 0, 16), [0xAB; 16]);
+        assert_eq!(flash.mutating_ops(), ops);
+        assert_eq!(flash.stats().writes, stats.writes);
+        // Written flags are untouched: the cut word stays written.
+        assert!(flash.written[0]);
+        assert!(!flash.written[4]);
+        flash.set_contents(32, &[0x12; 8]);
+        assert!(!flash.written[4]);
+        flash.write(32, &[0x10; 8]).unwrap();
+        assert_eq!(read_vec(&mut flash, 32, 8), [0x10; 8]);
+
+        flash.flip_bit(40, 0);
+        flash.flip_bit(41, 7);
+        assert_eq!(read_vec(&mut flash, 40, 8)[..2], [0xFE, 0x7F]);
+        flash.flip_bit(40, 0);
+        assert_eq!(flash.contents()[40], 0xFF);
+
+        // A flipped weak bit reads back stably.
+        let mut multi = Small::new(64).seed(1);
+        multi.cut_at(0, CutMode::Unstable);
+        let _ = multi.write(0, &[0x00; 4]);
+        multi.power_on();
+        let k = multi.weak.iter().position(|&w| w != 0).unwrap() / 4 * 4;
+        for byte in k..k + 4 {
+            for bit in 0..8 {
+                multi.flip_bit(byte, bit);
+            }
+        }
+        let first = read_vec(&mut multi, k as u32, 4);
+        for _ in 0..8 {
+            assert_eq!(read_vec(&mut multi, k as u32, 4), first);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "do not fit")]
+    fn set_contents_checks_bounds() {
+        Small::new(64).set_contents(60, &[0; 8]);
+    }
+
+    #[test]
+    fn aliases_have_their_geometry() {
+        fn geometry<F: NorFlash>(_: &F) -> (usize, usize, usize) {
+            (F::READ_SIZE, F::WRITE_SIZE, F::ERASE_SIZE)
+        }
+        assert_eq!(geometry(&Sim4K::new(4096)), (1, 4, 4096));
+        assert_eq!(geometry(&SimSpiNor::new(4096)), (1, 1, 4096));
+        assert_eq!(geometry(&SimL4::new(2048)), (8, 8, 2048));
+        let mut h7 = SimH7::new(2 * 131072).write_once(true);
+        assert_eq!(geometry(&h7), (1, 32, 131072));
+        h7.write(131072, &[0; 32]).unwrap();
+        h7.erase(0, 2 * 131072).unwrap();
+        assert_eq!(h7.sector_erases(), &[1, 1]);
+    }
+}
