@@ -313,7 +313,6 @@ pub const UPDATE_TAG_LEN: usize = 36;
 
 /// The whole boot state: both slots and the update status.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct BootState {
     /// Slot A and slot B, by [`Slot::index`].
     pub slots: [SlotInfo; 2],
@@ -357,6 +356,27 @@ impl BootState {
         }
         // Cannot fail: a slot was just freed if the ring was full.
         let _ = self.events.push_back(event);
+    }
+}
+
+// heapless's Deque has no defmt support, so the ring is printed by hand.
+#[cfg(feature = "defmt")]
+impl defmt::Format for BootState {
+    fn format(&self, f: defmt::Formatter) {
+        defmt::write!(
+            f,
+            "BootState {{ A: {}, B: {}, primary: {}, update: {}, reason: {}, failures: {}, events: [",
+            self.slots[0],
+            self.slots[1],
+            self.primary,
+            self.update,
+            self.last_reason,
+            self.failure_count
+        );
+        for e in self.events.iter() {
+            defmt::write!(f, "{} ", e);
+        }
+        defmt::write!(f, "] }}");
     }
 }
 

@@ -1,1 +1,45 @@
-//! placeholder
+//! An integrity-only check: the image header is parsed and the payload's
+//! SHA-256 compared with the header's, but no signature, hardware id or
+//! load address is checked.
+//!
+//! For development boards and for tests of the boot decision; it detects
+//! torn, truncated and bit-rotted images, not forged ones. Production
+//! bootloaders use [`SignedCheck`](super::signed::SignedCheck).
+
+use embedded_storage::nor_flash::ReadNorFlash;
+
+use super::signed::{parse_raw, payload_digest, read_fixed, CHUNK_LEN};
+use super::{ImageCheck, ImageError, ImageInfo};
+use crate::flash::Region;
+use crate::state::Slot;
+
+/// Checks that a slot holds a complete image whose payload matches the
+/// SHA-256 in its header.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DigestCheck;
+
+impl<F: ReadNorFlash> ImageCheck<F> for DigestCheck {
+    fn check(
+        &mut self,
+        flash: &mut F,
+        _slot: Slot,
+        region: Region,
+    ) -> Result<ImageInfo, ImageError> {
+        let mut buf = [0u8; CHUNK_LEN];
+        let header = parse_raw(&read_fixed(flash, region, &mut buf)?)?;
+        match header.image_len() {
+            Some(len) if len <= region.len => {}
+            _ => return Err(ImageError::TooLarge),
+        }
+        let digest = payload_digest(flash, region, &header, &mut buf)?;
+        if digest != header.payload_digest {
+            return Err(ImageError::DigestMismatch);
+        }
+        Ok(ImageInfo {
+            version: header.version,
+            digest,
+            security_counter: header.security_counter,
+            data_epoch: header.data_epoch,
+        })
+    }
+}

@@ -15,6 +15,10 @@ use crate::state::Slot;
 use crate::version::Version;
 
 pub mod digest;
+pub mod header;
+#[cfg(feature = "std")]
+pub mod sign;
+pub mod signed;
 
 /// What a successful check learned about an image.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -60,6 +64,8 @@ pub enum ImageError {
     WrongLoadAddress,
     /// The image was built for other hardware.
     WrongHardware,
+    /// The slot or buffer ends before the fixed image header does.
+    Truncated,
 }
 
 impl core::fmt::Display for ImageError {
@@ -77,6 +83,7 @@ impl core::fmt::Display for ImageError {
             ImageError::DigestMismatch => "payload digest mismatch",
             ImageError::WrongLoadAddress => "image linked for another load address",
             ImageError::WrongHardware => "image built for other hardware",
+            ImageError::Truncated => "image header truncated",
         })
     }
 }
@@ -87,5 +94,6 @@ impl core::fmt::Display for ImageError {
 /// of the image) and must never panic, whatever the slot holds.
 pub trait ImageCheck<F: ReadNorFlash> {
     /// Checks the image of `slot`, stored in `region` of `flash`.
-    fn check(&mut self, flash: &mut F, slot: Slot, region: Region) -> Result<ImageInfo, ImageError>;
+    fn check(&mut self, flash: &mut F, slot: Slot, region: Region)
+        -> Result<ImageInfo, ImageError>;
 }

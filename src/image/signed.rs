@@ -1,0 +1,511 @@
+//! Verification of signed images straight from flash.
+//!
+//! [`verify_image`] (and [`SignedCheck`], its [`ImageCheck`] face) reads a
+//! slot's [header](crate::image::header) and payload through one fixed
+//! [`CHUNK_LEN`]-byte stack buffer: no heap, no copy of the image, and no
+//! panic whatever the slot holds.
+//!
+//! # Order of the checks
+//!
+//! Cheap checks come first, the signature before the payload digest, so a
+//! forged or foreign image is refused after reading 144 bytes instead of
+//! hashing a whole slot. Every check before the signature only *refuses*:
+//! nothing read from an unverified header is trusted, it can only make the
+//! answer an error.
+//!
+//! 1. The region lies inside the device ([`ImageError::Flash`] if not) and
+//!    can hold the fixed header ([`ImageError::Truncated`] if not).
+//! 2. Read the fixed header ([`ImageError::Flash`] on a read error).
+//! 3. All 144 bytes `0xFF`: [`ImageError::Blank`].
+//! 4. Parse the header with [`ImageHeader::parse`]: [`ImageError::BadMagic`],
+//!    [`ImageError::UnsupportedFormat`], [`ImageError::BadHeaderLength`],
+//!    [`ImageError::BadField`].
+//! 5. `header_len + payload_len` (checked, no overflow) fits the region:
+//!    [`ImageError::TooLarge`].
+//! 6. Hardware id equals the board's: [`ImageError::WrongHardware`].
+//! 7. Load address equals the board's for this slot:
+//!    [`ImageError::WrongLoadAddress`].
+//! 8. A trusted key has the header's key id: [`ImageError::UnknownKey`].
+//! 9. The Ed25519 signature over the signed header bytes, as read from
+//!    flash, verifies: [`ImageError::BadSignature`].
+//! 10. The SHA-256 of the payload, streamed from flash, equals the signed
+//!     `payload_digest`: [`ImageError::DigestMismatch`] (or
+//!     [`ImageError::Flash`] on a read error).
+//!
+//! # Flash reads
+//!
+//! Every read starts at a multiple of `F::READ_SIZE` and has a length that
+//! is a multiple of it: reads are widened to aligned windows and the bytes
+//! outside the wanted span are dropped, so regions, `header_len` and
+//! `payload_len` need no alignment. `READ_SIZE` must divide [`CHUNK_LEN`]
+//! (every power of two up to 256 does); otherwise verification answers
+//! [`ImageError::Flash`] without reading.
+//!
+//! # Stack
+//!
+//! One [`CHUNK_LEN`]-byte buffer, the 144-byte raw header, the decoded
+//! header, a SHA-256 state, and the Ed25519 verifier's working set (a few
+//! curve points; about 1–2 KiB in `ed25519-compact`).
+
+use embedded_storage::nor_flash::ReadNorFlash;
+use sha2::{Digest, Sha256};
+
+use crate::flash::Region;
+use crate::image::header::{key_id_of, ImageHeader, FIXED_LEN, KEY_ID_LEN, SIGNED_LEN};
+use crate::image::{ImageCheck, ImageError, ImageInfo};
+use crate::state::Slot;
+
+/// Size of the stack buffer flash is read through, in bytes.
+pub const CHUNK_LEN: usize = 256;
+
+/// The Ed25519 public keys images may be signed with, as raw 32-byte keys.
+///
+/// Several keys allow rotation: each image names its key by key id
+/// ([`key_id_of`]), and only keys with that id are tried. Key ids are
+/// computed on the fly (one SHA-256 block per key per check), so the table
+/// can be a plain `const` array in the bootloader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrustedKeys<'a> {
+    keys: &'a [[u8; 32]],
+}
+
+impl<'a> TrustedKeys<'a> {
+    /// A key table over `keys`.
+    pub const fn new(keys: &'a [[u8; 32]]) -> Self {
+        Self { keys }
+    }
+
+    /// The raw keys.
+    pub const fn keys(&self) -> &'a [[u8; 32]] {
+        self.keys
+    }
+
+    /// The trusted keys whose key id is `key_id`.
+    pub fn with_id(&self, key_id: [u8; KEY_ID_LEN]) -> impl Iterator<Item = &'a [u8; 32]> {
+        self.keys.iter().filter(move |k| key_id_of(k) == key_id)
+    }
+
+    /// Checks the signature of `header` (as re-encoded by
+    /// [`ImageHeader::encode`], which gives back the exact bytes any
+    /// accepted header was parsed from).
+    ///
+    /// # Errors
+    ///
+    /// [`ImageError::UnknownKey`] if no trusted key has the header's key
+    /// id, [`ImageError::BadSignature`] if none of them verifies it.
+    pub fn verify(&self, header: &ImageHeader) -> Result<(), ImageError> {
+        self.verify_signed(header.key_id, &header.signed_bytes(), header.signature)
+    }
+
+    /// Checks `signature` over `signed` with every trusted key whose id is
+    /// `key_id` (normally one; several only on a key id collision).
+    fn verify_signed(
+        &self,
+        key_id: [u8; KEY_ID_LEN],
+        signed: &[u8],
+        signature: [u8; 64],
+    ) -> Result<(), ImageError> {
+        let signature = ed25519_compact::Signature::new(signature);
+        let mut known = false;
+        for key in self.with_id(key_id) {
+            known = true;
+            if ed25519_compact::PublicKey::new(*key)
+                .verify(signed, &signature)
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        Err(if known {
+            ImageError::BadSignature
+        } else {
+            ImageError::UnknownKey
+        })
+    }
+}
+
+/// What the board expects of an image, beyond a trusted signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct BoardProfile {
+    /// The hardware id images for this board carry.
+    pub hardware_id: u32,
+    /// The load address an image in slot A (index 0) and slot B (index 1)
+    /// must carry: where the payload runs from. For execute-in-place, the
+    /// slot's memory-mapped address plus the `header_len` the board's
+    /// images are signed with.
+    pub load_address: [u32; 2],
+}
+
+/// The signed-image check: [`verify_image`] with a fixed key table and
+/// board profile, as an [`ImageCheck`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedCheck<'a> {
+    /// Keys images may be signed with.
+    pub keys: TrustedKeys<'a>,
+    /// What this board expects of an image.
+    pub profile: BoardProfile,
+}
+
+impl<'a> SignedCheck<'a> {
+    /// A check with these keys for this board.
+    pub const fn new(keys: TrustedKeys<'a>, profile: BoardProfile) -> Self {
+        Self { keys, profile }
+    }
+}
+
+impl<F: ReadNorFlash> ImageCheck<F> for SignedCheck<'_> {
+    fn check(
+        &mut self,
+        flash: &mut F,
+        slot: Slot,
+        region: Region,
+    ) -> Result<ImageInfo, ImageError> {
+        verify_image(flash, region, slot, &self.keys, &self.profile).map(|(_, info)| info)
+    }
+}
+
+/// Verifies the signed image of `slot`, stored in `region` of `flash`, and
+/// returns its header and what the boot decision needs to know.
+///
+/// The checks and their order are listed in the [module
+/// documentation](self). The returned [`ImageInfo::digest`] is the SHA-256
+/// of the payload. Never panics.
+///
+/// # Errors
+///
+/// The specific [`ImageError`] of the first check that fails.
+pub fn verify_image<F: ReadNorFlash>(
+    flash: &mut F,
+    region: Region,
+    slot: Slot,
+    keys: &TrustedKeys<'_>,
+    profile: &BoardProfile,
+) -> Result<(ImageHeader, ImageInfo), ImageError> {
+    let mut buf = [0u8; CHUNK_LEN];
+    let raw = read_fixed(flash, region, &mut buf)?;
+    let header = parse_raw(&raw)?;
+
+    let image_len = header.image_len().ok_or(ImageError::TooLarge)?;
+    if image_len > region.len {
+        return Err(ImageError::TooLarge);
+    }
+    if header.hardware_id != profile.hardware_id {
+        return Err(ImageError::WrongHardware);
+    }
+    match profile.load_address.get(slot.index()) {
+        Some(&address) if address == header.load_address => {}
+        _ => return Err(ImageError::WrongLoadAddress),
+    }
+    // The signature is checked over the bytes as they are on flash.
+    let signed = raw.get(..SIGNED_LEN).ok_or(ImageError::Truncated)?;
+    keys.verify_signed(header.key_id, signed, header.signature)?;
+
+    let digest = payload_digest(flash, region, &header, &mut buf)?;
+    if digest != header.payload_digest {
+        return Err(ImageError::DigestMismatch);
+    }
+
+    let info = ImageInfo {
+        version: header.version,
+        digest,
+        security_counter: header.security_counter,
+        data_epoch: header.data_epoch,
+    };
+    Ok((header, info))
+}
+
+/// SHA-256 of the payload that `header` describes, streamed from flash
+/// through `buf`. The caller has checked that the image fits `region`.
+pub(crate) fn payload_digest<F: ReadNorFlash>(
+    flash: &mut F,
+    region: Region,
+    header: &ImageHeader,
+    buf: &mut [u8; CHUNK_LEN],
+) -> Result<[u8; 32], ImageError> {
+    let payload_start = region
+        .offset
+        .checked_add(header.header_len)
+        .ok_or(ImageError::TooLarge)?;
+    let mut hasher = Sha256::new();
+    read_span(flash, payload_start, header.payload_len, buf, |chunk| {
+        hasher.update(chunk);
+        Ok(())
+    })?;
+    Ok(hasher.finalize().into())
+}
+
+/// Reads and parses the header of the image in `region`, without checking
+/// its fit, board, signature or payload (steps 1–4 of the [module
+/// documentation](self)); for tools that show what a slot holds.
+///
+/// # Errors
+///
+/// [`ImageError::Flash`], [`ImageError::Truncated`], [`ImageError::Blank`]
+/// or an error of [`ImageHeader::parse`].
+pub fn read_header<F: ReadNorFlash>(
+    flash: &mut F,
+    region: Region,
+) -> Result<ImageHeader, ImageError> {
+    let mut buf = [0u8; CHUNK_LEN];
+    let raw = read_fixed(flash, region, &mut buf)?;
+    parse_raw(&raw)
+}
+
+/// Blank check, then parse.
+pub(crate) fn parse_raw(raw: &[u8; FIXED_LEN]) -> Result<ImageHeader, ImageError> {
+    if raw.iter().all(|&b| b == 0xFF) {
+        return Err(ImageError::Blank);
+    }
+    ImageHeader::parse(raw)
+}
+
+/// Steps 1 and 2: checks the region and reads the fixed header.
+pub(crate) fn read_fixed<F: ReadNorFlash>(
+    flash: &mut F,
+    region: Region,
+    buf: &mut [u8; CHUNK_LEN],
+) -> Result<[u8; FIXED_LEN], ImageError> {
+    if !region.fits(flash.capacity()) {
+        return Err(ImageError::Flash);
+    }
+    if (region.len as u64) < FIXED_LEN as u64 {
+        return Err(ImageError::Truncated);
+    }
+    let mut raw = [0u8; FIXED_LEN];
+    let mut filled = 0usize;
+    read_span(flash, region.offset, FIXED_LEN as u32, buf, |chunk| {
+        let end = filled.checked_add(chunk.len()).ok_or(ImageError::Flash)?;
+        raw.get_mut(filled..end)
+            .ok_or(ImageError::Flash)?
+            .copy_from_slice(chunk);
+        filled = end;
+        Ok(())
+    })?;
+    if filled != FIXED_LEN {
+        return Err(ImageError::Flash);
+    }
+    Ok(raw)
+}
+
+/// `F::READ_SIZE` as a `u32`, if it is usable with a [`CHUNK_LEN`] buffer.
+fn read_size<F: ReadNorFlash>() -> Result<u32, ImageError> {
+    let rs = F::READ_SIZE;
+    if CHUNK_LEN.checked_rem(rs) != Some(0) {
+        return Err(ImageError::Flash);
+    }
+    u32::try_from(rs).map_err(|_| ImageError::Flash)
+}
+
+/// Feeds the `len` bytes at absolute offset `start` to `sink`, in order, in
+/// pieces of at most [`CHUNK_LEN`] bytes, reading only aligned windows of
+/// `F::READ_SIZE`.
+fn read_span<F: ReadNorFlash>(
+    flash: &mut F,
+    start: u32,
+    len: u32,
+    buf: &mut [u8; CHUNK_LEN],
+    mut sink: impl FnMut(&[u8]) -> Result<(), ImageError>,
+) -> Result<(), ImageError> {
+    let rs = read_size::<F>()?;
+    if len == 0 {
+        return Ok(());
+    }
+    let end = start.checked_add(len).ok_or(ImageError::Flash)?;
+    // Aligned window [pos, end_up) covering [start, end).
+    let mut pos = start
+        .checked_sub(start.checked_rem(rs).ok_or(ImageError::Flash)?)
+        .ok_or(ImageError::Flash)?;
+    let end_up = end
+        .checked_add(rs.saturating_sub(1))
+        .and_then(|e| e.checked_div(rs))
+        .and_then(|q| q.checked_mul(rs))
+        .ok_or(ImageError::Flash)?;
+    // CHUNK_LEN is a multiple of rs, so every window stays aligned.
+    let chunk = CHUNK_LEN as u32;
+    while pos < end {
+        let n = end_up.checked_sub(pos).ok_or(ImageError::Flash)?.min(chunk);
+        let window = buf.get_mut(..n as usize).ok_or(ImageError::Flash)?;
+        flash.read(pos, window).map_err(|_| ImageError::Flash)?;
+        let lo = start.saturating_sub(pos);
+        let hi = end.checked_sub(pos).ok_or(ImageError::Flash)?.min(n);
+        sink(
+            window
+                .get(lo as usize..hi as usize)
+                .ok_or(ImageError::Flash)?,
+        )?;
+        pos = pos.checked_add(n).ok_or(ImageError::Flash)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embedded_storage::nor_flash::{ErrorType, NorFlashErrorKind};
+
+    /// Flash over a byte array that refuses misaligned reads.
+    struct Mem<const RS: usize> {
+        bytes: std::vec::Vec<u8>,
+        reads: usize,
+    }
+
+    impl<const RS: usize> ErrorType for Mem<RS> {
+        type Error = NorFlashErrorKind;
+    }
+
+    impl<const RS: usize> ReadNorFlash for Mem<RS> {
+        const READ_SIZE: usize = RS;
+        fn read(&mut self, offset: u32, out: &mut [u8]) -> Result<(), Self::Error> {
+            let off = offset as usize;
+            if RS == 0 || off % RS != 0 || out.len() % RS != 0 {
+                return Err(NorFlashErrorKind::NotAligned);
+            }
+            let src = self
+                .bytes
+                .get(off..off + out.len())
+                .ok_or(NorFlashErrorKind::OutOfBounds)?;
+            out.copy_from_slice(src);
+            self.reads += 1;
+            Ok(())
+        }
+        fn capacity(&self) -> usize {
+            self.bytes.len()
+        }
+    }
+
+    fn mem<const RS: usize>(n: usize) -> Mem<RS> {
+        Mem {
+            bytes: (0..n).map(|i| (i * 7 + i / 251) as u8).collect(),
+            reads: 0,
+        }
+    }
+
+    fn collect<const RS: usize>(
+        m: &mut Mem<RS>,
+        start: u32,
+        len: u32,
+    ) -> Result<std::vec::Vec<u8>, ImageError> {
+        let mut out = std::vec::Vec::new();
+        let mut buf = [0u8; CHUNK_LEN];
+        read_span(m, start, len, &mut buf, |c| {
+            assert!(!c.is_empty() && c.len() <= CHUNK_LEN);
+            out.extend_from_slice(c);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn spans<const RS: usize>() {
+        let mut m = mem::<RS>(2048);
+        let all = m.bytes.clone();
+        for start in [0u32, 1, 3, 4, 5, 63, 64, 255, 256, 257, 1000] {
+            for len in [0u32, 1, 2, 3, 4, 7, 144, 255, 256, 257, 511, 512, 600] {
+                let got = collect(&mut m, start, len).unwrap();
+                assert_eq!(
+                    &got[..],
+                    &all[start as usize..(start + len) as usize],
+                    "RS {RS} start {start} len {len}"
+                );
+            }
+        }
+        // Past the end: a flash error, not a panic.
+        assert_eq!(collect(&mut m, 2040, 100), Err(ImageError::Flash));
+        assert_eq!(collect(&mut m, u32::MAX - 2, 10), Err(ImageError::Flash));
+        assert_eq!(collect(&mut m, u32::MAX - 2, 2), Err(ImageError::Flash));
+    }
+
+    #[test]
+    fn read_span_any_alignment() {
+        spans::<1>();
+        spans::<2>();
+        spans::<4>();
+        spans::<8>();
+        spans::<32>();
+        spans::<256>();
+    }
+
+    #[test]
+    fn read_size_not_dividing_chunk_is_flash_error() {
+        let mut m = mem::<3>(1024);
+        assert_eq!(collect(&mut m, 0, 10), Err(ImageError::Flash));
+        let mut m = mem::<512>(1024);
+        assert_eq!(collect(&mut m, 0, 10), Err(ImageError::Flash));
+        let mut m = mem::<0>(1024);
+        assert_eq!(collect(&mut m, 0, 10), Err(ImageError::Flash));
+        assert_eq!(m.reads, 0);
+    }
+
+    #[test]
+    fn streams_in_chunks() {
+        let mut m = mem::<4>(4096);
+        collect(&mut m, 2, 1000).unwrap();
+        // 4 chunks of at most 256 bytes cover 1004 aligned bytes.
+        assert_eq!(m.reads, 4);
+    }
+
+    #[test]
+    fn header_region_checks() {
+        let mut m = mem::<4>(1024);
+        assert_eq!(
+            read_header(&mut m, Region::new(0, 143)),
+            Err(ImageError::Truncated)
+        );
+        assert_eq!(
+            read_header(&mut m, Region::new(0, 0)),
+            Err(ImageError::Truncated)
+        );
+        assert_eq!(
+            read_header(&mut m, Region::new(1000, 144)),
+            Err(ImageError::Flash)
+        );
+        assert_eq!(
+            read_header(&mut m, Region::new(u32::MAX, 144)),
+            Err(ImageError::Flash)
+        );
+        let mut blank = Mem::<4> {
+            bytes: std::vec![0xFF; 1024],
+            reads: 0,
+        };
+        assert_eq!(
+            read_header(&mut blank, Region::new(0, 1024)),
+            Err(ImageError::Blank)
+        );
+        assert_eq!(
+            read_header(&mut blank, Region::new(3, 500)),
+            Err(ImageError::Blank)
+        );
+        blank.bytes[143] = 0xFE;
+        assert_eq!(
+            read_header(&mut blank, Region::new(0, 1024)),
+            Err(ImageError::BadMagic)
+        );
+    }
+
+    #[test]
+    fn key_selection() {
+        let keys = [[1u8; 32], [2u8; 32]];
+        let t = TrustedKeys::new(&keys);
+        assert_eq!(
+            t.with_id(key_id_of(&[2u8; 32]))
+                .collect::<std::vec::Vec<_>>(),
+            [&[2u8; 32]]
+        );
+        assert_eq!(t.with_id([0; 8]).count(), 0);
+        let h = ImageHeader {
+            key_id: [0; 8],
+            ..ImageHeader::default()
+        };
+        assert_eq!(t.verify(&h), Err(ImageError::UnknownKey));
+        let h = ImageHeader {
+            key_id: key_id_of(&[1u8; 32]),
+            ..ImageHeader::default()
+        };
+        // Not a valid point / signature: refused, not a panic.
+        assert_eq!(t.verify(&h), Err(ImageError::BadSignature));
+        assert_eq!(
+            TrustedKeys::new(&[]).verify(&h),
+            Err(ImageError::UnknownKey)
+        );
+    }
+}
