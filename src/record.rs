@@ -91,6 +91,7 @@ const FLAG_REJECTED: u8 = 0x01;
 /// A decoded record: a sequence number and the state it carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "std", derive(serde::Serialize))]
 pub struct Record {
     /// Sequence number; the newest record has the highest in serial order.
     pub seq: u32,

@@ -313,6 +313,7 @@ pub const UPDATE_TAG_LEN: usize = 36;
 
 /// The whole boot state: both slots and the update status.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
 pub struct BootState {
     /// Slot A and slot B, by [`Slot::index`].
     pub slots: [SlotInfo; 2],
