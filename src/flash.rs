@@ -4,7 +4,12 @@
 //! abboot never assumes one flash device: the metadata may live on a
 //! different part than the slots (an external SPI NOR for the journal, the
 //! internal flash for code), so every region is an offset and a length
-//! within *some* device, and each layer takes the device it needs.
+//! within *some* device, and each layer takes the device it needs. When
+//! both live on one part, [`Shared`] hands each layer a handle to it.
+
+use embedded_storage::nor_flash::{
+    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+};
 
 /// A contiguous byte range of a flash device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,5 +82,81 @@ mod tests {
         assert_eq!(r.at(u32::MAX, 2), None);
         assert!(r.fits(150));
         assert!(!r.fits(149));
+    }
+}
+
+/// A handle to a flash device shared by several owners, for when the
+/// metadata sectors and the slots live on the same part.
+///
+/// The journal and the slot code each want to own "their" flash; on most
+/// microcontrollers both are the one internal flash. `Shared` lends a
+/// `RefCell`'d device to each of them: every call borrows it for the
+/// length of that call only, so the borrows never overlap.
+pub struct Shared<'a, F> {
+    cell: &'a core::cell::RefCell<F>,
+}
+
+impl<'a, F> Shared<'a, F> {
+    /// A handle to the device in `cell`.
+    pub const fn new(cell: &'a core::cell::RefCell<F>) -> Self {
+        Self { cell }
+    }
+}
+
+impl<F> Clone for Shared<'_, F> {
+    fn clone(&self) -> Self {
+        Self { cell: self.cell }
+    }
+}
+
+/// An error through a [`Shared`] handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SharedError<E> {
+    /// The device was already borrowed: a flash call from inside a flash
+    /// call, which abboot never makes. An error rather than a panic.
+    Busy,
+    /// The device's own error.
+    Flash(E),
+}
+
+impl<E: NorFlashError> NorFlashError for SharedError<E> {
+    fn kind(&self) -> NorFlashErrorKind {
+        match self {
+            SharedError::Busy => NorFlashErrorKind::Other,
+            SharedError::Flash(e) => e.kind(),
+        }
+    }
+}
+
+impl<F: ErrorType> ErrorType for Shared<'_, F> {
+    type Error = SharedError<F::Error>;
+}
+
+impl<F: ReadNorFlash> ReadNorFlash for Shared<'_, F> {
+    const READ_SIZE: usize = F::READ_SIZE;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
+        let mut f = self.cell.try_borrow_mut().map_err(|_| SharedError::Busy)?;
+        f.read(offset, bytes).map_err(SharedError::Flash)
+    }
+
+    fn capacity(&self) -> usize {
+        self.cell.try_borrow().map_or(0, |f| f.capacity())
+    }
+}
+
+impl<F: NorFlash> NorFlash for Shared<'_, F> {
+    const WRITE_SIZE: usize = F::WRITE_SIZE;
+    const ERASE_SIZE: usize = F::ERASE_SIZE;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
+        let mut f = self.cell.try_borrow_mut().map_err(|_| SharedError::Busy)?;
+        f.erase(from, to).map_err(SharedError::Flash)
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
+        let mut f = self.cell.try_borrow_mut().map_err(|_| SharedError::Busy)?;
+        f.write(offset, bytes).map_err(SharedError::Flash)
     }
 }

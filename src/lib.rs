@@ -11,7 +11,12 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`flash`] | the `NorFlash` geometry of the metadata sectors and slots |
+//! | [`boot`] | the bootloader's face: [`Bootloader::select`] |
+//! | [`app`] | the firmware's face: stage, confirm, mark bad, abort, status |
+//! | [`status`] | the status record for a fleet backend |
+//! | [`machine`] | the pure state machine both faces ask |
+//! | [`image`] | image headers, signature and digest checks |
+//! | [`flash`] | flash regions and a shared-device handle |
 //! | [`record`] | the fixed-size, CRC-protected metadata record and its byte layout |
 //! | [`journal`] | the record journal over two erase sectors |
 //! | [`state`] | the boot state the journal stores |
@@ -21,15 +26,25 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod app;
+pub mod boot;
+pub mod context;
+pub mod error;
 pub mod flash;
 pub mod image;
 pub mod journal;
+pub mod machine;
 pub mod record;
 pub mod state;
+pub mod status;
 pub mod version;
 
 #[cfg(feature = "std")]
 pub mod sim;
 
+pub use app::{StageOptions, Updater};
+pub use boot::{Bootloader, Decision, Policy, VerifyPolicy};
+pub use context::Layout;
+pub use error::Error;
 pub use state::Slot;
 pub use version::Version;

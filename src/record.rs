@@ -19,7 +19,7 @@
 //! | 0x0C | 1 | primary | last confirmed slot: `0` A, `1` B, `0xFF` none |
 //! | 0x0D | 1 | rollback | slot kept as the way back: `0`, `1`, `0xFF` none |
 //! | 0x0E | 1 | update | [`UpdateState`] tag: idle 0, staged 1, trial 2, confirmed 3, rolled back 4, failed 5 |
-//! | 0x0F | 1 | reason | [`Reason`] code of the last rejection: 0 none, 1 tries exhausted, 2 image invalid, 3 aborted, 4 downgrade, 5 primary corrupt, `0x80 \| n` firmware reason `n` |
+//! | 0x0F | 1 | reason | [`Reason`] code of the last rejection: 0 none, 1 tries exhausted, 2 image invalid, 3 aborted, 4 downgrade, 5 primary corrupt, 6 known bad, `0x80 \| n` firmware reason `n` |
 //! | 0x10 | 2 | failures | failed or rolled-back updates, saturating |
 //! | 0x12 | 2 | data_epoch | epoch the device's data was migrated to |
 //! | 0x14 | 4 | min_sec | minimum security counter allowed to boot |

@@ -203,6 +203,8 @@ pub enum Reason {
     Downgrade,
     /// The primary image no longer verifies; the other slot took over.
     PrimaryCorrupt,
+    /// Staging refused: the image was rejected before and not forced.
+    KnownBad,
     /// The firmware marked itself bad with its own reason code (0..=127).
     App(u8),
 }
@@ -217,6 +219,7 @@ impl Reason {
             Reason::Aborted => 3,
             Reason::Downgrade => 4,
             Reason::PrimaryCorrupt => 5,
+            Reason::KnownBad => 6,
             Reason::App(c) => 0x80 | (c & 0x7F),
         }
     }
@@ -233,6 +236,7 @@ impl Reason {
             3 => Reason::Aborted,
             4 => Reason::Downgrade,
             5 => Reason::PrimaryCorrupt,
+            6 => Reason::KnownBad,
             _ => return None,
         })
     }
@@ -403,7 +407,7 @@ mod tests {
             }
         }
         assert_eq!(ImageState::from_parts(5, 0), None);
-        assert_eq!(Reason::from_code(6), None);
+        assert_eq!(Reason::from_code(7), None);
     }
 
     #[test]

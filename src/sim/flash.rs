@@ -274,6 +274,8 @@ pub struct SimFlash<const READ: usize, const WRITE: usize, const ERASE: usize> {
     cut: Option<(u64, CutMode)>,
     cut_fired: bool,
     powered: bool,
+    /// Kind of every mutating operation so far, when logging is on.
+    op_log: Option<Vec<OpKind>>,
 }
 
 /// 4 KiB sectors, 4-byte words, byte reads: nRF52 internal flash, and a
@@ -331,6 +333,7 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
             cut: None,
             cut_fired: false,
             powered: true,
+            op_log: None,
         }
     }
 
@@ -370,6 +373,18 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
     pub fn reset_stats(&mut self) {
         self.stats = FlashStats::default();
         self.sector_erases.fill(0);
+    }
+
+    /// Starts (or stops) recording the kind of every later mutating
+    /// operation, so a harness knows which cut modes apply to each.
+    pub fn log_ops(&mut self, on: bool) {
+        self.op_log = on.then(Vec::new);
+    }
+
+    /// The kinds of the mutating operations since [`log_ops`](Self::log_ops)
+    /// was turned on, in order.
+    pub fn op_log(&self) -> &[OpKind] {
+        self.op_log.as_deref().unwrap_or(&[])
     }
 
     /// Write and erase calls since creation that passed their checks
@@ -488,7 +503,10 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
 
     /// Counts a mutating operation that passed its checks and, if the armed
     /// cut is for it, takes it (the cut fires once).
-    fn next_op(&mut self) -> Option<CutMode> {
+    fn next_op(&mut self, kind: OpKind) -> Option<CutMode> {
+        if let Some(log) = &mut self.op_log {
+            log.push(kind);
+        }
         let index = self.ops;
         self.ops += 1;
         match self.cut {
@@ -656,7 +674,7 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> NorFlash
             return Err(SimError::OutOfBounds);
         }
         let range = self.check(from, (to - from) as usize, ERASE)?;
-        let cut = self.next_op();
+        let cut = self.next_op(OpKind::Erase);
         self.do_erase(range, cut);
         match cut {
             Some(_) => Err(SimError::PowerLoss),
@@ -670,7 +688,7 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> NorFlash
         if self.write_once && self.written[Self::words(range.clone())].contains(&true) {
             return Err(SimError::WriteTwice);
         }
-        let cut = self.next_op();
+        let cut = self.next_op(OpKind::Write);
         self.stats.writes += 1;
         self.stats.bytes_written += bytes.len() as u64;
         self.do_write(range, bytes, cut);

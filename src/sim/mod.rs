@@ -6,3 +6,8 @@
 pub mod flash;
 
 pub use flash::*;
+pub mod device;
+pub mod harness;
+
+pub use device::{Device, Stop};
+pub use harness::{Harness, Report, Violation};

@@ -1,0 +1,251 @@
+//! The firmware's face: stage an update, confirm it, reject it, read the
+//! status.
+//!
+//! Every call reads the current state from flash, asks the
+//! [state machine](crate::machine) for the next one, and persists it before
+//! it returns `Ok`; a call that is not allowed in the current state is a
+//! [`Refusal`] and writes nothing.
+//!
+//! # Staging an update
+//!
+//! ```text
+//! stage_begin   record "target slot empty, update staged"  (before any erase)
+//!               erase the target slot
+//! stage_write   write the image, chunk by chunk, as it is downloaded
+//! stage_finish  check the image from flash; refuse a known-bad digest,
+//!               a lower security counter or (unless forced) a downgrade;
+//!               record "pending, n tries"
+//! ```
+//!
+//! The target slot's state is invalidated on flash *before* it is erased,
+//! so a power cut anywhere in between leaves a slot that is known empty,
+//! never one the bootloader might take for the old image.
+
+use embedded_storage::nor_flash::NorFlash;
+
+use crate::context::{check_erasable, slot_err, Context, Layout};
+use crate::error::Error;
+use crate::image::{ImageCheck, ImageInfo};
+use crate::machine::{self, Event, Refusal};
+use crate::state::{BootState, Reason, Slot, UPDATE_TAG_LEN};
+use crate::status::Status;
+
+/// How to stage an update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StageOptions<'a> {
+    /// Trial boots the image gets before it is rolled back (at least 1).
+    pub tries: u8,
+    /// Opaque tag kept with the update (e.g. a backend's request UUID), at
+    /// most 36 bytes; it is in the status after the reboot.
+    pub tag: &'a [u8],
+    /// Stage even a previously rejected image or a lower version
+    /// (the security counter floor still applies).
+    pub force: bool,
+    /// The image's digest when known up front (from a manifest or the
+    /// image header): a known-bad image is then refused before anything
+    /// is erased.
+    pub expected_digest: Option<[u8; 32]>,
+}
+
+impl Default for StageOptions<'_> {
+    fn default() -> Self {
+        Self {
+            tries: 3,
+            tag: &[],
+            force: false,
+            expected_digest: None,
+        }
+    }
+}
+
+/// The firmware's face.
+pub struct Updater<M, S, C> {
+    ctx: Context<M, S, C>,
+    /// The slot being written, between `stage_begin` and `stage_finish`.
+    staging: Option<(Slot, bool)>,
+}
+
+/// Chunk size of [`Updater::stage`].
+const CHUNK: usize = 256;
+
+impl<M, S, C> Updater<M, S, C>
+where
+    M: NorFlash,
+    S: NorFlash,
+    C: ImageCheck<S>,
+{
+    /// An updater over the metadata flash and the slot flash (they may be
+    /// [`crate::flash::Shared`] handles to one device).
+    pub fn new(metadata: M, slots: S, layout: Layout, check: C) -> Result<Self, Error> {
+        check_erasable::<S>(&layout)?;
+        Ok(Self {
+            ctx: Context::new(metadata, slots, layout, check)?,
+            staging: None,
+        })
+    }
+
+    fn state(&mut self) -> BootState {
+        self.ctx.load().record.map(|r| r.state).unwrap_or_default()
+    }
+
+    /// Applies `event` to the state on flash and persists the result.
+    fn transition(&mut self, event: Event) -> Result<BootState, Error> {
+        let next = machine::apply(&self.state(), event)?;
+        self.ctx.persist(&next)?;
+        Ok(next)
+    }
+
+    /// The status record, for the firmware and its fleet backend.
+    pub fn status(&mut self) -> Status {
+        Status::from_state(&self.state())
+    }
+
+    /// Starts staging an update into the slot the device does not run
+    /// from: records the slot as empty, then erases it.
+    pub fn stage_begin(&mut self, opts: &StageOptions<'_>) -> Result<Slot, Error> {
+        if opts.tries == 0 {
+            return Err(Refusal::InvalidTries.into());
+        }
+        let tag = heapless::Vec::<u8, UPDATE_TAG_LEN>::from_slice(opts.tag)
+            .map_err(|_| Refusal::TagTooLong)?;
+        let st = self.state();
+        let target = machine::running_slot(&st).map_or(Slot::A, Slot::other);
+        if let (Some(d), false) = (opts.expected_digest, opts.force) {
+            if st.rejected_digest == Some(d) {
+                return Err(Refusal::KnownBad.into());
+            }
+        }
+        let next = machine::apply(&st, Event::StageBegin { slot: target, tag })?;
+        self.ctx.persist(&next)?;
+        let r = self.ctx.layout.slots[target.index()];
+        self.ctx
+            .slots
+            .erase(r.offset, r.offset + r.len)
+            .map_err(slot_err)?;
+        self.staging = Some((target, opts.force));
+        Ok(target)
+    }
+
+    /// Writes `data` at `offset` bytes into the slot being staged. Offset
+    /// and length must be multiples of the slot flash's `WRITE_SIZE`.
+    pub fn stage_write(&mut self, offset: u32, data: &[u8]) -> Result<(), Error> {
+        let (slot, _) = self.staging.ok_or(Refusal::NotStaging)?;
+        let region = self.ctx.layout.slots[slot.index()];
+        let len = u32::try_from(data.len()).map_err(|_| Refusal::OutOfSlot)?;
+        let at = region.at(offset, len).ok_or(Refusal::OutOfSlot)?;
+        let w = S::WRITE_SIZE as u32;
+        if w == 0 || offset % w != 0 || len % w != 0 {
+            return Err(Refusal::Misaligned.into());
+        }
+        self.ctx.slots.write(at, data).map_err(slot_err)
+    }
+
+    /// Checks the staged image from flash and, if it may boot, records it
+    /// as pending with `tries` trial boots.
+    pub fn stage_finish(&mut self, tries: u8) -> Result<ImageInfo, Error> {
+        let (slot, force) = self.staging.ok_or(Refusal::NotStaging)?;
+        self.staging = None;
+        let st = self.state();
+        let info = match self.ctx.check(slot) {
+            Ok(info) => info,
+            Err(e) => {
+                self.fail(Reason::ImageInvalid, true)?;
+                return Err(Error::Image(e));
+            }
+        };
+        if let Some(refusal) = policy_refusal(&st, &info, force) {
+            let reason = match refusal {
+                Refusal::KnownBad => Reason::KnownBad,
+                Refusal::AlreadyInstalled => Reason::None,
+                _ => Reason::Downgrade,
+            };
+            self.fail(reason, false)?;
+            return Err(refusal.into());
+        }
+        self.transition(Event::StageDone { slot, info, tries })?;
+        Ok(info)
+    }
+
+    fn fail(&mut self, reason: Reason, counts: bool) -> Result<(), Error> {
+        self.transition(Event::StageFailed { reason, counts })
+            .map(|_| ())
+    }
+
+    /// Stages a whole image held in memory: [`stage_begin`](Self::stage_begin),
+    /// [`stage_write`](Self::stage_write) in chunks (the tail padded with
+    /// `0xFF` to the write size), [`stage_finish`](Self::stage_finish).
+    pub fn stage(&mut self, image: &[u8], opts: &StageOptions<'_>) -> Result<ImageInfo, Error> {
+        let w = S::WRITE_SIZE;
+        if w == 0 || CHUNK % w != 0 {
+            return Err(Refusal::Misaligned.into());
+        }
+        let region = self.ctx.layout.slots[0]
+            .len
+            .min(self.ctx.layout.slots[1].len);
+        if image.len() > region as usize {
+            return Err(Refusal::OutOfSlot.into());
+        }
+        self.stage_begin(opts)?;
+        let mut buf = [0xFFu8; CHUNK];
+        for (i, chunk) in image.chunks(CHUNK).enumerate() {
+            let padded = chunk.len().div_ceil(w) * w;
+            buf.fill(0xFF);
+            buf[..chunk.len()].copy_from_slice(chunk);
+            self.stage_write((i * CHUNK) as u32, &buf[..padded])?;
+        }
+        self.stage_finish(opts.tries)
+    }
+
+    /// Confirms the image on trial: it becomes the primary, the old primary
+    /// stays as the rollback slot, and the security counter floor rises to
+    /// the image's. `Ok` means the state read back from flash as written.
+    pub fn confirm(&mut self) -> Result<(), Error> {
+        self.transition(Event::Confirm).map(|_| ())
+    }
+
+    /// Rejects the image on trial with a firmware reason code (0..=127);
+    /// the next boot goes back to the primary and the image's digest is
+    /// remembered so it is not staged again by accident.
+    pub fn mark_bad(&mut self, code: u8) -> Result<(), Error> {
+        self.transition(Event::MarkBad(code)).map(|_| ())
+    }
+
+    /// Drops a staged update that has not booted yet.
+    pub fn abort(&mut self) -> Result<(), Error> {
+        self.staging = None;
+        self.transition(Event::Abort).map(|_| ())
+    }
+
+    /// Records that the firmware migrated (or restored) its data to `epoch`.
+    pub fn data_migrated(&mut self, epoch: u16) -> Result<(), Error> {
+        self.transition(Event::DataMigrated(epoch)).map(|_| ())
+    }
+
+    /// Gives the devices and the check back.
+    pub fn into_parts(self) -> (M, S, C) {
+        self.ctx.into_parts()
+    }
+}
+
+/// Why a checked image may not be staged, if it may not.
+fn policy_refusal(st: &BootState, info: &ImageInfo, force: bool) -> Option<Refusal> {
+    if info.security_counter < st.min_security_counter {
+        return Some(Refusal::SecurityCounter);
+    }
+    let running = machine::running_slot(st).map(|s| *st.slot(s));
+    if let Some(r) = running {
+        if r.digest == info.digest {
+            return Some(Refusal::AlreadyInstalled);
+        }
+    }
+    if force {
+        return None;
+    }
+    if st.rejected_digest == Some(info.digest) {
+        return Some(Refusal::KnownBad);
+    }
+    match running {
+        Some(r) if info.version < r.version => Some(Refusal::Downgrade),
+        _ => None,
+    }
+}

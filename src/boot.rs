@@ -1,0 +1,289 @@
+//! The bootloader's face: [`Bootloader::select`] decides which slot boots,
+//! and has persisted everything the decision needs before it returns.
+//!
+//! # What `select` does
+//!
+//! 1. Read the newest state. None at all (factory, or every record lost):
+//!    build one from the images that verify ([`machine::fresh`]).
+//! 2. An unconfirmed image (pending or on trial) with tries left is checked
+//!    (always before its first boot; on later trial boots per policy),
+//!    then its try is **counted on flash before** the decision is returned,
+//!    so a crash, a hang or a power cut during the trial all count.
+//!    Tries exhausted, a failed check, a changed digest or a security
+//!    counter below the floor reject it; the primary boots instead.
+//! 3. The primary boots if it is confirmed (and verifies, under
+//!    [`VerifyPolicy::Always`]). A normal boot writes nothing.
+//! 4. Primary corrupt: the other confirmed slot takes over, if it verifies.
+//! 5. Nothing bootable: [`Decision::slot`] is `None`; the board runs its
+//!    recovery (serial, DFU).
+//!
+//! `select` never fails: a metadata write that does not go through makes
+//! it fall back to the safe choice (never an uncounted trial boot) and is
+//! reported in [`Decision::fault`].
+//!
+//! # Cost of the verification policy
+//!
+//! [`VerifyPolicy::Always`] hashes the primary image at every boot: for a
+//! 256 KiB image with SHA-256, about 10 M instructions with the default
+//! backend, 16 M with the compact one, plus one Ed25519 verify (about 2 M
+//! instructions on a Cortex-M3) for signed images. [`VerifyPolicy::TrialOnly`]
+//! checks only before trial boots and trusts confirmed images: a normal boot
+//! costs a journal scan (a few hundred bytes read), but bit rot in the
+//! primary goes unnoticed until it crashes.
+
+use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
+
+use crate::context::{Context, Layout};
+use crate::error::Error;
+use crate::image::ImageCheck;
+use crate::journal::Findings;
+use crate::machine::{self, Event};
+use crate::state::{BootKind, BootState, ImageState, Reason, Slot};
+use crate::version::Version;
+
+/// When confirmed images are checked again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum VerifyPolicy {
+    /// Check the image that boots at every boot (MCUboot's
+    /// `VALIDATE_PRIMARY_SLOT`); bit rot in the primary is caught and the
+    /// other slot takes over.
+    #[default]
+    Always,
+    /// Check only unconfirmed images before their trial boots.
+    TrialOnly,
+}
+
+/// How the bootloader decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Policy {
+    /// When confirmed images are checked again.
+    pub verify: VerifyPolicy,
+    /// Trial boots given to the newer image when the state is rebuilt from
+    /// two images of different versions (blank metadata).
+    pub fresh_tries: u8,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            verify: VerifyPolicy::Always,
+            fresh_tries: 3,
+        }
+    }
+}
+
+/// What the bootloader should boot, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Decision {
+    /// The slot to boot, or `None` for the board's recovery.
+    pub slot: Option<Slot>,
+    /// What kind of boot this is.
+    pub kind: BootKind,
+    /// Why, for rollbacks, fallbacks and recovery.
+    pub reason: Reason,
+    /// Trial boots left after this one (0 for confirmed images).
+    pub tries_left: u8,
+    /// Version of the image that boots.
+    pub version: Version,
+    /// Data schema epoch the booting image expects.
+    pub image_epoch: u16,
+    /// Data schema epoch the device's data was migrated to.
+    pub data_epoch: u16,
+    /// A metadata write that failed; the decision is still the safe one.
+    pub fault: Option<Error>,
+    /// What the journal scan skipped (torn or corrupt records).
+    pub findings: Findings,
+}
+
+impl Decision {
+    /// Whether the slot boots on trial (an unconfirmed image).
+    pub fn is_trial(&self) -> bool {
+        self.kind == BootKind::Trial
+    }
+
+    /// Whether the data was migrated past what the booting image expects
+    /// (after a rollback): the firmware should restore its data backup.
+    pub fn data_restore_needed(&self) -> bool {
+        self.slot.is_some() && self.data_epoch > self.image_epoch
+    }
+}
+
+/// The bootloader's face.
+pub struct Bootloader<M, S, C> {
+    ctx: Context<M, S, C>,
+    policy: Policy,
+}
+
+impl<M, S, C> Bootloader<M, S, C>
+where
+    M: NorFlash,
+    S: ReadNorFlash,
+    C: ImageCheck<S>,
+{
+    /// A bootloader over the metadata flash `metadata` and the slot flash
+    /// `slots` (they may be [`crate::flash::Shared`] handles to one device).
+    pub fn new(
+        metadata: M,
+        slots: S,
+        layout: Layout,
+        check: C,
+        policy: Policy,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            ctx: Context::new(metadata, slots, layout, check)?,
+            policy,
+        })
+    }
+
+    /// Decides which slot boots; see the [module documentation](self).
+    pub fn select(&mut self) -> Decision {
+        let loaded = self.ctx.load();
+        let findings = loaded.findings;
+        let (before, mut st, mut kind) = match loaded.record {
+            Some(r) => (Some(r.state.clone()), r.state, BootKind::Normal),
+            None => {
+                let infos = Slot::ALL.map(|s| self.ctx.check(s).ok());
+                (
+                    None,
+                    machine::fresh(infos, self.policy.fresh_tries),
+                    BootKind::Fresh,
+                )
+            }
+        };
+        let mut reason = Reason::None;
+        let mut fault = None;
+
+        if let Some(c) = machine::candidate(&st) {
+            match self.judge_candidate(&st, c) {
+                Ok(()) => {
+                    if let Ok(next) = machine::apply(&st, Event::TrialBoot(c)) {
+                        match self.ctx.persist(&next) {
+                            Ok(()) => {
+                                return decision(
+                                    &next,
+                                    Some(c),
+                                    BootKind::Trial,
+                                    reason,
+                                    None,
+                                    findings,
+                                )
+                            }
+                            // The try could not be counted: never boot
+                            // unconfirmed code without it.
+                            Err(e) => fault = Some(e),
+                        }
+                    }
+                }
+                Err(r) => {
+                    if let Ok(next) = machine::apply(&st, Event::Reject { slot: c, reason: r }) {
+                        st = next;
+                        kind = BootKind::Rollback;
+                        reason = r;
+                    }
+                }
+            }
+        }
+
+        let verify = self.policy.verify == VerifyPolicy::Always;
+        if let Some(p) = st.primary.filter(|&p| self.confirmed_ok(&st, p, verify)) {
+            fault = fault.or(self.persist_if_changed(before.as_ref(), &st));
+            return decision(&st, Some(p), kind, reason, fault, findings);
+        }
+        let other = Slot::ALL
+            .into_iter()
+            .find(|&s| st.primary != Some(s) && self.confirmed_ok(&st, s, true));
+        if let Some(o) = other {
+            if let Ok(next) = machine::apply(&st, Event::Fallback { to: o }) {
+                st = next;
+                fault = fault.or(self.persist_if_changed(before.as_ref(), &st));
+                return decision(
+                    &st,
+                    Some(o),
+                    BootKind::Fallback,
+                    Reason::PrimaryCorrupt,
+                    fault,
+                    findings,
+                );
+            }
+        }
+        if let Ok(next) = machine::apply(&st, Event::Recovery) {
+            st = next;
+        }
+        fault = fault.or(self.persist_if_changed(before.as_ref(), &st));
+        decision(
+            &st,
+            None,
+            BootKind::Recovery,
+            st.last_reason,
+            fault,
+            findings,
+        )
+    }
+
+    /// Whether the unconfirmed image in `slot` may boot on trial now.
+    fn judge_candidate(&mut self, st: &BootState, slot: Slot) -> Result<(), Reason> {
+        let info = st.slot(slot);
+        let first = matches!(info.state, ImageState::Pending { .. });
+        if info.state.tries() == 0 {
+            return Err(Reason::TriesExhausted);
+        }
+        if first || self.policy.verify == VerifyPolicy::Always {
+            let checked = self.ctx.check(slot).map_err(|_| Reason::ImageInvalid)?;
+            if checked.digest != info.digest {
+                // Not the image that was staged and checked.
+                return Err(Reason::ImageInvalid);
+            }
+            if checked.security_counter < st.min_security_counter {
+                return Err(Reason::Downgrade);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `slot` holds a confirmed image that may boot.
+    fn confirmed_ok(&mut self, st: &BootState, slot: Slot, verify: bool) -> bool {
+        let info = st.slot(slot);
+        if info.state != ImageState::Confirmed || info.security_counter < st.min_security_counter {
+            return false;
+        }
+        !verify || self.ctx.check(slot).is_ok_and(|c| c.digest == info.digest)
+    }
+
+    fn persist_if_changed(&mut self, before: Option<&BootState>, st: &BootState) -> Option<Error> {
+        if before == Some(st) {
+            return None;
+        }
+        self.ctx.persist(st).err()
+    }
+
+    /// Gives the devices and the check back (to jump, or to hand the flash
+    /// to the application).
+    pub fn into_parts(self) -> (M, S, C) {
+        self.ctx.into_parts()
+    }
+}
+
+fn decision(
+    st: &BootState,
+    slot: Option<Slot>,
+    kind: BootKind,
+    reason: Reason,
+    fault: Option<Error>,
+    findings: Findings,
+) -> Decision {
+    let info = slot.map(|s| *st.slot(s)).unwrap_or_default();
+    Decision {
+        slot,
+        kind,
+        reason,
+        tries_left: info.state.tries(),
+        version: info.version,
+        image_epoch: info.data_epoch,
+        data_epoch: st.data_epoch,
+        fault,
+        findings,
+    }
+}

@@ -1,0 +1,94 @@
+//! What both faces share: the journal, the slot flash, the layout and the
+//! image check, and the few operations they both need.
+
+use embedded_storage::nor_flash::{NorFlash, NorFlashError, ReadNorFlash};
+
+use crate::error::{Error, LayoutError};
+use crate::flash::Region;
+use crate::image::{ImageCheck, ImageError, ImageInfo};
+use crate::journal::{Geometry, Journal, Loaded};
+use crate::state::{BootState, Slot};
+
+/// Where everything lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Layout {
+    /// The two metadata sectors, on the metadata flash.
+    pub metadata: Geometry,
+    /// Slot A and slot B, on the slot flash. Each is aligned to and a whole
+    /// number of the slot flash's erase blocks.
+    pub slots: [Region; 2],
+}
+
+/// The journal, the slots and the image check, as both faces use them.
+pub struct Context<M, S, C> {
+    pub(crate) journal: Journal<M>,
+    pub(crate) slots: S,
+    pub(crate) layout: Layout,
+    pub(crate) check: C,
+}
+
+impl<M, S, C> Context<M, S, C>
+where
+    M: NorFlash,
+    S: ReadNorFlash,
+    C: ImageCheck<S>,
+{
+    /// Checks `layout` against both devices.
+    pub fn new(metadata: M, slots: S, layout: Layout, check: C) -> Result<Self, Error> {
+        for r in layout.slots {
+            if !r.fits(slots.capacity()) || r.len == 0 {
+                return Err(Error::Layout(LayoutError::SlotOutOfBounds));
+            }
+        }
+        if layout.slots[0].overlaps(&layout.slots[1]) {
+            return Err(Error::Layout(LayoutError::SlotsOverlap));
+        }
+        let journal = Journal::new(metadata, layout.metadata)
+            .map_err(|e| Error::Layout(LayoutError::Metadata(e)))?;
+        Ok(Self {
+            journal,
+            slots,
+            layout,
+            check,
+        })
+    }
+
+    /// Reads the newest state.
+    pub(crate) fn load(&mut self) -> Loaded {
+        self.journal.read()
+    }
+
+    /// Writes `state` as the newest record; it has read back as written
+    /// when this returns `Ok`.
+    pub(crate) fn persist(&mut self, state: &BootState) -> Result<(), Error> {
+        self.journal.append(state).map(|_| ()).map_err(Error::from)
+    }
+
+    /// Checks the image in `slot`.
+    pub(crate) fn check(&mut self, slot: Slot) -> Result<ImageInfo, ImageError> {
+        let region = self.layout.slots[slot.index()];
+        self.check.check(&mut self.slots, slot, region)
+    }
+
+    /// Gives the devices and the check back.
+    pub fn into_parts(self) -> (M, S, C) {
+        (self.journal.into_inner(), self.slots, self.check)
+    }
+}
+
+/// Checks that the slots are whole erase blocks of a writable slot flash.
+pub(crate) fn check_erasable<S: NorFlash>(layout: &Layout) -> Result<(), Error> {
+    let e = S::ERASE_SIZE as u32;
+    for r in layout.slots {
+        if e == 0 || r.offset % e != 0 || r.len % e != 0 {
+            return Err(Error::Layout(LayoutError::SlotMisaligned));
+        }
+    }
+    Ok(())
+}
+
+/// Maps a slot flash error.
+pub(crate) fn slot_err<E: NorFlashError>(e: E) -> Error {
+    Error::SlotFlash(e.kind())
+}

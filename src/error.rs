@@ -1,0 +1,80 @@
+//! The errors of the two faces.
+
+use embedded_storage::nor_flash::NorFlashErrorKind;
+
+use crate::image::ImageError;
+use crate::journal;
+use crate::machine::Refusal;
+
+/// Why a call of [`crate::boot`] or [`crate::app`] failed.
+///
+/// Flash errors carry the driver's [`NorFlashErrorKind`] so that one error
+/// type serves any pair of metadata and slot devices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Error {
+    /// The metadata flash returned an error.
+    MetadataFlash(NorFlashErrorKind),
+    /// A metadata record or erase did not read back as written: the state
+    /// is not on flash.
+    MetadataVerify,
+    /// The slot flash returned an error.
+    SlotFlash(NorFlashErrorKind),
+    /// The image failed its check.
+    Image(ImageError),
+    /// The call is not allowed in the current state; nothing changed.
+    Refused(Refusal),
+    /// The layout does not fit the flash devices.
+    Layout(LayoutError),
+}
+
+/// Why a [`crate::context::Layout`] is unusable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LayoutError {
+    /// The metadata geometry is unusable.
+    Metadata(journal::GeometryError),
+    /// A slot lies outside its device.
+    SlotOutOfBounds,
+    /// A slot is not aligned to the slot flash's erase size.
+    SlotMisaligned,
+    /// The two slots overlap.
+    SlotsOverlap,
+}
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        Error::Refused(r)
+    }
+}
+
+impl From<ImageError> for Error {
+    fn from(e: ImageError) -> Self {
+        Error::Image(e)
+    }
+}
+
+impl<E: embedded_storage::nor_flash::NorFlashError> From<journal::Error<E>> for Error {
+    fn from(e: journal::Error<E>) -> Self {
+        match e {
+            journal::Error::Flash(e) => Error::MetadataFlash(e.kind()),
+            journal::Error::Verify | journal::Error::Erase => Error::MetadataVerify,
+        }
+    }
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::MetadataFlash(k) => write!(f, "metadata flash error: {k:?}"),
+            Error::MetadataVerify => f.write_str("metadata did not read back as written"),
+            Error::SlotFlash(k) => write!(f, "slot flash error: {k:?}"),
+            Error::Image(e) => write!(f, "image check failed: {e}"),
+            Error::Refused(r) => write!(f, "refused: {r}"),
+            Error::Layout(l) => write!(f, "unusable layout: {l:?}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}

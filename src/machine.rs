@@ -1,0 +1,376 @@
+//! The pure state machine: `(state, event) -> next state`, no I/O.
+//!
+//! Both faces ([`crate::boot`] and [`crate::app`]) read the state from the
+//! journal, check images, and then ask [`apply`] for the next state before
+//! they persist it. Everything that decides *what* changes is here, so
+//! every transition and every refusal is unit-tested without flash.
+//!
+//! ```text
+//!            stage (app)                 select (bootloader)          confirm (app)
+//! Confirmed A ──────────► B: Pending(n) ──────────────► B: Trial(n-1) ────────────► B Confirmed, primary=B
+//!    ▲                     │ check fails                 │ tries exhausted            (A kept as rollback)
+//!    │                     ▼                             ▼ or mark_bad
+//!    └──────────────── B: Rejected (digest remembered) ◄─┘      primary stays A
+//! ```
+
+use crate::image::ImageInfo;
+use crate::state::{
+    BootEvent, BootKind, BootState, ImageState, Reason, Slot, SlotInfo, UpdateState, UPDATE_TAG_LEN,
+};
+
+/// Something that changes the boot state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The bootloader boots the unconfirmed image in the slot on trial.
+    TrialBoot(Slot),
+    /// The bootloader refuses the unconfirmed image in the slot.
+    Reject {
+        /// The slot whose image is refused.
+        slot: Slot,
+        /// Why.
+        reason: Reason,
+    },
+    /// The primary image is corrupt; the confirmed image in `to` takes over.
+    Fallback {
+        /// The slot that becomes primary.
+        to: Slot,
+    },
+    /// Nothing can boot.
+    Recovery,
+    /// The firmware starts writing an update into `slot`.
+    StageBegin {
+        /// The slot to write.
+        slot: Slot,
+        /// Opaque tag the caller attaches to the update.
+        tag: heapless::Vec<u8, UPDATE_TAG_LEN>,
+    },
+    /// The image written into `slot` checked out; boot it up to `tries` times.
+    StageDone {
+        /// The staged slot.
+        slot: Slot,
+        /// What the check learned about the image.
+        info: ImageInfo,
+        /// Trial boots allowed.
+        tries: u8,
+    },
+    /// Staging failed or was refused.
+    StageFailed {
+        /// Why.
+        reason: Reason,
+        /// Whether it counts in the failure count (a broken image does; a
+        /// refusal by policy does not).
+        counts: bool,
+    },
+    /// The image on trial passed its health checks.
+    Confirm,
+    /// The image on trial rejects itself with a firmware reason code.
+    MarkBad(u8),
+    /// Drop a staged update that has not booted.
+    Abort,
+    /// The firmware migrated (or restored) its data to this schema epoch.
+    DataMigrated(u16),
+}
+
+/// Why a call is refused in the current state. A refusal changes nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub enum Refusal {
+    /// `confirm` or `mark_bad` with no image on trial.
+    NoTrial,
+    /// `confirm` while the running image is already confirmed.
+    AlreadyConfirmed,
+    /// An update runs on trial: confirm or reject it first.
+    TrialInProgress,
+    /// The target is the slot the device runs from.
+    TargetRunning,
+    /// `stage_write`/`stage_finish` without a `stage_begin`.
+    NotStaging,
+    /// `abort` with no staged update.
+    NothingToAbort,
+    /// Tries must be at least 1.
+    InvalidTries,
+    /// The update tag is longer than [`UPDATE_TAG_LEN`] bytes.
+    TagTooLong,
+    /// The image was rejected before (its digest is remembered); force to retry.
+    KnownBad,
+    /// The image's version is lower than the running one; force to downgrade.
+    Downgrade,
+    /// The image's security counter is below the stored minimum.
+    SecurityCounter,
+    /// The image is the one already running.
+    AlreadyInstalled,
+    /// A write outside the slot.
+    OutOfSlot,
+    /// A write not aligned to the flash's write size.
+    Misaligned,
+}
+
+impl core::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Refusal::NoTrial => "no image is on trial",
+            Refusal::AlreadyConfirmed => "the running image is already confirmed",
+            Refusal::TrialInProgress => "an update is on trial; confirm or reject it first",
+            Refusal::TargetRunning => "the target slot is the running slot",
+            Refusal::NotStaging => "no staging in progress",
+            Refusal::NothingToAbort => "no staged update to abort",
+            Refusal::InvalidTries => "tries must be at least 1",
+            Refusal::TagTooLong => "update tag longer than 36 bytes",
+            Refusal::KnownBad => "image was rejected before (force to retry)",
+            Refusal::Downgrade => "version lower than the running one (force to downgrade)",
+            Refusal::SecurityCounter => "security counter below the stored minimum",
+            Refusal::AlreadyInstalled => "image already installed",
+            Refusal::OutOfSlot => "write outside the slot",
+            Refusal::Misaligned => "write not aligned to the flash write size",
+        })
+    }
+}
+
+/// The slot whose image is unconfirmed and may still boot (pending or on
+/// trial); there is at most one.
+pub fn candidate(state: &BootState) -> Option<Slot> {
+    Slot::ALL.into_iter().find(|&s| {
+        matches!(
+            state.slot(s).state,
+            ImageState::Pending { .. } | ImageState::Trial { .. }
+        )
+    })
+}
+
+/// The slot on trial, if an update has booted and is not yet confirmed.
+pub fn trial_slot(state: &BootState) -> Option<Slot> {
+    Slot::ALL
+        .into_iter()
+        .find(|&s| matches!(state.slot(s).state, ImageState::Trial { .. }))
+}
+
+/// The slot the device runs from: the one on trial, else the primary.
+pub fn running_slot(state: &BootState) -> Option<Slot> {
+    trial_slot(state).or(state.primary)
+}
+
+/// The next state after `event`, or why `event` is not allowed now.
+pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
+    let mut s = state.clone();
+    match event {
+        Event::TrialBoot(slot) => {
+            let tries = match s.slot(slot).state {
+                ImageState::Pending { tries } | ImageState::Trial { tries } if tries > 0 => tries,
+                _ => return Err(Refusal::NoTrial),
+            };
+            let epoch = s.slot(slot).data_epoch;
+            let info = s.slot_mut(slot);
+            info.state = ImageState::Trial { tries: tries - 1 };
+            info.attempts = info.attempts.saturating_add(1);
+            s.update = UpdateState::Trial;
+            // The trial image may migrate the data as soon as it runs.
+            s.data_epoch = s.data_epoch.max(epoch);
+            s.push_event(BootEvent {
+                kind: BootKind::Trial,
+                slot: Some(slot),
+                reason: Reason::None,
+                tries: tries - 1,
+            });
+        }
+        Event::Reject { slot, reason } => {
+            let booted = match s.slot(slot).state {
+                ImageState::Pending { .. } => false,
+                ImageState::Trial { .. } => true,
+                _ => return Err(Refusal::NoTrial),
+            };
+            reject(&mut s, slot, reason, booted);
+        }
+        Event::MarkBad(code) => {
+            let slot = trial_slot(&s).ok_or(Refusal::NoTrial)?;
+            reject(&mut s, slot, Reason::App(code & 0x7F), true);
+        }
+        Event::Fallback { to } => {
+            if s.slot(to).state != ImageState::Confirmed {
+                return Err(Refusal::NoTrial);
+            }
+            if let Some(old) = s.primary.filter(|&p| p != to) {
+                // Corrupt, not refused: a good copy may be staged again.
+                *s.slot_mut(old) = SlotInfo::default();
+            }
+            s.primary = Some(to);
+            s.rollback = None;
+            s.last_reason = Reason::PrimaryCorrupt;
+            s.push_event(BootEvent {
+                kind: BootKind::Fallback,
+                slot: Some(to),
+                reason: Reason::PrimaryCorrupt,
+                tries: 0,
+            });
+        }
+        Event::Recovery => {
+            // Record it once: a device stuck in recovery must not wear its
+            // journal with one record per reset.
+            if s.events.back().map(|e| e.kind) != Some(BootKind::Recovery) {
+                s.push_event(BootEvent {
+                    kind: BootKind::Recovery,
+                    slot: None,
+                    reason: s.last_reason,
+                    tries: 0,
+                });
+            }
+        }
+        Event::StageBegin { slot, tag } => {
+            if trial_slot(&s).is_some() {
+                return Err(Refusal::TrialInProgress);
+            }
+            if s.primary == Some(slot) {
+                return Err(Refusal::TargetRunning);
+            }
+            *s.slot_mut(slot) = SlotInfo::default();
+            if s.rollback == Some(slot) {
+                s.rollback = None;
+            }
+            s.update = UpdateState::Staged;
+            s.last_reason = Reason::None;
+            s.update_tag = tag;
+        }
+        Event::StageDone { slot, info, tries } => {
+            if tries == 0 {
+                return Err(Refusal::InvalidTries);
+            }
+            if s.update != UpdateState::Staged || s.slot(slot).state != ImageState::Empty {
+                return Err(Refusal::NotStaging);
+            }
+            *s.slot_mut(slot) = SlotInfo {
+                state: ImageState::Pending { tries },
+                version: info.version,
+                digest: info.digest,
+                attempts: 0,
+                security_counter: info.security_counter,
+                data_epoch: info.data_epoch,
+            };
+        }
+        Event::StageFailed { reason, counts } => {
+            if s.update != UpdateState::Staged {
+                return Err(Refusal::NotStaging);
+            }
+            s.update = UpdateState::Failed;
+            s.last_reason = reason;
+            if counts {
+                s.failure_count = s.failure_count.saturating_add(1);
+            }
+        }
+        Event::Confirm => {
+            let slot = match trial_slot(&s) {
+                Some(slot) => slot,
+                None if s.primary.is_some() => return Err(Refusal::AlreadyConfirmed),
+                None => return Err(Refusal::NoTrial),
+            };
+            let old = s.primary;
+            let info = s.slot_mut(slot);
+            info.state = ImageState::Confirmed;
+            let (sec, epoch) = (info.security_counter, info.data_epoch);
+            s.primary = Some(slot);
+            s.rollback = old.filter(|&o| o != slot && s.slot(o).state == ImageState::Confirmed);
+            // The anti-rollback floor rises only here, on confirmation.
+            s.min_security_counter = s.min_security_counter.max(sec);
+            s.data_epoch = s.data_epoch.max(epoch);
+            s.update = UpdateState::Confirmed;
+        }
+        Event::Abort => {
+            if trial_slot(&s).is_some() {
+                return Err(Refusal::TrialInProgress);
+            }
+            match candidate(&s) {
+                Some(slot) => *s.slot_mut(slot) = SlotInfo::default(),
+                None if s.update == UpdateState::Staged => {}
+                None => return Err(Refusal::NothingToAbort),
+            }
+            s.update = UpdateState::Failed;
+            s.last_reason = Reason::Aborted;
+        }
+        Event::DataMigrated(epoch) => s.data_epoch = epoch,
+    }
+    Ok(s)
+}
+
+fn reject(s: &mut BootState, slot: Slot, reason: Reason, booted: bool) {
+    let digest = s.slot(slot).digest;
+    s.slot_mut(slot).state = ImageState::Rejected;
+    // Remember images that ran and failed, so they are not staged in a
+    // loop; an image that merely failed its check is not a failure loop.
+    if matches!(reason, Reason::TriesExhausted | Reason::App(_)) {
+        s.rejected_digest = Some(digest);
+    }
+    if s.rollback == Some(slot) {
+        s.rollback = None;
+    }
+    s.last_reason = reason;
+    s.failure_count = s.failure_count.saturating_add(1);
+    s.update = if booted {
+        UpdateState::RolledBack
+    } else {
+        UpdateState::Failed
+    };
+    s.push_event(BootEvent {
+        kind: BootKind::Rollback,
+        slot: s.primary,
+        reason,
+        tries: 0,
+    });
+}
+
+/// The state to start from when the journal holds no valid record: built
+/// from the images that verify, never from an unverified one.
+///
+/// One valid image becomes the confirmed primary. Two with the same version
+/// are both confirmed (A primary). Two with different versions: the lower is
+/// the confirmed primary and the higher goes on trial with `tries` boots,
+/// because nothing says it was ever confirmed; firmware that confirms on
+/// every healthy boot confirms it again.
+pub fn fresh(infos: [Option<ImageInfo>; 2], tries: u8) -> BootState {
+    let mut s = BootState::default();
+    let confirmed = |i: &ImageInfo| SlotInfo {
+        state: ImageState::Confirmed,
+        version: i.version,
+        digest: i.digest,
+        attempts: 0,
+        security_counter: i.security_counter,
+        data_epoch: i.data_epoch,
+    };
+    match infos {
+        [None, None] => {}
+        [Some(a), None] => {
+            s.slots[0] = confirmed(&a);
+            s.primary = Some(Slot::A);
+        }
+        [None, Some(b)] => {
+            s.slots[1] = confirmed(&b);
+            s.primary = Some(Slot::B);
+        }
+        [Some(a), Some(b)] => {
+            s.slots = [confirmed(&a), confirmed(&b)];
+            let (lo, hi) = if b.version > a.version {
+                (Slot::A, Slot::B)
+            } else if a.version > b.version {
+                (Slot::B, Slot::A)
+            } else {
+                (Slot::A, Slot::B)
+            };
+            s.primary = Some(lo);
+            if s.slot(hi).version != s.slot(lo).version && tries > 0 {
+                s.slot_mut(hi).state = ImageState::Pending { tries };
+                s.update = UpdateState::Staged;
+            } else {
+                s.rollback = Some(hi);
+            }
+        }
+    }
+    if let Some(p) = s.primary {
+        s.min_security_counter = s.slot(p).security_counter;
+        s.data_epoch = s.slot(p).data_epoch;
+    }
+    s.push_event(BootEvent {
+        kind: BootKind::Fresh,
+        slot: s.primary,
+        reason: Reason::None,
+        tries: 0,
+    });
+    s
+}
