@@ -374,3 +374,217 @@ pub fn fresh(infos: [Option<ImageInfo>; 2], tries: u8) -> BootState {
     });
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::Version;
+
+    fn info(minor: u8, fill: u8, sec: u32) -> ImageInfo {
+        ImageInfo {
+            version: Version::new(1, minor, 0, 0),
+            digest: [fill; 32],
+            security_counter: sec,
+            data_epoch: minor as u16,
+        }
+    }
+
+    /// A confirmed A with B staged pending (3 tries).
+    fn staged() -> BootState {
+        let s = fresh([Some(info(0, 1, 1)), None], 3);
+        let s = apply(
+            &s,
+            Event::StageBegin {
+                slot: Slot::B,
+                tag: heapless::Vec::new(),
+            },
+        )
+        .unwrap();
+        apply(
+            &s,
+            Event::StageDone {
+                slot: Slot::B,
+                info: info(1, 2, 2),
+                tries: 3,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn trial_boots_count_down_then_reject() {
+        let mut s = staged();
+        for left in [2, 1, 0] {
+            s = apply(&s, Event::TrialBoot(Slot::B)).unwrap();
+            assert_eq!(s.slot(Slot::B).state, ImageState::Trial { tries: left });
+        }
+        assert_eq!(apply(&s, Event::TrialBoot(Slot::B)), Err(Refusal::NoTrial));
+        let s = apply(
+            &s,
+            Event::Reject {
+                slot: Slot::B,
+                reason: Reason::TriesExhausted,
+            },
+        )
+        .unwrap();
+        assert_eq!(s.slot(Slot::B).state, ImageState::Rejected);
+        assert_eq!(s.rejected_digest, Some([2; 32]));
+        assert_eq!(
+            (s.update, s.failure_count, s.primary),
+            (UpdateState::RolledBack, 1, Some(Slot::A))
+        );
+        assert_eq!(s.events.back().map(|e| e.kind), Some(BootKind::Rollback));
+    }
+
+    #[test]
+    fn confirm_moves_primary_and_raises_the_floor() {
+        let s = apply(&staged(), Event::TrialBoot(Slot::B)).unwrap();
+        let s = apply(&s, Event::Confirm).unwrap();
+        assert_eq!((s.primary, s.rollback), (Some(Slot::B), Some(Slot::A)));
+        assert_eq!(s.min_security_counter, 2);
+        assert_eq!(s.update, UpdateState::Confirmed);
+        assert_eq!(apply(&s, Event::Confirm), Err(Refusal::AlreadyConfirmed));
+        assert_eq!(apply(&s, Event::MarkBad(1)), Err(Refusal::NoTrial));
+    }
+
+    #[test]
+    fn calls_in_the_wrong_state_are_refused() {
+        let s = fresh([Some(info(0, 1, 1)), None], 3);
+        assert_eq!(apply(&s, Event::Confirm), Err(Refusal::AlreadyConfirmed));
+        assert_eq!(apply(&s, Event::MarkBad(3)), Err(Refusal::NoTrial));
+        assert_eq!(apply(&s, Event::Abort), Err(Refusal::NothingToAbort));
+        assert_eq!(
+            apply(
+                &s,
+                Event::StageBegin {
+                    slot: Slot::A,
+                    tag: heapless::Vec::new()
+                }
+            ),
+            Err(Refusal::TargetRunning)
+        );
+        assert_eq!(
+            apply(
+                &s,
+                Event::StageDone {
+                    slot: Slot::B,
+                    info: info(1, 2, 2),
+                    tries: 3
+                }
+            ),
+            Err(Refusal::NotStaging)
+        );
+        let t = apply(&staged(), Event::TrialBoot(Slot::B)).unwrap();
+        assert_eq!(apply(&t, Event::Abort), Err(Refusal::TrialInProgress));
+        assert_eq!(
+            apply(
+                &t,
+                Event::StageBegin {
+                    slot: Slot::A,
+                    tag: heapless::Vec::new()
+                }
+            ),
+            Err(Refusal::TrialInProgress)
+        );
+        let b = apply(
+            &s,
+            Event::StageBegin {
+                slot: Slot::B,
+                tag: heapless::Vec::new(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            apply(
+                &b,
+                Event::StageDone {
+                    slot: Slot::B,
+                    info: info(1, 2, 2),
+                    tries: 0
+                }
+            ),
+            Err(Refusal::InvalidTries)
+        );
+    }
+
+    #[test]
+    fn mark_bad_remembers_the_digest_and_app_reason() {
+        let s = apply(&staged(), Event::TrialBoot(Slot::B)).unwrap();
+        let s = apply(&s, Event::MarkBad(0x2A)).unwrap();
+        assert_eq!(s.last_reason, Reason::App(0x2A));
+        assert_eq!(s.rejected_digest, Some([2; 32]));
+        assert_eq!(running_slot(&s), Some(Slot::A));
+    }
+
+    #[test]
+    fn a_failed_check_is_not_a_failure_loop() {
+        let s = apply(
+            &staged(),
+            Event::Reject {
+                slot: Slot::B,
+                reason: Reason::ImageInvalid,
+            },
+        )
+        .unwrap();
+        assert_eq!(s.rejected_digest, None);
+        assert_eq!(s.update, UpdateState::Failed);
+    }
+
+    #[test]
+    fn abort_drops_the_pending_image() {
+        let s = apply(&staged(), Event::Abort).unwrap();
+        assert_eq!(s.slot(Slot::B).state, ImageState::Empty);
+        assert_eq!(
+            (s.update, s.last_reason, s.failure_count),
+            (UpdateState::Failed, Reason::Aborted, 0)
+        );
+    }
+
+    #[test]
+    fn trial_raises_the_data_epoch_and_rollback_keeps_it() {
+        let s = apply(&staged(), Event::TrialBoot(Slot::B)).unwrap();
+        assert_eq!(s.data_epoch, 1);
+        let s = apply(&s, Event::MarkBad(1)).unwrap();
+        // Back on A (epoch 0) with data at epoch 1: the firmware must restore.
+        assert!(s.data_epoch > s.slot(Slot::A).data_epoch);
+        let s = apply(&s, Event::DataMigrated(0)).unwrap();
+        assert_eq!(s.data_epoch, 0);
+    }
+
+    #[test]
+    fn fallback_forgets_the_corrupt_primary() {
+        let s = apply(&staged(), Event::TrialBoot(Slot::B)).unwrap();
+        let s = apply(&s, Event::Confirm).unwrap();
+        let s = apply(&s, Event::Fallback { to: Slot::A }).unwrap();
+        assert_eq!(s.primary, Some(Slot::A));
+        assert_eq!(s.slot(Slot::B).state, ImageState::Empty);
+        assert_eq!(s.rejected_digest, None, "bit rot is not a rejection");
+        assert_eq!(s.last_reason, Reason::PrimaryCorrupt);
+    }
+
+    #[test]
+    fn recovery_is_recorded_once() {
+        let s = fresh([None, None], 3);
+        let r1 = apply(&s, Event::Recovery).unwrap();
+        let r2 = apply(&r1, Event::Recovery).unwrap();
+        assert_eq!(r1, r2);
+    }
+
+    #[test]
+    fn fresh_state_from_the_images() {
+        let one = fresh([None, Some(info(3, 9, 4))], 3);
+        assert_eq!(one.primary, Some(Slot::B));
+        assert_eq!(one.min_security_counter, 4);
+        // Two versions: the older is the way back, the newer goes on trial.
+        let two = fresh([Some(info(5, 1, 1)), Some(info(4, 2, 1))], 2);
+        assert_eq!(two.primary, Some(Slot::B));
+        assert_eq!(two.slot(Slot::A).state, ImageState::Pending { tries: 2 });
+        let same = fresh([Some(info(5, 1, 1)), Some(info(5, 2, 1))], 2);
+        assert_eq!(
+            (same.primary, same.rollback),
+            (Some(Slot::A), Some(Slot::B))
+        );
+        let none = fresh([None, None], 3);
+        assert_eq!(none.primary, None);
+    }
+}

@@ -1,0 +1,237 @@
+//! The firmware's face and the bootloader on simulated flash: refusals that
+//! change nothing, status, data epochs, downgrade and security counter.
+
+use abboot::image::digest::DigestCheck;
+use abboot::image::header::ImageHeader;
+use abboot::machine::Refusal;
+use abboot::sim::device::{test_image, TestImage};
+use abboot::sim::{Device, Harness, Stop};
+use abboot::state::{BootKind, Reason, Slot, UpdateState};
+use abboot::{Error, StageOptions, Version};
+
+fn v(minor: u8) -> Version {
+    Version::new(1, minor, 0, 0)
+}
+
+fn booted() -> Device<DigestCheck> {
+    let mut d = Device::new(16384, DigestCheck);
+    d.factory(Slot::A, &test_image(v(0), 3000, 1));
+    assert_eq!(d.boot().unwrap().kind, BootKind::Fresh);
+    d
+}
+
+fn refused(r: Result<impl core::fmt::Debug, Stop>) -> Refusal {
+    match r {
+        Err(Stop::Error(Error::Refused(x))) => x,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// Every call in the wrong state is a typed refusal and writes nothing.
+#[test]
+fn wrong_state_calls_change_nothing_on_flash() {
+    let mut d = booted();
+    let before = d.flash().contents().to_vec();
+    let ops = d.flash().mutating_ops();
+    assert_eq!(refused(d.confirm()), Refusal::AlreadyConfirmed);
+    assert_eq!(refused(d.mark_bad(1)), Refusal::NoTrial);
+    assert_eq!(refused(d.abort()), Refusal::NothingToAbort);
+    let zero = StageOptions {
+        tries: 0,
+        ..StageOptions::default()
+    };
+    assert_eq!(
+        refused(d.stage(&test_image(v(1), 100, 2), &zero)),
+        Refusal::InvalidTries
+    );
+    let long = StageOptions {
+        tag: &[b'x'; 37],
+        ..StageOptions::default()
+    };
+    assert_eq!(
+        refused(d.stage(&test_image(v(1), 100, 2), &long)),
+        Refusal::TagTooLong
+    );
+    assert_eq!(
+        refused(d.stage(&vec![0u8; 20000], &StageOptions::default())),
+        Refusal::OutOfSlot
+    );
+
+    // During a trial: no staging over the way back, no abort.
+    d.stage(&test_image(v(1), 3000, 2), &StageOptions::default())
+        .unwrap();
+    assert!(d.boot().unwrap().is_trial());
+    let before_trial = d.flash().contents().to_vec();
+    let ops_trial = d.flash().mutating_ops();
+    assert_eq!(
+        refused(d.stage(&test_image(v(2), 100, 3), &StageOptions::default())),
+        Refusal::TrialInProgress
+    );
+    assert_eq!(refused(d.abort()), Refusal::TrialInProgress);
+    assert_eq!(d.flash().contents(), &before_trial[..]);
+    assert_eq!(d.flash().mutating_ops(), ops_trial);
+    assert_ne!(before, before_trial);
+    let _ = ops;
+}
+
+#[test]
+fn known_bad_digest_is_refused_before_anything_is_erased() {
+    let mut d = booted();
+    let c = test_image(v(1), 3000, 2);
+    let info = d
+        .stage(
+            &c,
+            &StageOptions {
+                tries: 1,
+                ..StageOptions::default()
+            },
+        )
+        .unwrap();
+    d.boot().unwrap();
+    d.mark_bad(5).unwrap();
+    let ops = d.flash().mutating_ops();
+    let opts = StageOptions {
+        expected_digest: Some(info.digest),
+        ..StageOptions::default()
+    };
+    assert_eq!(refused(d.stage(&c, &opts)), Refusal::KnownBad);
+    assert_eq!(d.flash().mutating_ops(), ops, "nothing written or erased");
+}
+
+#[test]
+fn downgrade_needs_force_and_security_counter_never_goes_back() {
+    let mut d = Device::new(16384, DigestCheck);
+    let mut a = TestImage::new(v(5), 2000, 1);
+    a.header.security_counter = 3;
+    d.factory(Slot::A, &a.build());
+    d.boot().unwrap();
+    let mut lower = TestImage::new(v(4), 2000, 2);
+    lower.header.security_counter = 3;
+    assert_eq!(
+        refused(d.stage(&lower.build(), &StageOptions::default())),
+        Refusal::Downgrade
+    );
+    assert_eq!(d.status().unwrap().last_reason, Reason::Downgrade);
+    // Forced, a lower version with the same security counter is fine...
+    let force = StageOptions {
+        force: true,
+        ..StageOptions::default()
+    };
+    d.stage(&lower.build(), &force).unwrap();
+    d.abort().unwrap();
+    // ...but force never lowers the security counter floor.
+    let mut insecure = TestImage::new(v(9), 2000, 3);
+    insecure.header.security_counter = 2;
+    assert_eq!(
+        refused(d.stage(&insecure.build(), &force)),
+        Refusal::SecurityCounter
+    );
+    assert_eq!(
+        refused(d.stage(&a.build(), &force)),
+        Refusal::AlreadyInstalled
+    );
+}
+
+#[test]
+fn rollback_past_a_data_migration_says_restore() {
+    let mut d = booted();
+    let mut b = TestImage::new(v(1), 3000, 2);
+    b.header = ImageHeader {
+        data_epoch: 2,
+        ..b.header
+    };
+    d.stage(&b.build(), &StageOptions::default()).unwrap();
+    let t = d.boot().unwrap();
+    assert!(t.is_trial() && !t.data_restore_needed());
+    d.mark_bad(1).unwrap();
+    let back = d.boot().unwrap();
+    assert_eq!(back.slot, Some(Slot::A));
+    assert!(back.data_restore_needed(), "{back:?}");
+    assert!(d.status().unwrap().data_restore_needed());
+}
+
+#[test]
+fn status_record_and_json() {
+    let mut d = booted();
+    let tag = b"6f1e2d3c-aaaa-bbbb-cccc-000000000042";
+    d.stage(
+        &test_image(v(1), 3000, 2),
+        &StageOptions {
+            tag,
+            tries: 2,
+            ..StageOptions::default()
+        },
+    )
+    .unwrap();
+    let s = d.status().unwrap();
+    assert_eq!(s.update, UpdateState::Staged);
+    assert_eq!(s.target_version, Some(v(1)));
+    assert_eq!(s.installed_version, Some(v(0)));
+    assert_eq!(s.tries_left, 2);
+    d.boot().unwrap();
+    let s = d.status().unwrap();
+    assert!(s.trial && s.update == UpdateState::Trial && s.running == Some(Slot::B));
+    let json: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+    assert_eq!(json["update"], "Trial");
+    assert_eq!(json["update_tag"].as_array().map(|a| a.len()), Some(36));
+    assert_eq!(
+        json["events"].as_array().map(|a| a.len()),
+        Some(2),
+        "fresh, then trial"
+    );
+}
+
+#[test]
+fn normal_boots_never_write_or_move_toward_rollback() {
+    let mut d = booted();
+    d.stage(&test_image(v(1), 3000, 2), &StageOptions::default())
+        .unwrap();
+    d.boot().unwrap();
+    d.confirm().unwrap();
+    let before = d.flash().stats();
+    for _ in 0..100 {
+        let r = d.boot().unwrap();
+        assert_eq!((r.slot, r.kind), (Some(Slot::B), BootKind::Normal));
+    }
+    let w = d.flash().stats().since(&before);
+    assert_eq!((w.writes, w.erases), (0, 0));
+}
+
+/// Eight update cycles fill both journal sectors, so the journal erases
+/// one to move back; the harness cuts every operation of all of them.
+#[test]
+fn many_updates_across_the_journal_sector_switch() {
+    let images: Vec<Vec<u8>> = (1..=8).map(|i| test_image(v(i), 1500, i)).collect();
+    let mut d = Device::new(8192, DigestCheck);
+    d.factory(Slot::A, &test_image(v(0), 1500, 0));
+    let report = Harness::default()
+        .run(&d, |d| {
+            d.boot()?;
+            for (i, img) in images.iter().enumerate() {
+                d.stage(
+                    img,
+                    &StageOptions {
+                        tries: 2,
+                        ..StageOptions::default()
+                    },
+                )?;
+                d.boot()?;
+                if i % 2 == 0 {
+                    d.confirm()?;
+                } else {
+                    d.boot()?;
+                    d.boot()?;
+                }
+            }
+            d.boot().map(|_| ())
+        })
+        .unwrap_or_else(|v| panic!("{v}"));
+    println!("many updates: {report:?}");
+    // 1 fresh + 4 confirmed cycles x 4 records + 4 rolled back x 5 = 37
+    // records: more than two 16-record sectors.
+    assert_eq!(
+        report.erases,
+        8 + 1,
+        "8 slot erases and one journal sector erase"
+    );
+}
