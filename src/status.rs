@@ -30,6 +30,7 @@ pub struct Status {
     /// Version of the running image.
     pub installed_version: Option<Version>,
     /// SHA-256 of the running image.
+    #[cfg_attr(feature = "std", serde(serialize_with = "json::hex_opt"))]
     pub installed_digest: Option<[u8; 32]>,
     /// Version of the update being staged, pending or on trial.
     pub target_version: Option<Version>,
@@ -44,8 +45,10 @@ pub struct Status {
     /// Why the last update failed or was rolled back.
     pub last_reason: Reason,
     /// Digest of the last rejected image.
+    #[cfg_attr(feature = "std", serde(serialize_with = "json::hex_opt"))]
     pub rejected_digest: Option<[u8; 32]>,
     /// The opaque tag given to `stage`.
+    #[cfg_attr(feature = "std", serde(serialize_with = "json::tag"))]
     pub update_tag: heapless::Vec<u8, UPDATE_TAG_LEN>,
     /// The last boots that changed the state, oldest first.
     pub events: heapless::Vec<BootEvent, EVENT_RING_LEN>,
@@ -103,5 +106,30 @@ impl Status {
     pub fn to_json(&self) -> String {
         // Serializing plain data with derived impls cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// JSON forms a backend can read: digests as hex, the tag as text when it
+/// is UTF-8 (a request UUID) and as hex otherwise.
+#[cfg(feature = "std")]
+mod json {
+    use serde::Serializer;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn hex_opt<S: Serializer>(d: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&hex(d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn tag<S: Serializer>(t: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        match core::str::from_utf8(t) {
+            Ok(text) => s.serialize_str(text),
+            Err(_) => s.serialize_str(&format!("0x{}", hex(t))),
+        }
     }
 }

@@ -173,7 +173,15 @@ fn status_record_and_json() {
     assert!(s.trial && s.update == UpdateState::Trial && s.running == Some(Slot::B));
     let json: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
     assert_eq!(json["update"], "Trial");
-    assert_eq!(json["update_tag"].as_array().map(|a| a.len()), Some(36));
+    assert_eq!(
+        json["update_tag"].as_str(),
+        Some("6f1e2d3c-aaaa-bbbb-cccc-000000000042")
+    );
+    assert_eq!(
+        json["installed_digest"].as_str().map(str::len),
+        Some(64),
+        "hex digest"
+    );
     assert_eq!(
         json["events"].as_array().map(|a| a.len()),
         Some(2),
