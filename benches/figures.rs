@@ -76,7 +76,7 @@ fn lifecycle_figures() {
     d.boot().unwrap();
     let image = test_image(Version::new(1, 1, 0, 0), 3000, 2);
     let chunks = image.len().div_ceil(256) as u64;
-    let mut step =
+    let step =
         |name: &str, d: &mut Device<DigestCheck>, f: &dyn Fn(&mut Device<DigestCheck>)| {
             let before = d.flash().stats();
             f(d);
