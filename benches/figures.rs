@@ -76,17 +76,16 @@ fn lifecycle_figures() {
     d.boot().unwrap();
     let image = test_image(Version::new(1, 1, 0, 0), 3000, 2);
     let chunks = image.len().div_ceil(256) as u64;
-    let step =
-        |name: &str, d: &mut Device<DigestCheck>, f: &dyn Fn(&mut Device<DigestCheck>)| {
-            let before = d.flash().stats();
-            f(d);
-            let x = d.flash().stats().since(&before);
-            println!(
-                "{name}: {} writes ({} bytes), {} sector erases, {} reads ({} bytes)",
-                x.writes, x.bytes_written, x.erases, x.reads, x.bytes_read
-            );
-            x
-        };
+    let step = |name: &str, d: &mut Device<DigestCheck>, f: &dyn Fn(&mut Device<DigestCheck>)| {
+        let before = d.flash().stats();
+        f(d);
+        let x = d.flash().stats().since(&before);
+        println!(
+            "{name}: {} writes ({} bytes), {} sector erases, {} reads ({} bytes)",
+            x.writes, x.bytes_written, x.erases, x.reads, x.bytes_read
+        );
+        x
+    };
     step("normal boot", &mut d, &|d| {
         d.boot().unwrap();
     });
