@@ -90,5 +90,5 @@ pub(crate) fn check_erasable<S: NorFlash>(layout: &Layout) -> Result<(), Error> 
 
 /// Maps a slot flash error.
 pub(crate) fn slot_err<E: NorFlashError>(e: E) -> Error {
-    Error::SlotFlash(e.kind())
+    Error::SlotFlash(e.kind().into())
 }

@@ -6,20 +6,41 @@ use crate::image::ImageError;
 use crate::journal;
 use crate::machine::Refusal;
 
+/// What kind of flash error a driver reported: the driver's
+/// [`NorFlashErrorKind`], kept as abboot's own type so that one error type
+/// serves any pair of metadata and slot devices (and formats with defmt).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum FlashFault {
+    /// The driver refused an unaligned offset or length.
+    NotAligned,
+    /// The driver refused an access outside the device.
+    OutOfBounds,
+    /// Any other driver error (a failed program or erase, a power loss).
+    Other,
+}
+
+impl From<NorFlashErrorKind> for FlashFault {
+    fn from(k: NorFlashErrorKind) -> Self {
+        match k {
+            NorFlashErrorKind::NotAligned => FlashFault::NotAligned,
+            NorFlashErrorKind::OutOfBounds => FlashFault::OutOfBounds,
+            _ => FlashFault::Other,
+        }
+    }
+}
+
 /// Why a call of [`crate::boot`] or [`crate::app`] failed.
-///
-/// Flash errors carry the driver's [`NorFlashErrorKind`] so that one error
-/// type serves any pair of metadata and slot devices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Error {
     /// The metadata flash returned an error.
-    MetadataFlash(NorFlashErrorKind),
+    MetadataFlash(FlashFault),
     /// A metadata record or erase did not read back as written: the state
     /// is not on flash.
     MetadataVerify,
     /// The slot flash returned an error.
-    SlotFlash(NorFlashErrorKind),
+    SlotFlash(FlashFault),
     /// The image failed its check.
     Image(ImageError),
     /// The call is not allowed in the current state; nothing changed.
@@ -57,7 +78,7 @@ impl From<ImageError> for Error {
 impl<E: embedded_storage::nor_flash::NorFlashError> From<journal::Error<E>> for Error {
     fn from(e: journal::Error<E>) -> Self {
         match e {
-            journal::Error::Flash(e) => Error::MetadataFlash(e.kind()),
+            journal::Error::Flash(e) => Error::MetadataFlash(e.kind().into()),
             journal::Error::Verify | journal::Error::Erase => Error::MetadataVerify,
         }
     }

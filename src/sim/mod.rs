@@ -3,6 +3,7 @@
 //! of a chosen write or erase, with torn writes, half erases and unstable
 //! bits. See [`flash`] for the model.
 
+pub mod file;
 pub mod flash;
 
 pub use flash::*;

@@ -1,0 +1,536 @@
+//! `abboot inspect image` and `abboot inspect metadata`: what a file holds,
+//! valid or not, as text or JSON.
+//!
+//! Inspection reports damage instead of failing on it: a metadata dump full
+//! of garbage is listed position by position, and the state shown is the
+//! one the journal code, the same a device runs, reads from it.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use abboot::flash::Region;
+use abboot::image::header::{ImageHeader, FIXED_LEN};
+use abboot::image::signed::read_header;
+use abboot::journal::{Content, Findings, Geometry, GeometryError, Journal, Position};
+use abboot::record::{DecodeError, Record, RECORD_SIZE};
+use abboot::sim::file::FileFlash;
+use abboot::state::{BootState, ImageState, Reason, SlotInfo};
+use abboot::{Slot, Version};
+use clap::Args;
+use embedded_storage::nor_flash::ReadNorFlash;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::mem::MemFlash;
+use crate::num::{self, hex};
+use crate::output::read_input;
+use crate::{Error, Report};
+
+/// `abboot inspect image`.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// The signed image.
+    #[arg(value_name = "SIGNED.bin")]
+    pub file: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `abboot inspect metadata`.
+#[derive(Debug, Args)]
+pub struct MetadataArgs {
+    /// A dump of the metadata sectors (or of the whole flash, with
+    /// --offset), or a block device.
+    #[arg(value_name = "DUMP.bin")]
+    pub file: PathBuf,
+    /// Size of one journal sector: a power of two from 1K to 128K.
+    #[arg(long, value_parser = num::size_value, value_name = "N")]
+    pub sector_size: u32,
+    /// Offset of the first journal sector in the file.
+    #[arg(long, value_parser = num::size_value, default_value = "0", value_name = "N")]
+    pub offset: u32,
+    /// Offset of the second sector, when it does not follow the first.
+    #[arg(long, value_parser = num::size_value, value_name = "N")]
+    pub second_offset: Option<u32>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+// ---------------------------------------------------------------- image
+
+#[derive(Serialize)]
+struct ImageJson {
+    file: String,
+    file_len: u64,
+    header: HeaderJson,
+    payload: PayloadJson,
+    /// Bytes in the file after the image; a device never reads them.
+    trailing_bytes: u64,
+    /// The signature needs a key: `abboot verify` checks it.
+    signature_checked: bool,
+}
+
+#[derive(Serialize)]
+struct HeaderJson {
+    flags: u16,
+    header_len: u32,
+    payload_len: u32,
+    version: Version,
+    version_text: String,
+    security_counter: u32,
+    hardware_id: u32,
+    load_address: u32,
+    data_epoch: u16,
+    payload_digest: String,
+    key_id: String,
+    signature: String,
+    /// Padding bytes (after the fixed header) that are not 0xFF; unsigned
+    /// and ignored, but a signing tool writes 0xFF.
+    padding_not_ff: u64,
+}
+
+#[derive(Serialize)]
+struct PayloadJson {
+    /// `"match"`, `"mismatch"` or `"truncated"`.
+    status: &'static str,
+    matches: bool,
+    /// SHA-256 of the payload bytes in the file, when they are all there.
+    actual_digest: Option<String>,
+    /// Payload bytes present in the file.
+    present: u64,
+}
+
+/// Shows an image's header and checks its payload digest.
+pub fn image(a: &ImageArgs) -> Result<Report, Error> {
+    let bytes = read_input(&a.file)?;
+    let file_len =
+        u32::try_from(bytes.len()).map_err(|_| Error::file(&a.file, "is larger than 4 GiB"))?;
+    let mut flash = MemFlash::new(bytes.clone(), 0);
+    let h = read_header(&mut flash, Region::new(0, file_len)).map_err(|e| {
+        let extra = if (file_len as usize) < FIXED_LEN {
+            format!(" (the file has {file_len} bytes, the fixed header {FIXED_LEN})")
+        } else {
+            String::new()
+        };
+        Error::file(&a.file, format_args!("{e}{extra}"))
+    })?;
+
+    let start = h.header_len as usize;
+    let end = start.saturating_add(h.payload_len as usize);
+    let payload = bytes.get(start..end);
+    let actual: Option<[u8; 32]> = payload.map(|p| Sha256::digest(p).into());
+    let matches = actual == Some(h.payload_digest);
+    let status = match actual {
+        None => "truncated",
+        Some(_) if matches => "match",
+        Some(_) => "mismatch",
+    };
+    let present = bytes
+        .len()
+        .saturating_sub(start)
+        .min(h.payload_len as usize) as u64;
+    let padding = bytes.get(FIXED_LEN..start.min(bytes.len())).unwrap_or(&[]);
+    let json = ImageJson {
+        file: a.file.display().to_string(),
+        file_len: u64::from(file_len),
+        header: header_json(&h, padding),
+        payload: PayloadJson {
+            status,
+            matches,
+            actual_digest: actual.map(|d| hex(&d)),
+            present,
+        },
+        trailing_bytes: (bytes.len() as u64).saturating_sub(end as u64),
+        signature_checked: false,
+    };
+    if a.json {
+        return to_json(&json);
+    }
+    let hd = &json.header;
+    let mut s = String::new();
+    let mut line = |k: &str, v: String| {
+        let _ = writeln!(s, "{k:<18}{v}");
+    };
+    line("file", format!("{} ({file_len} bytes)", a.file.display()));
+    line("header length", format!("0x{:x}", hd.header_len));
+    line(
+        "payload length",
+        format!("{} (0x{:x})", hd.payload_len, hd.payload_len),
+    );
+    line("version", hd.version_text.clone());
+    line("security counter", hd.security_counter.to_string());
+    line("hardware id", format!("0x{:08x}", hd.hardware_id));
+    line("load address", format!("0x{:08x}", hd.load_address));
+    line("data epoch", hd.data_epoch.to_string());
+    line("payload sha256", hd.payload_digest.clone());
+    line("key id", hd.key_id.clone());
+    line("signature", hd.signature.clone());
+    if hd.padding_not_ff > 0 {
+        line(
+            "padding",
+            format!(
+                "{} bytes are not 0xFF (unsigned, ignored)",
+                hd.padding_not_ff
+            ),
+        );
+    }
+    line(
+        "payload digest",
+        match (status, &json.payload.actual_digest) {
+            ("match", _) => "matches".to_string(),
+            (_, Some(d)) => format!("MISMATCH: the payload hashes to {d}"),
+            _ => format!(
+                "file truncated: {present} of {} payload bytes present",
+                hd.payload_len
+            ),
+        },
+    );
+    if json.trailing_bytes > 0 {
+        line(
+            "trailing bytes",
+            format!("{} after the image (not part of it)", json.trailing_bytes),
+        );
+    }
+    line(
+        "signature check",
+        "not done here; use abboot verify with the public key".to_string(),
+    );
+    Ok(s)
+}
+
+fn header_json(h: &ImageHeader, padding: &[u8]) -> HeaderJson {
+    HeaderJson {
+        flags: h.flags,
+        header_len: h.header_len,
+        payload_len: h.payload_len,
+        version: h.version,
+        version_text: h.version.to_string(),
+        security_counter: h.security_counter,
+        hardware_id: h.hardware_id,
+        load_address: h.load_address,
+        data_epoch: h.data_epoch,
+        payload_digest: hex(&h.payload_digest),
+        key_id: hex(&h.key_id),
+        signature: hex(&h.signature),
+        padding_not_ff: padding.iter().filter(|&&b| b != 0xFF).count() as u64,
+    }
+}
+
+fn to_json(value: &impl Serialize) -> Result<Report, Error> {
+    let mut s = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::usage(format_args!("cannot encode JSON: {e}")))?;
+    s.push('\n');
+    Ok(s)
+}
+
+// ---------------------------------------------------------------- metadata
+
+#[derive(Serialize)]
+struct MetadataJson {
+    file: String,
+    sector_size: u32,
+    sectors: [u32; 2],
+    positions_per_sector: u32,
+    positions: Vec<PositionJson>,
+    /// What a device reads from this journal.
+    current: CurrentJson,
+}
+
+#[derive(Serialize)]
+struct PositionJson {
+    sector: u8,
+    index: u32,
+    offset: u32,
+    /// `"valid"`, `"blank"`, `"invalid"` or `"unreadable"`.
+    status: &'static str,
+    seq: Option<u32>,
+    /// Why the bytes are not a record (`Blank` for erased flash).
+    reason: Option<DecodeError>,
+    /// The reason in words.
+    detail: Option<&'static str>,
+    /// Whether this is the record a device takes as current.
+    current: bool,
+}
+
+#[derive(Serialize)]
+struct CurrentJson {
+    /// Both sectors erased: a factory device.
+    blank: bool,
+    findings: Findings,
+    /// The newest valid record, or null.
+    record: Option<Record>,
+}
+
+/// Journal sector sizes the tool knows: the range the design supports.
+const SECTOR_SIZES: &str = "1K, 2K, 4K, 8K, 16K, 32K, 64K or 128K";
+
+/// Lists every journal position of a dump and the state it holds.
+pub fn metadata(a: &MetadataArgs) -> Result<Report, Error> {
+    // The journal takes its erase size from the flash type, so each sector
+    // size is its own instance of FileFlash.
+    match a.sector_size {
+        0x400 => metadata_with::<0x400>(a),
+        0x800 => metadata_with::<0x800>(a),
+        0x1000 => metadata_with::<0x1000>(a),
+        0x2000 => metadata_with::<0x2000>(a),
+        0x4000 => metadata_with::<0x4000>(a),
+        0x8000 => metadata_with::<0x8000>(a),
+        0x1_0000 => metadata_with::<0x1_0000>(a),
+        0x2_0000 => metadata_with::<0x2_0000>(a),
+        n => Err(Error::usage(format_args!(
+            "--sector-size {n}: must be {SECTOR_SIZES}"
+        ))),
+    }
+}
+
+fn metadata_with<const ERASE: usize>(a: &MetadataArgs) -> Result<Report, Error> {
+    let size = a.sector_size;
+    let flash = FileFlash::<1, ERASE>::open_read_only(&a.file)
+        .map_err(|e| Error::file(&a.file, format_args!("cannot read: {e}")))?;
+    let capacity = flash.capacity() as u64;
+    let second = match a.second_offset {
+        Some(s) => s,
+        None => a
+            .offset
+            .checked_add(size)
+            .ok_or_else(|| Error::usage(format_args!("--offset 0x{:x} is past 4 GiB", a.offset)))?,
+    };
+    let geometry = Geometry::new(a.offset, second, size);
+    let mut journal = Journal::new(flash, geometry)
+        .map_err(|e| geometry_error(&a.file, e, a.offset, second, size, capacity))?;
+
+    let mut positions = Vec::new();
+    journal.inspect(|p| positions.push(p));
+    let loaded = journal.read();
+    let current_at = loaded.record.as_ref().and_then(|r| {
+        positions
+            .iter()
+            .position(|p| matches!(&p.content, Content::Valid(v) if v == r))
+    });
+
+    let json = MetadataJson {
+        file: a.file.display().to_string(),
+        sector_size: size,
+        sectors: [a.offset, second],
+        positions_per_sector: journal.records_per_sector(),
+        positions: positions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| position_json(p, current_at == Some(i)))
+            .collect(),
+        current: CurrentJson {
+            blank: loaded.blank,
+            findings: loaded.findings,
+            record: loaded.record,
+        },
+    };
+    if a.json {
+        to_json(&json)
+    } else {
+        Ok(metadata_text(&json))
+    }
+}
+
+fn geometry_error(
+    file: &Path,
+    e: GeometryError,
+    first: u32,
+    second: u32,
+    size: u32,
+    capacity: u64,
+) -> Error {
+    let need = u64::from(first.max(second)) + u64::from(size);
+    match e {
+        GeometryError::OutOfBounds => Error::file(
+            file,
+            format_args!(
+                "too short for the journal: sectors at 0x{first:x} and 0x{second:x} of \
+                 0x{size:x} bytes need {need} bytes, the file has {capacity}"
+            ),
+        ),
+        GeometryError::Misaligned => Error::usage(format_args!(
+            "sector offsets 0x{first:x} and 0x{second:x} must be multiples of the sector size 0x{size:x}"
+        )),
+        GeometryError::Overlap => Error::usage(format_args!(
+            "sectors at 0x{first:x} and 0x{second:x} of 0x{size:x} bytes overlap"
+        )),
+        GeometryError::TooSmall | GeometryError::WordSize => Error::usage(format_args!(
+            "sector size 0x{size:x} cannot hold a {RECORD_SIZE}-byte record"
+        )),
+    }
+}
+
+fn position_json(p: &Position, current: bool) -> PositionJson {
+    let (status, seq, reason) = match &p.content {
+        Content::Valid(r) => ("valid", Some(r.seq), None),
+        Content::Invalid(DecodeError::Blank) => ("blank", None, Some(DecodeError::Blank)),
+        Content::Invalid(e) => ("invalid", None, Some(*e)),
+        Content::Unreadable => ("unreadable", None, None),
+    };
+    PositionJson {
+        sector: p.sector,
+        index: p.index,
+        offset: p.offset,
+        status,
+        seq,
+        reason,
+        detail: reason.map(decode_detail),
+        current,
+    }
+}
+
+fn decode_detail(e: DecodeError) -> &'static str {
+    match e {
+        DecodeError::Blank => "erased (all 0xFF)",
+        DecodeError::BadMagic => "not a record (no ABBT magic)",
+        DecodeError::UnsupportedFormat => "a record format this build does not read",
+        DecodeError::BadCrc => "CRC mismatch: torn, corrupt or random bytes",
+        DecodeError::BadField => "CRC matches but a field is out of range",
+    }
+}
+
+fn metadata_text(m: &MetadataJson) -> String {
+    let mut s = format!(
+        "{}: journal of 2 sectors of 0x{:x} bytes at 0x{:x} and 0x{:x}, {} positions each\n",
+        m.file, m.sector_size, m.sectors[0], m.sectors[1], m.positions_per_sector
+    );
+    for sector in 0..2u8 {
+        let _ = writeln!(s, "sector {sector} (0x{:08x}):", m.sectors[sector as usize]);
+        let list: Vec<&PositionJson> = m.positions.iter().filter(|p| p.sector == sector).collect();
+        // Runs of erased positions collapse into one line: a 128K sector
+        // has 512 positions, mostly blank.
+        let mut i = 0;
+        while i < list.len() {
+            let p = list[i];
+            if p.status == "blank" {
+                let run = list[i..].iter().take_while(|q| q.status == "blank").count();
+                let last = list[i + run - 1];
+                let _ = if run == 1 {
+                    writeln!(s, "  #{:<4} 0x{:08x}  blank", p.index, p.offset)
+                } else {
+                    writeln!(
+                        s,
+                        "  #{}..#{} 0x{:08x}..0x{:08x}  blank ({run} positions)",
+                        p.index,
+                        last.index,
+                        p.offset,
+                        last.offset + RECORD_SIZE as u32
+                    )
+                };
+                i += run;
+                continue;
+            }
+            let what = match (p.status, p.seq, p.detail) {
+                ("valid", Some(seq), _) => format!("valid    seq {seq}"),
+                ("unreadable", ..) => "unreadable (flash read error)".to_string(),
+                (status, _, detail) => format!("{status:<8} {}", detail.unwrap_or("")),
+            };
+            let mark = if p.current { "  <- current" } else { "" };
+            let _ = writeln!(s, "  #{:<4} 0x{:08x}  {what}{mark}", p.index, p.offset);
+            i += 1;
+        }
+    }
+    let f = &m.current.findings;
+    let count = |st: &str| m.positions.iter().filter(|p| p.status == st).count();
+    let _ = writeln!(
+        s,
+        "positions: {} valid, {} invalid, {} unreadable, {} blank",
+        count("valid"),
+        count("invalid"),
+        count("unreadable"),
+        count("blank")
+    );
+    match &m.current.record {
+        None if m.current.blank => {
+            s += "current state: none, both sectors are erased (a factory device)\n";
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "current state: none, no valid record ({} invalid, {} unreadable positions \
+                 where a device looks)",
+                f.invalid, f.unreadable
+            );
+        }
+        Some(r) => {
+            let _ = writeln!(s, "current state (what a device reads): seq {}", r.seq);
+            state_text(&mut s, &r.state);
+        }
+    }
+    s
+}
+
+fn state_text(s: &mut String, st: &BootState) {
+    let slot = |x: Option<Slot>| x.map_or("none".to_string(), |x| x.to_string());
+    let mut line = |k: &str, v: String| {
+        let _ = writeln!(s, "  {k:<22}{v}");
+    };
+    line("primary", slot(st.primary));
+    line("rollback", slot(st.rollback));
+    line("update", format!("{:?}", st.update));
+    line("last reason", reason_text(st.last_reason));
+    line("failures", st.failure_count.to_string());
+    line("data epoch", st.data_epoch.to_string());
+    line("min security counter", st.min_security_counter.to_string());
+    line(
+        "rejected digest",
+        st.rejected_digest.map_or("none".to_string(), |d| hex(&d)),
+    );
+    line("update tag", tag_text(&st.update_tag));
+    for which in Slot::ALL {
+        let info = st.slot(which);
+        line(&format!("slot {which}"), slot_text(info));
+        if info.state != ImageState::Empty {
+            line("", format!("digest {}", hex(&info.digest)));
+        }
+    }
+    if st.events.is_empty() {
+        line("events", "none".to_string());
+    }
+    for (i, e) in st.events.iter().enumerate() {
+        line(
+            if i == 0 { "events (oldest first)" } else { "" },
+            format!(
+                "{:?}, slot {}, reason {}, tries {}",
+                e.kind,
+                slot(e.slot),
+                reason_text(e.reason),
+                e.tries
+            ),
+        );
+    }
+}
+
+fn slot_text(info: &SlotInfo) -> String {
+    let state = match info.state {
+        ImageState::Empty => return "empty".to_string(),
+        ImageState::Pending { tries } => format!("pending, {tries} tries left"),
+        ImageState::Trial { tries } => format!("on trial, {tries} tries left"),
+        ImageState::Confirmed => "confirmed".to_string(),
+        ImageState::Rejected => "rejected".to_string(),
+    };
+    format!(
+        "{state}, version {}, security counter {}, data epoch {}, {} boots",
+        info.version, info.security_counter, info.data_epoch, info.attempts
+    )
+}
+
+fn reason_text(r: Reason) -> String {
+    match r {
+        Reason::None => "none".to_string(),
+        Reason::App(code) => format!("firmware reason {code}"),
+        other => format!("{other:?}"),
+    }
+}
+
+fn tag_text(tag: &[u8]) -> String {
+    if tag.is_empty() {
+        return "none".to_string();
+    }
+    match std::str::from_utf8(tag) {
+        Ok(t) if t.chars().all(|c| !c.is_control()) => format!("{t:?}"),
+        _ => format!("0x{}", hex(tag)),
+    }
+}
