@@ -20,7 +20,12 @@
 //!   override it. Numbers are compared as RFC 1982 serial numbers
 //!   ([`seq_newer`]), so they wrap safely.
 //! * **Every write is read back** and compared; a mismatch moves on to the
-//!   next position and tries again, never trusting the damaged one.
+//!   next position and tries again, never trusting the damaged one. Then
+//!   the journal is scanned as a boot would scan it, and the append
+//!   succeeds only if that scan finds the new record as the newest (content
+//!   the journal never writes itself, such as a valid record after a blank
+//!   position, could otherwise hide it; the append then starts over in the
+//!   other sector above the number that won).
 //!
 //! # Finding the newest record quickly
 //!
@@ -278,18 +283,28 @@ impl<F: NorFlash> Journal<F> {
     }
 
     fn try_append(&mut self, state: &BootState) -> Result<u32, Error<F::Error>> {
+        // Where to start over when a scan after the write disagrees.
+        let mut restart: Option<(usize, u32)> = None;
         for _ in 0..WRITE_ATTEMPTS {
-            let mut tail = match self.tail {
-                Some(t) => t,
+            let (sector, index, seq) = match restart.take() {
+                Some((s, seq)) => {
+                    self.ensure_blank(s)?;
+                    (s, 0, seq)
+                }
                 None => {
-                    self.read();
-                    self.tail.unwrap_or(Tail {
-                        newest: None,
-                        used: [self.per_sector; 2],
-                    })
+                    let mut tail = match self.tail {
+                        Some(t) => t,
+                        None => {
+                            self.read();
+                            self.tail.unwrap_or(Tail {
+                                newest: None,
+                                used: [self.per_sector; 2],
+                            })
+                        }
+                    };
+                    self.next_position(&mut tail)?
                 }
             };
-            let (sector, index, seq) = self.next_position(&mut tail)?;
             let bytes = Record {
                 seq,
                 state: state.clone(),
@@ -299,15 +314,23 @@ impl<F: NorFlash> Journal<F> {
             self.flash.write(offset, &bytes).map_err(Error::Flash)?;
             let mut back = [0u8; RECORD_SIZE];
             self.flash.read(offset, &mut back).map_err(Error::Flash)?;
-            if back == bytes {
-                tail.used[sector] = index + 1;
-                tail.newest = Some((sector, index, seq));
-                self.tail = Some(tail);
-                return Ok(seq);
-            }
-            // The position is damaged now; the next attempt scans again and
-            // lands after it, with a larger sequence number.
             self.tail = None;
+            if back != bytes {
+                // The position is damaged now; the next attempt scans again
+                // and lands after it, with a larger sequence number.
+                continue;
+            }
+            // The bytes are right; a boot must also *find* them as the
+            // newest. Content this journal never writes (a record after a
+            // blank hole, numbers 2^31 apart) can hide them: then start over
+            // in the other sector with a number above the one that won.
+            match self.read().record {
+                // Our state is what a boot finds (possibly in the copy of an
+                // earlier attempt): that is the guarantee.
+                Some(r) if r.state == *state => return Ok(r.seq),
+                Some(r) => restart = Some((1 - sector, r.seq.wrapping_add(1))),
+                None => {}
+            }
         }
         Err(Error::Verify)
     }

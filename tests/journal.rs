@@ -279,3 +279,28 @@ fn a_write_that_does_not_read_back_moves_on() {
     let stats = j.into_inner().stats();
     assert_eq!(stats.writes, 3);
 }
+
+/// Layouts the journal never writes itself, found by fuzzing: an append
+/// must still end up as what the next boot reads.
+#[test]
+fn foreign_layouts_cannot_hide_an_append() {
+    let geometry = Geometry::contiguous(0, 1024);
+    let rec = |seq, i| Record { seq, state: state(i) }.encode();
+    // A valid record after a blank hole, beyond where a boot's search stops.
+    let mut flash = SimFlash::<1, 4, 1024>::new(2048);
+    flash.set_contents(0, &rec(0, 0));
+    flash.set_contents(256, &rec(1, 1));
+    flash.set_contents(768, &rec(7, 7));
+    // Sequence numbers 2^31 apart, where serial order is undefined.
+    let mut far = SimFlash::<1, 4, 1024>::new(2048);
+    far.set_contents(0, &rec(0, 0));
+    far.set_contents(1024, &rec(0x7FFF_FFFF, 1));
+    for flash in [flash, far] {
+        let mut j = Journal::new(flash, geometry).unwrap();
+        j.append(&state(42)).unwrap();
+        let mut again = Journal::new(j.into_inner(), geometry).unwrap();
+        assert_eq!(again.read().record.map(|r| r.state), Some(state(42)));
+        again.append(&state(43)).unwrap();
+        assert_eq!(again.read().record.map(|r| r.state), Some(state(43)));
+    }
+}
