@@ -285,7 +285,13 @@ fn a_write_that_does_not_read_back_moves_on() {
 #[test]
 fn foreign_layouts_cannot_hide_an_append() {
     let geometry = Geometry::contiguous(0, 1024);
-    let rec = |seq, i| Record { seq, state: state(i) }.encode();
+    let rec = |seq, i| {
+        Record {
+            seq,
+            state: state(i),
+        }
+        .encode()
+    };
     // A valid record after a blank hole, beyond where a boot's search stops.
     let mut flash = SimFlash::<1, 4, 1024>::new(2048);
     flash.set_contents(0, &rec(0, 0));
