@@ -24,8 +24,9 @@
 use embedded_storage::nor_flash::NorFlash;
 
 use crate::context::{check_erasable, slot_err, Context, Layout};
-use crate::error::Error;
+use crate::error::{Error, LayoutError};
 use crate::image::{ImageCheck, ImageInfo};
+use crate::journal::{Geometry, Journal};
 use crate::machine::{self, Event, Refusal};
 use crate::state::{BootState, Reason, Slot, UPDATE_TAG_LEN};
 use crate::status::Status;
@@ -85,14 +86,11 @@ where
     }
 
     fn state(&mut self) -> BootState {
-        self.ctx.load().record.map(|r| r.state).unwrap_or_default()
+        load(&mut self.ctx.journal)
     }
 
-    /// Applies `event` to the state on flash and persists the result.
     fn transition(&mut self, event: Event) -> Result<BootState, Error> {
-        let next = machine::apply(&self.state(), event)?;
-        self.ctx.persist(&next)?;
-        Ok(next)
+        transition(&mut self.ctx.journal, event)
     }
 
     /// The status record, for the firmware and its fleet backend.
@@ -149,7 +147,7 @@ where
         let info = match self.ctx.check(slot) {
             Ok(info) => info,
             Err(e) => {
-                self.fail(Reason::ImageInvalid, true)?;
+                self.fail(Reason::ImageInvalid, true, e.code())?;
                 return Err(Error::Image(e));
             }
         };
@@ -159,16 +157,20 @@ where
                 Refusal::AlreadyInstalled => Reason::None,
                 _ => Reason::Downgrade,
             };
-            self.fail(reason, false)?;
+            self.fail(reason, false, 0)?;
             return Err(refusal.into());
         }
         self.transition(Event::StageDone { slot, info, tries })?;
         Ok(info)
     }
 
-    fn fail(&mut self, reason: Reason, counts: bool) -> Result<(), Error> {
-        self.transition(Event::StageFailed { reason, counts })
-            .map(|_| ())
+    fn fail(&mut self, reason: Reason, counts: bool, check: u8) -> Result<(), Error> {
+        let event = Event::StageFailed {
+            reason,
+            counts,
+            check,
+        };
+        self.transition(event).map(|_| ())
     }
 
     /// Stages a whole image held in memory: [`stage_begin`](Self::stage_begin),
@@ -227,6 +229,75 @@ where
     }
 }
 
+/// The state on flash, or the default (nothing confirmed) when there is none.
+fn load<M: NorFlash>(journal: &mut Journal<M>) -> BootState {
+    journal.read().record.map(|r| r.state).unwrap_or_default()
+}
+
+/// Applies `event` to the state on flash and persists the result; `Ok`
+/// means a boot's scan of the journal finds the new state.
+fn transition<M: NorFlash>(journal: &mut Journal<M>, event: Event) -> Result<BootState, Error> {
+    let next = machine::apply(&load(journal), event)?;
+    journal.append(&next)?;
+    Ok(next)
+}
+
+/// Control of the metadata alone: what a Linux user-space tool or a
+/// firmware without slot access needs (`rauc status mark-good`-style).
+/// It never touches the slots, so it needs no slot flash and no image check.
+pub struct Control<M> {
+    journal: Journal<M>,
+}
+
+impl<M: NorFlash> Control<M> {
+    /// Control over the journal in `geometry` of `metadata`.
+    pub fn new(metadata: M, geometry: Geometry) -> Result<Self, Error> {
+        Journal::new(metadata, geometry)
+            .map(|journal| Self { journal })
+            .map_err(|e| Error::Layout(LayoutError::Metadata(e)))
+    }
+
+    /// The state on flash (`None`: blank or unreadable metadata).
+    pub fn state(&mut self) -> Option<BootState> {
+        self.journal.read().record.map(|r| r.state)
+    }
+
+    /// The status record.
+    pub fn status(&mut self) -> Status {
+        Status::from_state(&load(&mut self.journal))
+    }
+
+    /// Confirms the image on trial; see [`Updater::confirm`].
+    pub fn confirm(&mut self) -> Result<(), Error> {
+        transition(&mut self.journal, Event::Confirm).map(|_| ())
+    }
+
+    /// Rejects the image on trial; see [`Updater::mark_bad`].
+    pub fn mark_bad(&mut self, code: u8) -> Result<(), Error> {
+        transition(&mut self.journal, Event::MarkBad(code)).map(|_| ())
+    }
+
+    /// Drops a staged update that has not booted.
+    pub fn abort(&mut self) -> Result<(), Error> {
+        transition(&mut self.journal, Event::Abort).map(|_| ())
+    }
+
+    /// Gives the unconfirmed image `tries` trial boots from now.
+    pub fn set_tries(&mut self, tries: u8) -> Result<(), Error> {
+        transition(&mut self.journal, Event::SetTries(tries)).map(|_| ())
+    }
+
+    /// Records that the data was migrated (or restored) to `epoch`.
+    pub fn data_migrated(&mut self, epoch: u16) -> Result<(), Error> {
+        transition(&mut self.journal, Event::DataMigrated(epoch)).map(|_| ())
+    }
+
+    /// Gives the metadata flash back.
+    pub fn into_inner(self) -> M {
+        self.journal.into_inner()
+    }
+}
+
 /// Why a checked image may not be staged, if it may not.
 fn policy_refusal(st: &BootState, info: &ImageInfo, force: bool) -> Option<Refusal> {
     if info.security_counter < st.min_security_counter {
@@ -246,6 +317,9 @@ fn policy_refusal(st: &BootState, info: &ImageInfo, force: bool) -> Option<Refus
     }
     match running {
         Some(r) if info.version < r.version => Some(Refusal::Downgrade),
+        // A different build under the same version: the version says
+        // nothing new, so it is treated as installed unless forced.
+        Some(r) if info.version == r.version => Some(Refusal::AlreadyInstalled),
         _ => None,
     }
 }

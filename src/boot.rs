@@ -35,7 +35,7 @@ use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 
 use crate::context::{Context, Layout};
 use crate::error::Error;
-use crate::image::ImageCheck;
+use crate::image::{ImageCheck, ImageError};
 use crate::journal::Findings;
 use crate::machine::{self, Event};
 use crate::state::{BootKind, BootState, ImageState, Reason, Slot};
@@ -177,8 +177,13 @@ where
                         }
                     }
                 }
-                Err(r) => {
-                    if let Ok(next) = machine::apply(&st, Event::Reject { slot: c, reason: r }) {
+                Err((r, check)) => {
+                    let event = Event::Reject {
+                        slot: c,
+                        reason: r,
+                        check,
+                    };
+                    if let Ok(next) = machine::apply(&st, event) {
                         st = next;
                         kind = BootKind::Rollback;
                         reason = r;
@@ -223,21 +228,25 @@ where
         )
     }
 
-    /// Whether the unconfirmed image in `slot` may boot on trial now.
-    fn judge_candidate(&mut self, st: &BootState, slot: Slot) -> Result<(), Reason> {
+    /// Whether the unconfirmed image in `slot` may boot on trial now; if
+    /// not, why, with the failed check's code.
+    fn judge_candidate(&mut self, st: &BootState, slot: Slot) -> Result<(), (Reason, u8)> {
         let info = st.slot(slot);
         let first = matches!(info.state, ImageState::Pending { .. });
         if info.state.tries() == 0 {
-            return Err(Reason::TriesExhausted);
+            return Err((Reason::TriesExhausted, 0));
         }
         if first || self.policy.verify == VerifyPolicy::Always {
-            let checked = self.ctx.check(slot).map_err(|_| Reason::ImageInvalid)?;
+            let checked = self
+                .ctx
+                .check(slot)
+                .map_err(|e| (Reason::ImageInvalid, e.code()))?;
             if checked.digest != info.digest {
                 // Not the image that was staged and checked.
-                return Err(Reason::ImageInvalid);
+                return Err((Reason::ImageInvalid, ImageError::DigestMismatch.code()));
             }
             if checked.security_counter < st.min_security_counter {
-                return Err(Reason::Downgrade);
+                return Err((Reason::Downgrade, 0));
             }
         }
         Ok(())

@@ -42,7 +42,7 @@ pub mod version;
 #[cfg(feature = "std")]
 pub mod sim;
 
-pub use app::{StageOptions, Updater};
+pub use app::{Control, StageOptions, Updater};
 pub use boot::{Bootloader, Decision, Policy, VerifyPolicy};
 pub use context::Layout;
 pub use error::Error;

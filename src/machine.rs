@@ -29,6 +29,8 @@ pub enum Event {
         slot: Slot,
         /// Why.
         reason: Reason,
+        /// The failed image check's code when the image was invalid, else 0.
+        check: u8,
     },
     /// The primary image is corrupt; the confirmed image in `to` takes over.
     Fallback {
@@ -60,7 +62,11 @@ pub enum Event {
         /// Whether it counts in the failure count (a broken image does; a
         /// refusal by policy does not).
         counts: bool,
+        /// The failed image check's code, else 0.
+        check: u8,
     },
+    /// Give the unconfirmed image this many trial boots from now.
+    SetTries(u8),
     /// The image on trial passed its health checks.
     Confirm,
     /// The image on trial rejects itself with a firmware reason code.
@@ -173,13 +179,18 @@ pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
                 tries: tries - 1,
             });
         }
-        Event::Reject { slot, reason } => {
+        Event::Reject {
+            slot,
+            reason,
+            check,
+        } => {
             let booted = match s.slot(slot).state {
                 ImageState::Pending { .. } => false,
                 ImageState::Trial { .. } => true,
                 _ => return Err(Refusal::NoTrial),
             };
             reject(&mut s, slot, reason, booted);
+            s.check_error = check;
         }
         Event::MarkBad(code) => {
             let slot = trial_slot(&s).ok_or(Refusal::NoTrial)?;
@@ -228,6 +239,7 @@ pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
             }
             s.update = UpdateState::Staged;
             s.last_reason = Reason::None;
+            s.check_error = 0;
             s.update_tag = tag;
         }
         Event::StageDone { slot, info, tries } => {
@@ -246,12 +258,17 @@ pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
                 data_epoch: info.data_epoch,
             };
         }
-        Event::StageFailed { reason, counts } => {
+        Event::StageFailed {
+            reason,
+            counts,
+            check,
+        } => {
             if s.update != UpdateState::Staged {
                 return Err(Refusal::NotStaging);
             }
             s.update = UpdateState::Failed;
             s.last_reason = reason;
+            s.check_error = check;
             if counts {
                 s.failure_count = s.failure_count.saturating_add(1);
             }
@@ -284,6 +301,17 @@ pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
             }
             s.update = UpdateState::Failed;
             s.last_reason = Reason::Aborted;
+        }
+        Event::SetTries(tries) => {
+            if tries == 0 {
+                return Err(Refusal::InvalidTries);
+            }
+            let slot = candidate(&s).ok_or(Refusal::NoTrial)?;
+            let info = s.slot_mut(slot);
+            info.state = match info.state {
+                ImageState::Pending { .. } => ImageState::Pending { tries },
+                _ => ImageState::Trial { tries },
+            };
         }
         Event::DataMigrated(epoch) => s.data_epoch = epoch,
     }
@@ -424,6 +452,7 @@ mod tests {
             Event::Reject {
                 slot: Slot::B,
                 reason: Reason::TriesExhausted,
+                check: 0,
             },
         )
         .unwrap();
@@ -523,11 +552,13 @@ mod tests {
             Event::Reject {
                 slot: Slot::B,
                 reason: Reason::ImageInvalid,
+                check: 10,
             },
         )
         .unwrap();
         assert_eq!(s.rejected_digest, None);
         assert_eq!(s.update, UpdateState::Failed);
+        assert_eq!(s.check_error, 10);
     }
 
     #[test]

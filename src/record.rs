@@ -26,7 +26,7 @@
 //! | 0x18 | 1 | flags | bit 0: `rejected` digest present; other bits 0 |
 //! | 0x19 | 1 | tag_len | length of the update tag, 0..=36 |
 //! | 0x1A | 1 | ev_count | boot events in the ring, 0..=6 |
-//! | 0x1B | 1 | reserved | `0` |
+//! | 0x1B | 1 | check_error | which image check failed last (`ImageError::code`), 0 none |
 //! | 0x1C | 24 | events | 6 × 4 bytes, oldest first: [`BootKind`] tag, slot (`0xFF` none), reason code, tries left |
 //! | 0x34 | 52 | slot A | slot entry, below |
 //! | 0x68 | 52 | slot B | slot entry, below |
@@ -196,6 +196,7 @@ impl Record {
         };
         b[0x19] = s.update_tag.len() as u8;
         b[0x1A] = s.events.len() as u8;
+        b[0x1B] = s.check_error;
         for (i, e) in s.events.iter().enumerate() {
             let o = OFF_EVENTS + i * EVENT_LEN;
             b[o] = e.kind.tag();
@@ -254,6 +255,7 @@ impl Record {
             update,
             last_reason,
             failure_count: get_u16(b, 0x10),
+            check_error: b[0x1B],
             data_epoch: get_u16(b, 0x12),
             min_security_counter: get_u32(b, 0x14),
             rejected_digest: (flags & FLAG_REJECTED != 0).then(|| get_array(b, OFF_REJECTED)),

@@ -331,6 +331,9 @@ pub struct BootState {
     pub last_reason: Reason,
     /// Updates that failed or were rolled back, ever; saturates.
     pub failure_count: u16,
+    /// Which image check failed behind the last `ImageInvalid` reason, as
+    /// [`ImageError::code`](crate::image::ImageError::code); 0 for none.
+    pub check_error: u8,
     /// The data/config schema epoch the device's data was last migrated to.
     pub data_epoch: u16,
     /// No image with a lower security counter boots. Rises only on confirm.

@@ -15,6 +15,7 @@
 //! OTA request UUID fits its 36 bytes), so an agent that comes back after
 //! the reboot can match the result to the request.
 
+use crate::image::ImageError;
 use crate::machine;
 use crate::state::{
     BootEvent, BootState, ImageState, Reason, Slot, UpdateState, EVENT_RING_LEN, UPDATE_TAG_LEN,
@@ -44,6 +45,8 @@ pub struct Status {
     pub failure_count: u16,
     /// Why the last update failed or was rolled back.
     pub last_reason: Reason,
+    /// The image check that failed, when `last_reason` is `ImageInvalid`.
+    pub last_check_error: Option<ImageError>,
     /// Digest of the last rejected image.
     #[cfg_attr(feature = "std", serde(serialize_with = "json::hex_opt"))]
     pub rejected_digest: Option<[u8; 32]>,
@@ -86,6 +89,7 @@ impl Status {
             tries_left: machine::candidate(st).map_or(0, |s| st.slot(s).state.tries()),
             failure_count: st.failure_count,
             last_reason: st.last_reason,
+            last_check_error: ImageError::from_code(st.check_error),
             rejected_digest: st.rejected_digest,
             update_tag: st.update_tag.clone(),
             events: st.events.iter().copied().collect(),

@@ -243,3 +243,48 @@ fn many_updates_across_the_journal_sector_switch() {
         "8 slot erases and one journal sector erase"
     );
 }
+
+/// The metadata-only control a Linux tool uses: set tries, confirm,
+/// mark bad, with the failed check's code in the status.
+#[test]
+fn control_without_slot_access() {
+    use abboot::image::ImageError;
+    use abboot::journal::Geometry;
+    use abboot::Control;
+
+    let mut d = booted();
+    d.stage(&test_image(v(1), 3000, 2), &StageOptions::default())
+        .unwrap();
+    assert!(d.boot().unwrap().is_trial());
+    let geometry = Geometry::contiguous(0, 4096);
+    {
+        let mut c = Control::new(d.flash_mut(), geometry).unwrap();
+        assert_eq!(c.status().tries_left, 2);
+        c.set_tries(5).unwrap();
+        assert_eq!(c.status().tries_left, 5);
+        assert_eq!(c.set_tries(0), Err(Error::Refused(Refusal::InvalidTries)));
+        c.confirm().unwrap();
+        assert_eq!(c.confirm(), Err(Error::Refused(Refusal::AlreadyConfirmed)));
+        assert_eq!(c.set_tries(3), Err(Error::Refused(Refusal::NoTrial)));
+    }
+    assert_eq!(d.boot().unwrap().kind, BootKind::Normal);
+
+    // A staged image rotted before its first boot: the status says which
+    // check failed, not just "invalid".
+    d.stage(&test_image(v(2), 3000, 3), &StageOptions::default())
+        .unwrap();
+    d.corrupt(Slot::A, 2000, 1);
+    assert_eq!(d.boot().unwrap().reason, Reason::ImageInvalid);
+    let s = Control::new(d.flash_mut(), geometry).unwrap().status();
+    assert_eq!(s.last_check_error, Some(ImageError::DigestMismatch));
+}
+
+#[test]
+fn image_error_codes_round_trip() {
+    use abboot::image::ImageError;
+    for e in ImageError::ALL {
+        assert_eq!(ImageError::from_code(e.code()), Some(e));
+    }
+    assert_eq!(ImageError::from_code(0), None);
+    assert_eq!(ImageError::from_code(14), None);
+}

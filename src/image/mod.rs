@@ -68,6 +68,42 @@ pub enum ImageError {
     Truncated,
 }
 
+impl ImageError {
+    /// Every error, in code order (code = index + 1).
+    pub const ALL: [ImageError; 13] = [
+        ImageError::Flash,
+        ImageError::Blank,
+        ImageError::BadMagic,
+        ImageError::UnsupportedFormat,
+        ImageError::BadHeaderLength,
+        ImageError::TooLarge,
+        ImageError::BadField,
+        ImageError::UnknownKey,
+        ImageError::BadSignature,
+        ImageError::DigestMismatch,
+        ImageError::WrongLoadAddress,
+        ImageError::WrongHardware,
+        ImageError::Truncated,
+    ];
+
+    /// The byte the status record stores for this error (1..=13; 0 is "none").
+    pub fn code(self) -> u8 {
+        let mut i = 0;
+        while i < Self::ALL.len() {
+            if Self::ALL[i] as u8 == self as u8 {
+                return i as u8 + 1;
+            }
+            i += 1;
+        }
+        0
+    }
+
+    /// The error for a stored byte, `None` for 0 or an unknown code.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(code).checked_sub(1)?).copied()
+    }
+}
+
 impl core::fmt::Display for ImageError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
