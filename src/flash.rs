@@ -160,3 +160,46 @@ impl<F: NorFlash> NorFlash for Shared<'_, F> {
         f.write(offset, bytes).map_err(SharedError::Flash)
     }
 }
+
+/// A blocking `NorFlash` over an async one (feature `async`).
+///
+/// Embassy's HALs expose their flash through `embedded-storage-async`.
+/// abboot's decision code is blocking — a bootloader has nothing else to
+/// run, and one code path is one thing to test — so rather than a second,
+/// async copy of `select`, `confirm` and the journal, the async driver is
+/// driven to completion here, one operation at a time, with
+/// `embassy_futures::block_on` (no executor, no heap).
+#[cfg(feature = "async")]
+pub struct Blocking<F>(pub F);
+
+#[cfg(feature = "async")]
+impl<F: embedded_storage_async::nor_flash::ReadNorFlash> ErrorType for Blocking<F> {
+    type Error = F::Error;
+}
+
+#[cfg(feature = "async")]
+impl<F: embedded_storage_async::nor_flash::ReadNorFlash> ReadNorFlash for Blocking<F> {
+    const READ_SIZE: usize = F::READ_SIZE;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
+        embassy_futures::block_on(self.0.read(offset, bytes))
+    }
+
+    fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+}
+
+#[cfg(feature = "async")]
+impl<F: embedded_storage_async::nor_flash::NorFlash> NorFlash for Blocking<F> {
+    const WRITE_SIZE: usize = F::WRITE_SIZE;
+    const ERASE_SIZE: usize = F::ERASE_SIZE;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
+        embassy_futures::block_on(self.0.erase(from, to))
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
+        embassy_futures::block_on(self.0.write(offset, bytes))
+    }
+}
