@@ -1,0 +1,159 @@
+//! The bootloader: choose a slot with [`Bootloader::select`], copy the
+//! chosen payload to where it is linked to run, check the copy, jump.
+
+use core::cell::RefCell;
+
+use abboot::boot::{Bootloader, Decision, Policy, VerifyPolicy};
+use abboot::flash::Shared;
+use abboot::image::signed::TrustedKeys;
+
+use crate::args::{Args, Role};
+use crate::config;
+use crate::flash::FileFlash;
+use crate::load::{self, RecordingCheck};
+use crate::names;
+use crate::sh::{self, Line};
+use crate::stack;
+
+/// Exit status of the recovery path: nothing verified to boot.
+pub const EXIT_RECOVERY: u32 = 3;
+/// Exit status when the chosen image's copy is refused (it never runs).
+pub const EXIT_REFUSED: u32 = 4;
+/// Exit status when the flash file or the layout is unusable.
+pub const EXIT_SETUP: u32 = 5;
+
+/// The bootloader's policy: check the image that boots at every boot.
+pub const POLICY: Policy = Policy {
+    verify: VerifyPolicy::Always,
+    fresh_tries: 3,
+};
+
+/// The check the bootloader runs.
+pub fn check() -> RecordingCheck<'static> {
+    RecordingCheck::new(TrustedKeys::new(&config::TRUSTED_KEYS), config::PROFILE)
+}
+
+/// Opens the flash file named on the command line, or ends the run.
+pub fn open_flash(args: &Args) -> FileFlash {
+    match FileFlash::open(args.flash_name(), config::FLASH_LEN, Role::Boot) {
+        Ok(f) => f.with_stop(args.stop(Role::Boot), args.has("trace")),
+        Err(e) => {
+            Line::new().s("boot: ").s(e).print();
+            sh::exit(EXIT_SETUP)
+        }
+    }
+}
+
+/// Prints a decision on one line.
+pub fn print_decision(d: &Decision) {
+    let mut l = Line::new();
+    l.s("boot: decision slot=")
+        .s(names::slot(d.slot))
+        .s(" kind=")
+        .s(names::kind(d.kind))
+        .s(" reason=");
+    names::reason(&mut l, d.reason)
+        .s(" tries_left=")
+        .u(d.tries_left as u32)
+        .s(" version=")
+        .version(d.version)
+        .s(" fault=");
+    match d.fault {
+        None => l.s("none"),
+        Some(e) => names::error(&mut l, e),
+    };
+    l.s(" skipped_records=").u(d.findings.invalid).print();
+}
+
+/// Reset to jump (or recovery). The stack is painted first thing, so the
+/// high-water mark printed after `select` covers the decision and every
+/// image verification it did.
+pub fn run() -> ! {
+    stack::paint();
+    let args = Args::read();
+    let flash = open_flash(&args);
+    #[cfg(feature = "bench")]
+    if let Some(what) = args.get("bench") {
+        crate::bench::run(&args, flash, what);
+    }
+
+    let cell = RefCell::new(flash);
+    let mut bl = match Bootloader::new(
+        Shared::new(&cell),
+        Shared::new(&cell),
+        config::LAYOUT,
+        check(),
+        POLICY,
+    ) {
+        Ok(b) => b,
+        Err(e) => {
+            names::error(Line::new().s("boot: unusable layout: "), e).print();
+            sh::exit(EXIT_SETUP)
+        }
+    };
+    let before = stack::in_use();
+    let d = bl.select();
+    let stack_used = stack::high_water();
+    let (_, _, mut check) = bl.into_parts();
+    let mut flash = cell.into_inner();
+    print_decision(&d);
+    Line::new()
+        .s("boot: stack high-water ")
+        .u(stack_used)
+        .s(" bytes (select: ")
+        .u(stack_used.saturating_sub(before))
+        .s("), flash writes+erased sectors ")
+        .u(flash.ops())
+        .print();
+    args.mark(Role::Boot, "decided", None);
+
+    let Some(slot) = d.slot else {
+        let mut l = Line::new();
+        l.s("boot: RECOVERY: no verified image to boot (");
+        names::reason(&mut l, d.reason)
+            .s("); waiting for an image over serial/DFU")
+            .print();
+        sh::exit(EXIT_RECOVERY)
+    };
+
+    // `select` verified the slot it chose (VerifyPolicy::Always); the
+    // recording check kept that image's header. Verify again only if not.
+    let header = match check.verified(slot) {
+        Some(h) => h,
+        None => match check.verify_now(&mut flash, slot) {
+            Some(h) => h,
+            None => refuse("chosen slot does not verify"),
+        },
+    };
+    let addr = match load::copy_payload(&mut flash, slot, &header) {
+        Ok(a) => a,
+        Err(e) => refuse(e),
+    };
+    // What runs is what was signed: the copy's digest against the signed one.
+    if load::ram_digest(addr, header.payload_len) != header.payload_digest {
+        refuse("copy in RAM does not match the signed digest");
+    }
+    if !load::vector_table_ok(addr, header.payload_len) {
+        refuse("no usable vector table at the load address");
+    }
+    Line::new()
+        .s("boot: slot ")
+        .s(names::slot(Some(slot)))
+        .s(" payload ")
+        .u(header.payload_len)
+        .s(" bytes copied to ")
+        .x(addr)
+        .s(", sha256 of the copy matches the signed digest ")
+        .hex(header.payload_digest.get(..8).unwrap_or(&[]))
+        .print();
+    args.mark(Role::Boot, "jumping", None);
+    load::jump(addr)
+}
+
+fn refuse(why: &str) -> ! {
+    Line::new()
+        .s("boot: REFUSED to start the image: ")
+        .s(why)
+        .print();
+    sh::exit(EXIT_REFUSED)
+}

@@ -1,0 +1,220 @@
+//! The firmware: one image source, linked twice (for slot A and slot B).
+//!
+//! It prints what it is and where it runs, reads the status from the
+//! metadata, does what the command line's `fw=` word says, and "reboots"
+//! by ending the emulator (the test's next QEMU run is the next boot):
+//!
+//! * `status`: nothing more;
+//! * `confirm`: the health checks passed: [`Updater::confirm`];
+//! * `fail`: the health check failed: [`Updater::mark_bad`] with code 7;
+//! * `hang`: a hang the watchdog resets: exit without confirming;
+//! * `stage:FILE`: read a signed image from the host file `FILE` in 1 KiB
+//!   chunks and stage it ([`Updater::stage_begin`], [`Updater::stage_write`],
+//!   [`Updater::stage_finish`]).
+
+use core::cell::RefCell;
+
+use abboot::app::{StageOptions, Updater};
+use abboot::flash::Shared;
+use abboot::image::signed::{SignedCheck, TrustedKeys};
+use abboot::state::Slot;
+
+use crate::args::{Args, Role};
+use crate::config;
+use crate::flash::FileFlash;
+use crate::names;
+use crate::sh::{self, Line};
+
+/// Exit status of a firmware that finished its command ("reboot").
+pub const EXIT_REBOOT: u32 = 0;
+/// Exit status when the firmware runs from another slot than the metadata
+/// says, or cannot reach its flash.
+pub const EXIT_FW_ERROR: u32 = 6;
+/// Tries a staged update gets.
+pub const TRIES: u8 = 3;
+/// The code `fail` reports to `mark_bad`.
+pub const FAIL_CODE: u8 = 7;
+
+/// Runs the firmware linked for `linked`.
+pub fn run(linked: Slot) -> ! {
+    let args = Args::read();
+    let here = config::LOAD_ADDRESS[linked.index()];
+    // SAFETY: reads the SCB's VTOR register.
+    let vtor = unsafe { (*cortex_m::peripheral::SCB::PTR).vtor.read() };
+    Line::new()
+        .s("fw: image linked for slot ")
+        .s(names::slot(Some(linked)))
+        .s(" at ")
+        .x(here)
+        .s(", vtor ")
+        .x(vtor)
+        .print();
+
+    let flash = match FileFlash::open(args.flash_name(), config::FLASH_LEN, Role::Fw) {
+        Ok(f) => f.with_stop(args.stop(Role::Fw), args.has("trace")),
+        Err(e) => {
+            Line::new().s("fw: ").s(e).print();
+            sh::exit(EXIT_FW_ERROR)
+        }
+    };
+    let cell = RefCell::new(flash);
+    let check = SignedCheck::new(TrustedKeys::new(&config::TRUSTED_KEYS), config::PROFILE);
+    let mut up = match Updater::new(
+        Shared::new(&cell),
+        Shared::new(&cell),
+        config::LAYOUT,
+        check,
+    ) {
+        Ok(u) => u,
+        Err(e) => {
+            names::error(Line::new().s("fw: updater: "), e).print();
+            sh::exit(EXIT_FW_ERROR)
+        }
+    };
+
+    let st = up.status();
+    let mut l = Line::new();
+    l.s("fw: status running=")
+        .s(names::slot(st.running))
+        .s(" version=");
+    match st.installed_version {
+        Some(v) => l.version(v),
+        None => l.s("none"),
+    };
+    l.s(" update=")
+        .s(names::update(st.update))
+        .s(" trial=")
+        .s(if st.trial { "yes" } else { "no" })
+        .s(" tries_left=")
+        .u(st.tries_left as u32)
+        .s(" failures=")
+        .u(st.failure_count as u32)
+        .s(" last_reason=");
+    names::reason(&mut l, st.last_reason).print();
+    if st.running != Some(linked) || vtor != here {
+        Line::new()
+            .s("fw: MISMATCH: linked for ")
+            .s(names::slot(Some(linked)))
+            .s(", metadata says running ")
+            .s(names::slot(st.running))
+            .print();
+        sh::exit(EXIT_FW_ERROR);
+    }
+    args.mark(Role::Fw, "started", None);
+
+    let cmd = args.get("fw").unwrap_or(b"status");
+    match cmd {
+        b"status" => {}
+        b"confirm" => report("confirm", up.confirm()),
+        b"fail" => report("mark_bad", up.mark_bad(FAIL_CODE)),
+        b"hang" => sh::println("fw: hang: no confirm, the watchdog resets"),
+        _ => match cmd.strip_prefix(b"stage:") {
+            Some(file) => stage(&args, &mut up, file),
+            None => Line::new().s("fw: unknown command ").bytes(cmd).print(),
+        },
+    }
+    let st = up.status();
+    Line::new()
+        .s("fw: after: update=")
+        .s(names::update(st.update))
+        .s(" tries_left=")
+        .u(st.tries_left as u32)
+        .s(" failures=")
+        .u(st.failure_count as u32)
+        .print();
+    Line::new()
+        .s("fw: reboot (flash ops ")
+        .u(cell.try_borrow().map_or(0, |f| f.ops()))
+        .s(")")
+        .print();
+    sh::exit(EXIT_REBOOT)
+}
+
+fn report(what: &str, r: Result<(), abboot::Error>) {
+    let mut l = Line::new();
+    l.s("fw: ").s(what).s(" ");
+    match r {
+        Ok(()) => l.s("ok"),
+        Err(e) => names::error(l.s("failed: "), e),
+    };
+    l.print();
+}
+
+type Up<'a> = Updater<Shared<'a, FileFlash>, Shared<'a, FileFlash>, SignedCheck<'static>>;
+
+/// Stages the image in the host file `file`, read in 1 KiB chunks.
+fn stage(args: &Args, up: &mut Up<'_>, file: &[u8]) {
+    let Some(h) = sh::open(file, sh::Mode::Read) else {
+        Line::new().s("fw: stage: cannot open ").bytes(file).print();
+        return;
+    };
+    let len = sh::flen(h).unwrap_or(0);
+    Line::new()
+        .s("fw: stage: ")
+        .bytes(file)
+        .s(", ")
+        .u(len)
+        .s(" bytes")
+        .print();
+    let opts = StageOptions {
+        tries: TRIES,
+        tag: b"qemu-e2e",
+        ..StageOptions::default()
+    };
+    let target = match up.stage_begin(&opts) {
+        Ok(s) => s,
+        Err(e) => {
+            names::error(Line::new().s("fw: stage: begin refused: "), e).print();
+            sh::close(h);
+            return;
+        }
+    };
+    Line::new()
+        .s("fw: stage: into slot ")
+        .s(names::slot(Some(target)))
+        .print();
+    let mut buf = [0xFFu8; 1024];
+    let mut at = 0u32;
+    let mut chunk = 0u32;
+    while at < len {
+        let n = (len - at).min(buf.len() as u32) as usize;
+        buf.fill(0xFF);
+        let ok = buf.get_mut(..n).and_then(|b| sh::read(h, b)) == Some(n);
+        if !ok {
+            Line::new().s("fw: stage: read error at ").u(at).print();
+            sh::close(h);
+            return;
+        }
+        // The tail is padded with 0xFF (erased) to the write size.
+        let padded = n.div_ceil(4) * 4;
+        if let Err(e) = up.stage_write(at, buf.get(..padded).unwrap_or(&[])) {
+            names::error(Line::new().s("fw: stage: write failed: "), e).print();
+            sh::close(h);
+            return;
+        }
+        chunk += 1;
+        at += n as u32;
+        args.mark(Role::Fw, "chunk", Some(chunk));
+        // `pace=N`: a slow download, N x 100,000 delay-loop turns per chunk.
+        if let Some(p) = args.get("pace").and_then(crate::args::parse_u32) {
+            cortex_m::asm::delay(p.saturating_mul(100_000));
+        }
+    }
+    sh::close(h);
+    match up.stage_finish(TRIES) {
+        Ok(info) => {
+            Line::new()
+                .s("fw: stage: ok, slot ")
+                .s(names::slot(Some(target)))
+                .s(" v")
+                .version(info.version)
+                .s(" pending, ")
+                .u(TRIES as u32)
+                .s(" tries, sha256 ")
+                .hex(info.digest.get(..8).unwrap_or(&[]))
+                .print();
+            args.mark(Role::Fw, "staged", None);
+        }
+        Err(e) => names::error(Line::new().s("fw: stage: refused: "), e).print(),
+    }
+}

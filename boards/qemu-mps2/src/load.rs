@@ -1,0 +1,215 @@
+//! From a verified slot to running code: copy the payload to its load
+//! address, hash the copy, jump.
+
+use abboot::flash::Region;
+use abboot::image::header::ImageHeader;
+use abboot::image::signed::{verify_image, BoardProfile, TrustedKeys};
+use abboot::image::{ImageCheck, ImageError, ImageInfo};
+use abboot::state::Slot;
+use embedded_storage::nor_flash::ReadNorFlash;
+#[cfg(not(feature = "size-probe-no-crypto"))]
+use sha2::{Digest, Sha256};
+
+use crate::config;
+use crate::flash::FileFlash;
+use crate::sh;
+
+/// The signed-image check ([`verify_image`]) that also remembers, per slot,
+/// the header of the last image that passed, so the bootloader learns the
+/// verified load address, payload length and digest of the slot `select`
+/// chose without verifying it a second time. A failed check forgets the
+/// slot's header.
+pub struct RecordingCheck<'a> {
+    keys: TrustedKeys<'a>,
+    profile: BoardProfile,
+    verified: [Option<ImageHeader>; 2],
+}
+
+impl<'a> RecordingCheck<'a> {
+    /// A check with these keys for this board.
+    pub const fn new(keys: TrustedKeys<'a>, profile: BoardProfile) -> Self {
+        Self {
+            keys,
+            profile,
+            verified: [None, None],
+        }
+    }
+
+    /// The header of `slot`'s image if its last check passed.
+    pub fn verified(&self, slot: Slot) -> Option<ImageHeader> {
+        self.verified.get(slot.index()).copied().flatten()
+    }
+
+    /// Checks `slot` now (when `select` did not, e.g. under
+    /// `VerifyPolicy::TrialOnly`).
+    pub fn verify_now<F: ReadNorFlash>(
+        &mut self,
+        flash: &mut F,
+        slot: Slot,
+    ) -> Option<ImageHeader> {
+        let region = *config::LAYOUT.slots.get(slot.index())?;
+        self.check(flash, slot, region).ok()?;
+        self.verified(slot)
+    }
+}
+
+impl<F: ReadNorFlash> ImageCheck<F> for RecordingCheck<'_> {
+    fn check(
+        &mut self,
+        flash: &mut F,
+        slot: Slot,
+        region: Region,
+    ) -> Result<ImageInfo, ImageError> {
+        #[cfg(not(any(feature = "size-probe-digest-only", feature = "size-probe-no-crypto")))]
+        let r = verify_image(flash, region, slot, &self.keys, &self.profile);
+        #[cfg(feature = "size-probe-digest-only")]
+        let r = probe::digest_only(flash, slot, region);
+        #[cfg(all(
+            feature = "size-probe-no-crypto",
+            not(feature = "size-probe-digest-only")
+        ))]
+        let r = probe::no_crypto(flash, region);
+        if let Some(v) = self.verified.get_mut(slot.index()) {
+            *v = r.as_ref().ok().map(|(h, _)| *h);
+        }
+        r.map(|(_, info)| info)
+    }
+}
+
+/// Size probes: the same bootloader with less cryptography, built only to
+/// measure what Ed25519 and SHA-256 cost in flash. Their `jump` refuses.
+#[cfg(any(feature = "size-probe-digest-only", feature = "size-probe-no-crypto"))]
+mod probe {
+    use super::*;
+    use abboot::image::signed::read_header;
+
+    /// Header parsed, payload digest checked, no signature.
+    #[cfg(feature = "size-probe-digest-only")]
+    pub fn digest_only<F: ReadNorFlash>(
+        flash: &mut F,
+        slot: Slot,
+        region: Region,
+    ) -> Result<(ImageHeader, ImageInfo), ImageError> {
+        let info = abboot::image::digest::DigestCheck.check(flash, slot, region)?;
+        Ok((read_header(flash, region)?, info))
+    }
+
+    /// Header parsed, nothing checked.
+    #[cfg(feature = "size-probe-no-crypto")]
+    pub fn no_crypto<F: ReadNorFlash>(
+        flash: &mut F,
+        region: Region,
+    ) -> Result<(ImageHeader, ImageInfo), ImageError> {
+        let h = read_header(flash, region)?;
+        match h.image_len() {
+            Some(n) if n <= region.len => {}
+            _ => return Err(ImageError::TooLarge),
+        }
+        let info = ImageInfo {
+            version: h.version,
+            digest: h.payload_digest,
+            security_counter: h.security_counter,
+            data_epoch: h.data_epoch,
+        };
+        Ok((h, info))
+    }
+}
+
+/// Why a verified image is not started.
+pub type LoadError = &'static str;
+
+/// Copies the payload of `slot`'s verified image (`header`) from the flash
+/// file to its load address; the address of the copy.
+pub fn copy_payload(
+    flash: &mut FileFlash,
+    slot: Slot,
+    header: &ImageHeader,
+) -> Result<u32, LoadError> {
+    let want = *config::LOAD_ADDRESS
+        .get(slot.index())
+        .ok_or("no such slot")?;
+    // The check already refused another load address; this copy writes
+    // memory, so it checks again rather than trust that.
+    if header.load_address != want {
+        return Err("load address is not this slot's");
+    }
+    if header.payload_len > config::EXEC_WINDOW {
+        return Err("payload larger than the slot's execution window");
+    }
+    let region = config::LAYOUT
+        .slots
+        .get(slot.index())
+        .ok_or("no such slot")?;
+    let from = region
+        .at(header.header_len, header.payload_len)
+        .ok_or("payload outside the slot")?;
+    if !sh::seek(flash.handle(), from) {
+        return Err("flash file seek failed");
+    }
+    // SAFETY: `want .. want + payload_len` lies in this slot's execution
+    // window of the code SSRAM (checked above), which neither the
+    // bootloader's code (below 1 MiB) nor its RAM (0x2000_0000) overlaps,
+    // and nothing else uses it before the jump.
+    if unsafe { sh::read_raw(flash.handle(), want as *mut u8, header.payload_len) } {
+        Ok(want)
+    } else {
+        Err("flash file read failed")
+    }
+}
+
+/// SHA-256 of `len` bytes of memory at `addr`.
+#[cfg(not(feature = "size-probe-no-crypto"))]
+pub fn ram_digest(addr: u32, len: u32) -> [u8; 32] {
+    // SAFETY: the caller copied `len` bytes to `addr` (execution memory,
+    // plain RAM); the slice is only read, and nothing writes there while
+    // it lives.
+    let bytes = unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) };
+    Sha256::digest(bytes).into()
+}
+
+/// The no-crypto size probe cannot hash; it never jumps either.
+#[cfg(feature = "size-probe-no-crypto")]
+pub fn ram_digest(_addr: u32, _len: u32) -> [u8; 32] {
+    [0; 32]
+}
+
+/// Sanity checks on the copied vector table: initial stack pointer in RAM
+/// and word-aligned, reset vector a Thumb address inside the payload.
+pub fn vector_table_ok(addr: u32, len: u32) -> bool {
+    if len < 8 {
+        return false;
+    }
+    // SAFETY: `addr..addr + len` holds the copied payload (`len >= 8`).
+    let (sp, reset) = unsafe {
+        (
+            core::ptr::read_volatile(addr as *const u32),
+            core::ptr::read_volatile((addr + 4) as *const u32),
+        )
+    };
+    let sp_ok = (0x2000_0000..=0x2040_0000).contains(&sp) && sp % 4 == 0;
+    let reset_ok = reset & 1 == 1 && (addr..addr.saturating_add(len)).contains(&(reset & !1));
+    sp_ok && reset_ok
+}
+
+/// Starts the image whose vector table is at `addr`: VTOR, MSP, reset
+/// vector. Only call it on a copy whose digest matched the verified one.
+pub fn jump(addr: u32) -> ! {
+    #[cfg(any(feature = "size-probe-digest-only", feature = "size-probe-no-crypto"))]
+    {
+        sh::println("boot: size probe build: never starts an image");
+        sh::exit(crate::boot::EXIT_REFUSED)
+    }
+    #[cfg(not(any(feature = "size-probe-digest-only", feature = "size-probe-no-crypto")))]
+    // SAFETY: `addr` holds a payload whose SHA-256 equals the digest of a
+    // signed, verified image linked to run at `addr`, and whose vector
+    // table passed `vector_table_ok`. Nothing of the bootloader is used
+    // after the jump: the image sets up its own stack, data and bss.
+    unsafe {
+        cortex_m::interrupt::disable();
+        (*cortex_m::peripheral::SCB::PTR).vtor.write(addr);
+        cortex_m::asm::dsb();
+        cortex_m::asm::isb();
+        cortex_m::interrupt::enable();
+        cortex_m::asm::bootload(addr as *const u32)
+    }
+}
