@@ -115,7 +115,7 @@ where
         }
         let next = machine::apply(&st, Event::StageBegin { slot: target, tag })?;
         self.ctx.persist(&next)?;
-        let r = self.ctx.layout.slots[target.index()];
+        let r = self.ctx.layout.region(target);
         self.ctx
             .slots
             .erase(r.offset, r.offset + r.len)
@@ -128,7 +128,7 @@ where
     /// and length must be multiples of the slot flash's `WRITE_SIZE`.
     pub fn stage_write(&mut self, offset: u32, data: &[u8]) -> Result<(), Error> {
         let (slot, _) = self.staging.ok_or(Refusal::NotStaging)?;
-        let region = self.ctx.layout.slots[slot.index()];
+        let region = self.ctx.layout.region(slot);
         let len = u32::try_from(data.len()).map_err(|_| Refusal::OutOfSlot)?;
         let at = region.at(offset, len).ok_or(Refusal::OutOfSlot)?;
         let w = S::WRITE_SIZE as u32;

@@ -35,9 +35,10 @@ use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 
 use crate::context::{Context, Layout};
 use crate::error::Error;
-use crate::image::{ImageCheck, ImageError};
+use crate::image::{ImageCheck, ImageError, ImageInfo};
 use crate::journal::Findings;
 use crate::machine::{self, Event};
+use crate::record::same_state;
 use crate::state::{BootKind, BootState, ImageState, Reason, Slot};
 use crate::version::Version;
 
@@ -96,6 +97,10 @@ pub struct Decision {
     pub fault: Option<Error>,
     /// What the journal scan skipped (torn or corrupt records).
     pub findings: Findings,
+    /// The booting image as this boot's check found it (header length,
+    /// payload length, load address, digest), when it was checked: always
+    /// under [`VerifyPolicy::Always`], and before trial boots.
+    pub image: Option<ImageInfo>,
 }
 
 impl Decision {
@@ -115,6 +120,9 @@ impl Decision {
 pub struct Bootloader<M, S, C> {
     ctx: Context<M, S, C>,
     policy: Policy,
+    /// Checks already made during this `select`, per slot, so no image is
+    /// hashed twice in one boot.
+    checked: [Option<Result<ImageInfo, ImageError>>; 2],
 }
 
 impl<M, S, C> Bootloader<M, S, C>
@@ -135,17 +143,19 @@ where
         Ok(Self {
             ctx: Context::new(metadata, slots, layout, check)?,
             policy,
+            checked: [None, None],
         })
     }
 
     /// Decides which slot boots; see the [module documentation](self).
     pub fn select(&mut self) -> Decision {
+        self.checked = [None, None];
         let loaded = self.ctx.load();
         let findings = loaded.findings;
         let (before, mut st, mut kind) = match loaded.record {
             Some(r) => (Some(r.state.clone()), r.state, BootKind::Normal),
             None => {
-                let infos = Slot::ALL.map(|s| self.ctx.check(s).ok());
+                let infos = Slot::ALL.map(|s| self.check(s).ok());
                 (
                     None,
                     machine::fresh(infos, self.policy.fresh_tries),
@@ -162,7 +172,7 @@ where
                     if let Ok(next) = machine::apply(&st, Event::TrialBoot(c)) {
                         match self.ctx.persist(&next) {
                             Ok(()) => {
-                                return decision(
+                                return self.decide(
                                     &next,
                                     Some(c),
                                     BootKind::Trial,
@@ -195,7 +205,7 @@ where
         let verify = self.policy.verify == VerifyPolicy::Always;
         if let Some(p) = st.primary.filter(|&p| self.confirmed_ok(&st, p, verify)) {
             fault = fault.or(self.persist_if_changed(before.as_ref(), &st));
-            return decision(&st, Some(p), kind, reason, fault, findings);
+            return self.decide(&st, Some(p), kind, reason, fault, findings);
         }
         let other = Slot::ALL
             .into_iter()
@@ -204,7 +214,7 @@ where
             if let Ok(next) = machine::apply(&st, Event::Fallback { to: o }) {
                 st = next;
                 fault = fault.or(self.persist_if_changed(before.as_ref(), &st));
-                return decision(
+                return self.decide(
                     &st,
                     Some(o),
                     BootKind::Fallback,
@@ -218,7 +228,7 @@ where
             st = next;
         }
         fault = fault.or(self.persist_if_changed(before.as_ref(), &st));
-        decision(
+        self.decide(
             &st,
             None,
             BootKind::Recovery,
@@ -238,7 +248,6 @@ where
         }
         if first || self.policy.verify == VerifyPolicy::Always {
             let checked = self
-                .ctx
                 .check(slot)
                 .map_err(|e| (Reason::ImageInvalid, e.code()))?;
             if checked.digest != info.digest {
@@ -258,11 +267,47 @@ where
         if info.state != ImageState::Confirmed || info.security_counter < st.min_security_counter {
             return false;
         }
-        !verify || self.ctx.check(slot).is_ok_and(|c| c.digest == info.digest)
+        !verify || self.check(slot).is_ok_and(|c| c.digest == info.digest)
+    }
+
+    /// The image check of `slot`, made at most once per `select`.
+    fn check(&mut self, slot: Slot) -> Result<ImageInfo, ImageError> {
+        let [a, b] = &mut self.checked;
+        let memo = match slot {
+            Slot::A => a,
+            Slot::B => b,
+        };
+        match memo {
+            Some(r) => *r,
+            None => {
+                let r = self.ctx.check(slot);
+                *memo = Some(r);
+                r
+            }
+        }
+    }
+
+    fn decide(
+        &self,
+        st: &BootState,
+        slot: Option<Slot>,
+        kind: BootKind,
+        reason: Reason,
+        fault: Option<Error>,
+        findings: Findings,
+    ) -> Decision {
+        let image = slot.and_then(|s| match (s, &self.checked) {
+            (Slot::A, [Some(Ok(i)), _]) | (Slot::B, [_, Some(Ok(i))]) => Some(*i),
+            _ => None,
+        });
+        Decision {
+            image,
+            ..decision(st, slot, kind, reason, fault, findings)
+        }
     }
 
     fn persist_if_changed(&mut self, before: Option<&BootState>, st: &BootState) -> Option<Error> {
-        if before == Some(st) {
+        if before.is_some_and(|b| same_state(b, st)) {
             return None;
         }
         self.ctx.persist(st).err()
@@ -294,5 +339,6 @@ fn decision(
         data_epoch: st.data_epoch,
         fault,
         findings,
+        image: None,
     }
 }

@@ -20,6 +20,16 @@ pub struct Layout {
     pub slots: [Region; 2],
 }
 
+impl Layout {
+    /// The region of `slot`.
+    pub const fn region(&self, slot: Slot) -> Region {
+        match slot {
+            Slot::A => self.slots[0],
+            Slot::B => self.slots[1],
+        }
+    }
+}
+
 /// The journal, the slots and the image check, as both faces use them.
 pub struct Context<M, S, C> {
     pub(crate) journal: Journal<M>,
@@ -67,7 +77,7 @@ where
 
     /// Checks the image in `slot`.
     pub(crate) fn check(&mut self, slot: Slot) -> Result<ImageInfo, ImageError> {
-        let region = self.layout.slots[slot.index()];
+        let region = self.layout.region(slot);
         self.check.check(&mut self.slots, slot, region)
     }
 

@@ -39,7 +39,7 @@
 use embedded_storage::nor_flash::NorFlash;
 
 use crate::flash::Region;
-use crate::record::{seq_newer, DecodeError, Record, RECORD_SIZE};
+use crate::record::{same_state, seq_newer, DecodeError, Record, RECORD_SIZE};
 use crate::state::BootState;
 
 /// Where the journal lives: two sectors of one flash device.
@@ -327,8 +327,8 @@ impl<F: NorFlash> Journal<F> {
             match self.read().record {
                 // Our state is what a boot finds (possibly in the copy of an
                 // earlier attempt): that is the guarantee.
-                Some(r) if r.state == *state => return Ok(r.seq),
-                Some(r) => restart = Some((1 - sector, r.seq.wrapping_add(1))),
+                Some(r) if same_state(&r.state, state) => return Ok(r.seq),
+                Some(r) => restart = Some((sector ^ 1, r.seq.wrapping_add(1))),
                 None => {}
             }
         }
@@ -341,22 +341,22 @@ impl<F: NorFlash> Journal<F> {
         let n = self.per_sector;
         match tail.newest {
             Some((s, i, seq)) => {
-                let next = tail.used[s];
+                let next = tail.used[s & 1];
                 if next < n {
                     return Ok((s, next, seq.wrapping_add(next.saturating_sub(i))));
                 }
-                let other = 1 - s;
+                let other = s ^ 1;
                 self.ensure_blank(other)?;
-                tail.used[other] = 0;
+                tail.used[other & 1] = 0;
                 Ok((other, 0, seq.wrapping_add(n.saturating_sub(i))))
             }
             None => {
                 // No valid record anywhere: nothing to lose by erasing, and
                 // stale garbage must not outlive the fresh start.
                 for s in 0..2 {
-                    if s == 0 || tail.used[s] != 0 {
+                    if s == 0 || tail.used[s & 1] != 0 {
                         self.ensure_blank(s)?;
-                        tail.used[s] = 0;
+                        tail.used[s & 1] = 0;
                     }
                 }
                 Ok((0, 0, 0))
@@ -369,7 +369,7 @@ impl<F: NorFlash> Journal<F> {
         if self.is_blank(s) {
             return Ok(());
         }
-        let r = self.sectors[s];
+        let r = self.sectors[s & 1];
         self.flash
             .erase(r.offset, r.offset + r.len)
             .map_err(Error::Flash)?;
@@ -384,7 +384,7 @@ impl<F: NorFlash> Journal<F> {
     /// read (torn on ECC flash) is not blank.
     fn is_blank(&mut self, s: usize) -> bool {
         let mut buf = [0u8; RECORD_SIZE];
-        let r = self.sectors[s];
+        let r = self.sectors[s & 1];
         (0..self.per_sector).all(|i| {
             let ok = self.flash.read(self.offset(s, i), &mut buf).is_ok();
             ok && buf.iter().all(|&b| b == 0xFF)
@@ -438,7 +438,7 @@ impl<F: NorFlash> Journal<F> {
     fn offset(&self, s: usize, index: u32) -> u32 {
         // `new` checked that every position of both sectors lies inside the
         // device, so this cannot overflow for `index < per_sector`.
-        self.sectors[s].offset + index * RECORD_SIZE as u32
+        self.sectors[s & 1].offset + index * RECORD_SIZE as u32
     }
 
     /// Reads every position of both sectors, valid or not, in flash order,

@@ -414,6 +414,7 @@ mod tests {
             digest: [fill; 32],
             security_counter: sec,
             data_epoch: minor as u16,
+            ..ImageInfo::default()
         }
     }
 

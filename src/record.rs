@@ -142,83 +142,114 @@ fn byte_slot(b: u8) -> Result<Option<Slot>, DecodeError> {
     }
 }
 
-fn put_u16(buf: &mut [u8], off: usize, v: u16) {
-    buf[off..off + 2].copy_from_slice(&v.to_le_bytes());
+// The codec reads and writes through these helpers rather than indexing:
+// `get`/`get_mut` with a range cannot panic, so no bounds check (and no
+// panic path) is left for the bootloader's link-time no-panic proof, and a
+// layout mistake shows up as a failing round-trip test, not a crash.
+
+fn put(buf: &mut [u8; RECORD_SIZE], off: usize, bytes: &[u8]) {
+    if let Some(dst) = buf.get_mut(off..off.saturating_add(bytes.len())) {
+        dst.iter_mut().zip(bytes).for_each(|(d, s)| *d = *s);
+    }
 }
 
-fn put_u32(buf: &mut [u8], off: usize, v: u32) {
-    buf[off..off + 4].copy_from_slice(&v.to_le_bytes());
+fn put_u8(buf: &mut [u8; RECORD_SIZE], off: usize, v: u8) {
+    put(buf, off, &[v]);
 }
 
-fn get_u16(buf: &[u8; RECORD_SIZE], off: usize) -> u16 {
-    u16::from_le_bytes([buf[off], buf[off + 1]])
+fn put_u16(buf: &mut [u8; RECORD_SIZE], off: usize, v: u16) {
+    put(buf, off, &v.to_le_bytes());
 }
 
-fn get_u32(buf: &[u8; RECORD_SIZE], off: usize) -> u32 {
-    u32::from_le_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]])
+fn put_u32(buf: &mut [u8; RECORD_SIZE], off: usize, v: u32) {
+    put(buf, off, &v.to_le_bytes());
 }
 
 fn get_array<const N: usize>(buf: &[u8; RECORD_SIZE], off: usize) -> [u8; N] {
     let mut out = [0u8; N];
-    out.copy_from_slice(&buf[off..off + N]);
+    if let Some(src) = buf.get(off..off.saturating_add(N)) {
+        out.iter_mut().zip(src).for_each(|(o, s)| *o = *s);
+    }
     out
 }
 
-// The fixed offsets above are compile-time constants inside a fixed-size
-// array, so the indexing in the encode/decode helpers cannot go out of
-// bounds; these assertions keep that true if the layout changes.
+fn get_u8(buf: &[u8; RECORD_SIZE], off: usize) -> u8 {
+    buf.get(off).copied().unwrap_or(0)
+}
+
+fn get_u16(buf: &[u8; RECORD_SIZE], off: usize) -> u16 {
+    u16::from_le_bytes(get_array(buf, off))
+}
+
+fn get_u32(buf: &[u8; RECORD_SIZE], off: usize) -> u32 {
+    u32::from_le_bytes(get_array(buf, off))
+}
+
 const _: () = assert!(OFF_SLOTS + 2 * SLOT_LEN == OFF_REJECTED);
 const _: () = assert!(OFF_REJECTED + 32 == OFF_TAG);
 const _: () = assert!(OFF_TAG + UPDATE_TAG_LEN <= OFF_CRC);
 const _: () = assert!(OFF_EVENTS + EVENT_RING_LEN * EVENT_LEN == OFF_SLOTS);
 const _: () = assert!(OFF_CRC + 4 == RECORD_SIZE);
 
+/// Whether two states encode to the same record: what "the state did not
+/// change" means on flash. Compares bytes rather than the derived
+/// `PartialEq`, which goes through heapless's `Deque` comparison and its
+/// bounds checks, so the boot path stays free of panic paths.
+pub fn same_state(a: &BootState, b: &BootState) -> bool {
+    fields(0, a) == fields(0, b)
+}
+
+/// Every field of a record, CRC left 0.
+fn fields(seq: u32, s: &BootState) -> [u8; RECORD_SIZE] {
+    let mut b = [0u8; RECORD_SIZE];
+    put(&mut b, 0, &MAGIC);
+    put_u8(&mut b, 4, FORMAT_VERSION);
+    put_u8(&mut b, 5, (RECORD_SIZE / 16) as u8);
+    put_u32(&mut b, OFF_SEQ, seq);
+    put_u8(&mut b, OFF_GLOBAL, slot_byte(s.primary));
+    put_u8(&mut b, OFF_GLOBAL + 1, slot_byte(s.rollback));
+    put_u8(&mut b, OFF_GLOBAL + 2, s.update.tag());
+    put_u8(&mut b, OFF_GLOBAL + 3, s.last_reason.code());
+    put_u16(&mut b, 0x10, s.failure_count);
+    put_u16(&mut b, 0x12, s.data_epoch);
+    put_u32(&mut b, 0x14, s.min_security_counter);
+    let flags = if s.rejected_digest.is_some() {
+        FLAG_REJECTED
+    } else {
+        0
+    };
+    put_u8(&mut b, 0x18, flags);
+    put_u8(&mut b, 0x19, s.update_tag.len() as u8);
+    put_u8(&mut b, 0x1A, s.events.len() as u8);
+    put_u8(&mut b, 0x1B, s.check_error);
+    for (i, e) in s.events.iter().enumerate() {
+        let event = [e.kind.tag(), slot_byte(e.slot), e.reason.code(), e.tries];
+        put(&mut b, OFF_EVENTS + i * EVENT_LEN, &event);
+    }
+    for slot in Slot::ALL {
+        let info = s.slot(slot);
+        let o = OFF_SLOTS + slot.index() * SLOT_LEN;
+        put(
+            &mut b,
+            o,
+            &[info.state.tag(), info.state.tries(), info.attempts],
+        );
+        put(&mut b, o + 4, &info.version.to_bytes());
+        put_u32(&mut b, o + 12, info.security_counter);
+        put_u16(&mut b, o + 16, info.data_epoch);
+        put(&mut b, o + 20, &info.digest);
+    }
+    if let Some(d) = &s.rejected_digest {
+        put(&mut b, OFF_REJECTED, d);
+    }
+    put(&mut b, OFF_TAG, &s.update_tag);
+    b
+}
+
 impl Record {
     /// Encodes the record into its 256 on-flash bytes.
     pub fn encode(&self) -> [u8; RECORD_SIZE] {
-        let s = &self.state;
-        let mut b = [0u8; RECORD_SIZE];
-        b[0..4].copy_from_slice(&MAGIC);
-        b[4] = FORMAT_VERSION;
-        b[5] = (RECORD_SIZE / 16) as u8;
-        put_u32(&mut b, OFF_SEQ, self.seq);
-        b[OFF_GLOBAL] = slot_byte(s.primary);
-        b[OFF_GLOBAL + 1] = slot_byte(s.rollback);
-        b[OFF_GLOBAL + 2] = s.update.tag();
-        b[OFF_GLOBAL + 3] = s.last_reason.code();
-        put_u16(&mut b, 0x10, s.failure_count);
-        put_u16(&mut b, 0x12, s.data_epoch);
-        put_u32(&mut b, 0x14, s.min_security_counter);
-        b[0x18] = if s.rejected_digest.is_some() {
-            FLAG_REJECTED
-        } else {
-            0
-        };
-        b[0x19] = s.update_tag.len() as u8;
-        b[0x1A] = s.events.len() as u8;
-        b[0x1B] = s.check_error;
-        for (i, e) in s.events.iter().enumerate() {
-            let o = OFF_EVENTS + i * EVENT_LEN;
-            b[o] = e.kind.tag();
-            b[o + 1] = slot_byte(e.slot);
-            b[o + 2] = e.reason.code();
-            b[o + 3] = e.tries;
-        }
-        for slot in Slot::ALL {
-            let info = s.slot(slot);
-            let o = OFF_SLOTS + slot.index() * SLOT_LEN;
-            b[o] = info.state.tag();
-            b[o + 1] = info.state.tries();
-            b[o + 2] = info.attempts;
-            b[o + 4..o + 12].copy_from_slice(&info.version.to_bytes());
-            put_u32(&mut b, o + 12, info.security_counter);
-            put_u16(&mut b, o + 16, info.data_epoch);
-            b[o + 20..o + 52].copy_from_slice(&info.digest);
-        }
-        if let Some(d) = &s.rejected_digest {
-            b[OFF_REJECTED..OFF_REJECTED + 32].copy_from_slice(d);
-        }
-        b[OFF_TAG..OFF_TAG + s.update_tag.len()].copy_from_slice(&s.update_tag);
+        let mut b = fields(self.seq, &self.state);
         let crc = crc32(&b[..OFF_CRC]);
         put_u32(&mut b, OFF_CRC, crc);
         b
@@ -230,7 +261,7 @@ impl Record {
         if b.iter().all(|&x| x == 0xFF) {
             return Err(DecodeError::Blank);
         }
-        if b[0..4] != MAGIC {
+        if get_array::<4>(b, 0) != MAGIC {
             return Err(DecodeError::BadMagic);
         }
         if crc32(&b[..OFF_CRC]) != get_u32(b, OFF_CRC) {
@@ -238,53 +269,56 @@ impl Record {
         }
         // Checked after the CRC so that a torn record of a known format is
         // reported as torn, not as foreign.
-        if b[4] != FORMAT_VERSION || b[5] as usize != RECORD_SIZE / 16 {
+        if get_u8(b, 4) != FORMAT_VERSION || get_u8(b, 5) as usize != RECORD_SIZE / 16 {
             return Err(DecodeError::UnsupportedFormat);
         }
-        let update = UpdateState::from_tag(b[OFF_GLOBAL + 2]).ok_or(DecodeError::BadField)?;
-        let last_reason = Reason::from_code(b[OFF_GLOBAL + 3]).ok_or(DecodeError::BadField)?;
-        let flags = b[0x18];
-        let tag_len = b[0x19] as usize;
-        let ev_count = b[0x1A] as usize;
+        let update =
+            UpdateState::from_tag(get_u8(b, OFF_GLOBAL + 2)).ok_or(DecodeError::BadField)?;
+        let last_reason =
+            Reason::from_code(get_u8(b, OFF_GLOBAL + 3)).ok_or(DecodeError::BadField)?;
+        let flags = get_u8(b, 0x18);
+        let tag_len = get_u8(b, 0x19) as usize;
+        let ev_count = get_u8(b, 0x1A) as usize;
         if flags & !FLAG_REJECTED != 0 || tag_len > UPDATE_TAG_LEN || ev_count > EVENT_RING_LEN {
             return Err(DecodeError::BadField);
         }
         let mut state = BootState {
-            primary: byte_slot(b[OFF_GLOBAL])?,
-            rollback: byte_slot(b[OFF_GLOBAL + 1])?,
+            primary: byte_slot(get_u8(b, OFF_GLOBAL))?,
+            rollback: byte_slot(get_u8(b, OFF_GLOBAL + 1))?,
             update,
             last_reason,
             failure_count: get_u16(b, 0x10),
-            check_error: b[0x1B],
+            check_error: get_u8(b, 0x1B),
             data_epoch: get_u16(b, 0x12),
             min_security_counter: get_u32(b, 0x14),
             rejected_digest: (flags & FLAG_REJECTED != 0).then(|| get_array(b, OFF_REJECTED)),
             ..BootState::default()
         };
         for i in 0..ev_count {
-            let o = OFF_EVENTS + i * EVENT_LEN;
-            let event = BootEvent {
-                kind: BootKind::from_tag(b[o]).ok_or(DecodeError::BadField)?,
-                slot: byte_slot(b[o + 1])?,
-                reason: Reason::from_code(b[o + 2]).ok_or(DecodeError::BadField)?,
-                tries: b[o + 3],
-            };
-            state.push_event(event);
+            let [kind, slot, reason, tries] = get_array::<4>(b, OFF_EVENTS + i * EVENT_LEN);
+            state.push_event(BootEvent {
+                kind: BootKind::from_tag(kind).ok_or(DecodeError::BadField)?,
+                slot: byte_slot(slot)?,
+                reason: Reason::from_code(reason).ok_or(DecodeError::BadField)?,
+                tries,
+            });
         }
         for slot in Slot::ALL {
             let o = OFF_SLOTS + slot.index() * SLOT_LEN;
+            let [tag, tries, attempts] = get_array::<3>(b, o);
             *state.slot_mut(slot) = SlotInfo {
-                state: ImageState::from_parts(b[o], b[o + 1]).ok_or(DecodeError::BadField)?,
-                attempts: b[o + 2],
+                state: ImageState::from_parts(tag, tries).ok_or(DecodeError::BadField)?,
+                attempts,
                 version: Version::from_bytes(&get_array(b, o + 4)),
                 security_counter: get_u32(b, o + 12),
                 data_epoch: get_u16(b, o + 16),
                 digest: get_array(b, o + 20),
             };
         }
+        let tag = get_array::<UPDATE_TAG_LEN>(b, OFF_TAG);
         state
             .update_tag
-            .extend_from_slice(&b[OFF_TAG..OFF_TAG + tag_len])
+            .extend_from_slice(tag.get(..tag_len).unwrap_or(&[]))
             .map_err(|_| DecodeError::BadField)?;
         Ok(Record {
             seq: get_u32(b, OFF_SEQ),

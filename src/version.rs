@@ -38,21 +38,19 @@ impl Version {
 
     /// Little-endian encoding: `major`, `minor`, `patch` (u16), `build` (u32).
     pub fn to_bytes(&self) -> [u8; 8] {
-        let mut b = [0u8; 8];
-        b[0] = self.major;
-        b[1] = self.minor;
-        b[2..4].copy_from_slice(&self.patch.to_le_bytes());
-        b[4..8].copy_from_slice(&self.build.to_le_bytes());
-        b
+        let [p0, p1] = self.patch.to_le_bytes();
+        let [b0, b1, b2, b3] = self.build.to_le_bytes();
+        [self.major, self.minor, p0, p1, b0, b1, b2, b3]
     }
 
     /// Decodes [`Version::to_bytes`]; every bit pattern is a version.
     pub fn from_bytes(b: &[u8; 8]) -> Self {
+        let [major, minor, p0, p1, b0, b1, b2, b3] = *b;
         Self {
-            major: b[0],
-            minor: b[1],
-            patch: u16::from_le_bytes([b[2], b[3]]),
-            build: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+            major,
+            minor,
+            patch: u16::from_le_bytes([p0, p1]),
+            build: u32::from_le_bytes([b0, b1, b2, b3]),
         }
     }
 }

@@ -288,3 +288,26 @@ fn image_error_codes_round_trip() {
     assert_eq!(ImageError::from_code(0), None);
     assert_eq!(ImageError::from_code(14), None);
 }
+
+/// The decision carries what the bootloader needs to load the image, and a
+/// first boot hashes each image once, not twice.
+#[test]
+fn decision_carries_the_checked_image_and_checks_once() {
+    let mut d = Device::new(16384, DigestCheck);
+    // Large enough that hashing it twice outweighs the journal's own reads
+    // (a first append checks a whole 4 KiB sector is blank).
+    d.factory(Slot::A, &test_image(v(0), 12000, 1));
+    let before = d.flash().stats();
+    let first = d.boot().unwrap();
+    let read = d.flash().stats().since(&before).bytes_read;
+    let img = first.image.expect("checked on this boot");
+    assert_eq!(
+        (img.header_len, img.payload_len, img.version),
+        (256, 12000, v(0))
+    );
+    assert!(
+        read < 12000 * 2,
+        "read {read} bytes: the image was hashed twice"
+    );
+    assert!(read >= 12000, "read {read} bytes: the image was not hashed");
+}

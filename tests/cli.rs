@@ -9,10 +9,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use abboot::image::digest::DigestCheck;
 use abboot::journal::{Geometry, Journal};
+use abboot::sim::device::test_image;
 use abboot::sim::file::FileFlash;
-use abboot::state::{BootState, ImageState, Slot, UpdateState};
-use abboot::Version;
+use abboot::sim::Device;
+use abboot::state::{BootKind, BootState, ImageState, Reason, Slot, UpdateState};
+use abboot::{Control, StageOptions, Version};
 use serde_json::Value;
 
 const HW: &str = "0xb0a4d001";
@@ -857,19 +860,23 @@ fn inspect_metadata_of_a_journal() {
     );
 }
 
+/// `len` random-looking bytes (xorshift from `seed`).
+fn noise(mut seed: u32, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed as u8
+        })
+        .collect()
+}
+
 #[test]
 fn inspect_metadata_of_garbage() {
     let d = scratch("inspect_garbage");
     // Random-looking bytes, a little blank space, and a run of zeros.
-    let mut x: u32 = 0x1234_5678;
-    let mut bytes: Vec<u8> = (0..8192)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
+    let mut bytes = noise(0x1234_5678, 8192);
     bytes[4096..4096 + 256].fill(0xFF);
     bytes[4096 + 512..4096 + 768].fill(0);
     fs::write(d.join("garbage.bin"), &bytes).unwrap();
@@ -1012,4 +1019,344 @@ fn openssl_interop() {
         .output()
         .unwrap();
     assert!(!refused.status.success());
+}
+
+// ------------------------------------------------ status, confirm, mark-bad
+
+/// `args` with the metadata options for `file` (two 4 KiB sectors at 0).
+fn on<'a>(file: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    v.extend(["--metadata", file, "--sector-size", "4K"]);
+    v
+}
+
+fn status_json(dir: &Path, file: &str) -> Value {
+    serde_json::from_str(&ok(abboot(dir, &on(file, &["status", "--json"])))).unwrap()
+}
+
+/// A simulated device on 1.0.0 with an update to 1.1.0 staged with 3
+/// tries and, if `boot`, booted once (on trial, 2 tries left); its first
+/// 8 KiB, the metadata journal, are written to `path`.
+fn device_metadata(path: &Path, boot: bool) -> Device<DigestCheck> {
+    let mut d = Device::new(16384, DigestCheck);
+    d.factory(Slot::A, &test_image(Version::new(1, 0, 0, 0), 3000, 1));
+    assert_eq!(d.boot().unwrap().kind, BootKind::Fresh);
+    let opts = StageOptions {
+        tries: 3,
+        tag: b"req-7",
+        ..StageOptions::default()
+    };
+    d.stage(&test_image(Version::new(1, 1, 0, 0), 3000, 2), &opts)
+        .unwrap();
+    if boot {
+        assert!(d.boot().unwrap().is_trial());
+    }
+    fs::write(path, &d.flash().contents()[..8192]).unwrap();
+    d
+}
+
+/// The state in `path`, read with the library as a device would.
+fn state_in(path: &Path) -> BootState {
+    let flash = FileFlash::<1, 4096>::open_read_only(path).unwrap();
+    let mut control = Control::new(flash, Geometry::contiguous(0, 4096)).unwrap();
+    control.state().expect("a valid record")
+}
+
+/// A failure with exit status 1 (a refused or failed operation), reported
+/// as in [`fails`]; `path` is unchanged.
+#[track_caller]
+fn refused(out: Output, path: &Path, before: &[u8], needle: &str) -> String {
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let name = path.file_name().unwrap().to_str().unwrap();
+    let line = fails(out, name, needle);
+    assert_eq!(fs::read(path).unwrap(), before, "{name} changed");
+    line
+}
+
+#[test]
+fn status_set_tries_and_confirm() {
+    let d = scratch("control_confirm");
+    let meta = d.join("meta.bin");
+    let mut device = device_metadata(&meta, true);
+
+    let json = status_json(&d, "meta.bin");
+    assert_eq!(json["metadata"], "valid");
+    assert_eq!(json["update"], "Trial");
+    assert_eq!(json["trial"], true);
+    assert_eq!(json["tries_left"], 2);
+    assert_eq!(json["running"], "B");
+    assert_eq!(json["installed_version"]["minor"], 1);
+    assert_eq!(json["update_tag"], "req-7");
+    assert_eq!(json["data_restore_needed"], false);
+    // Every field of the library's status JSON is there, with its value.
+    let flash = FileFlash::<1, 4096>::open_read_only(&meta).unwrap();
+    let lib = Control::new(flash, Geometry::contiguous(0, 4096))
+        .unwrap()
+        .status();
+    let lib: Value = serde_json::from_str(&lib.to_json()).unwrap();
+    for (key, value) in lib.as_object().unwrap() {
+        assert_eq!(&json[key], value, "{key}");
+    }
+    let text = ok(abboot(&d, &on("meta.bin", &["status"])));
+    assert!(text.contains("running               slot B, version 1.1.0+0"));
+    assert!(text.contains("trial                 yes"), "{text}");
+    assert!(text.contains("tries left            2"), "{text}");
+    assert!(text.contains("update tag            \"req-7\""), "{text}");
+    assert!(
+        text.contains("Trial, slot B, reason none, tries 2"),
+        "{text}"
+    );
+
+    let out = ok(abboot(&d, &on("meta.bin", &["set-tries", "5"])));
+    assert_eq!(
+        out,
+        "slot B, version 1.1.0+0 (on trial): 5 trial boots left\n"
+    );
+    assert_eq!(
+        state_in(&meta).slots[1].state,
+        ImageState::Trial { tries: 5 }
+    );
+    assert_eq!(status_json(&d, "meta.bin")["tries_left"], 5);
+
+    let out = ok(abboot(&d, &on("meta.bin", &["confirm"])));
+    assert_eq!(
+        out,
+        "confirmed: slot B, version 1.1.0+0 is the primary now; slot A is kept for rollback\n"
+    );
+    let st = state_in(&meta);
+    assert_eq!(
+        (st.primary, st.rollback, st.update),
+        (Some(Slot::B), Some(Slot::A), UpdateState::Confirmed)
+    );
+    assert_eq!(st.slots[1].state, ImageState::Confirmed);
+    let json = status_json(&d, "meta.bin");
+    assert_eq!(
+        (&json["update"], &json["trial"], &json["running"]),
+        (
+            &Value::from("Confirmed"),
+            &Value::from(false),
+            &Value::from("B")
+        )
+    );
+
+    // What the tool wrote is what the bootloader reads: it boots B.
+    let bytes = fs::read(&meta).unwrap();
+    device.flash_mut().set_contents(0, &bytes);
+    let boot = device.boot().unwrap();
+    assert_eq!((boot.kind, boot.slot), (BootKind::Normal, Some(Slot::B)));
+
+    // A boot script confirms at every boot: the second time is a no-op.
+    let out = ok(abboot(&d, &on("meta.bin", &["confirm"])));
+    assert!(
+        out.starts_with("already confirmed: slot B, version 1.1.0+0"),
+        "{out}"
+    );
+    assert_eq!(fs::read(&meta).unwrap(), bytes);
+    // With nothing on trial, the other changes are refused.
+    refused(
+        abboot(&d, &on("meta.bin", &["mark-bad", "--reason", "1"])),
+        &meta,
+        &bytes,
+        "refused: no image is on trial",
+    );
+    refused(
+        abboot(&d, &on("meta.bin", &["set-tries", "3"])),
+        &meta,
+        &bytes,
+        "refused: no image is on trial",
+    );
+    let line = refused(
+        abboot(&d, &on("meta.bin", &["abort"])),
+        &meta,
+        &bytes,
+        "refused: no staged update to abort",
+    );
+    assert_eq!(line, "error: meta.bin: refused: no staged update to abort");
+}
+
+#[test]
+fn mark_bad_and_abort() {
+    let d = scratch("control_mark_bad");
+    let meta = d.join("meta.bin");
+    device_metadata(&meta, true);
+    let before = fs::read(&meta).unwrap();
+
+    // Reason codes outside 0..=127 are refused before the file is opened.
+    for bad in ["128", "200", "x"] {
+        let out = abboot(&d, &on("meta.bin", &["mark-bad", "--reason", bad]));
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("error: ") && err.contains("--reason"),
+            "{err}"
+        );
+        assert_eq!(fs::read(&meta).unwrap(), before);
+    }
+    let out = abboot(&d, &on("meta.bin", &["mark-bad", "--reason", "200"]));
+    assert!(stderr(&out).contains("a firmware reason code is 0..=127"));
+    for bad in ["0", "256"] {
+        let out = abboot(&d, &on("meta.bin", &["set-tries", bad]));
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains("tries must be 1..=255"), "{bad}");
+    }
+    assert_eq!(fs::read(&meta).unwrap(), before);
+    // Abort is for an update that has not booted.
+    refused(
+        abboot(&d, &on("meta.bin", &["abort"])),
+        &meta,
+        &before,
+        "refused: an update is on trial; confirm or reject it first",
+    );
+
+    let out = ok(abboot(&d, &on("meta.bin", &["mark-bad", "--reason", "7"])));
+    assert_eq!(
+        out,
+        "marked bad: slot B, version 1.1.0+0, with firmware reason 7; \
+         the next boot returns to slot A, version 1.0.0+0\n"
+    );
+    let st = state_in(&meta);
+    assert_eq!(st.last_reason, Reason::App(7));
+    assert_eq!(st.slots[1].state, ImageState::Rejected);
+    assert_eq!(st.rejected_digest, Some(st.slots[1].digest));
+    assert_eq!(st.update, UpdateState::RolledBack);
+    let json = status_json(&d, "meta.bin");
+    assert_eq!(json["last_reason"]["App"], 7);
+    assert_eq!(json["failure_count"], 1);
+    assert_eq!(json["running"], "A");
+    let digest: String = st.slots[1]
+        .digest
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(json["rejected_digest"], digest);
+    let text = ok(abboot(&d, &on("meta.bin", &["status"])));
+    assert!(
+        text.contains("last reason           firmware reason 7"),
+        "{text}"
+    );
+
+    // A staged update that has not booted: set-tries keeps it pending,
+    // abort drops it.
+    let pending = d.join("pending.bin");
+    device_metadata(&pending, false);
+    let out = ok(abboot(&d, &on("pending.bin", &["set-tries", "1"])));
+    assert_eq!(
+        out,
+        "slot B, version 1.1.0+0 (pending): 1 trial boot left\n"
+    );
+    assert_eq!(
+        state_in(&pending).slots[1].state,
+        ImageState::Pending { tries: 1 }
+    );
+    let out = ok(abboot(&d, &on("pending.bin", &["abort"])));
+    assert_eq!(
+        out,
+        "aborted: the update staged in slot B, version 1.1.0+0 is dropped; slot B is empty\n"
+    );
+    let st = state_in(&pending);
+    assert_eq!(st.slots[1].state, ImageState::Empty);
+    assert_eq!(
+        (st.update, st.last_reason),
+        (UpdateState::Failed, Reason::Aborted)
+    );
+}
+
+#[test]
+fn control_of_files_that_are_not_a_journal() {
+    let d = scratch("control_bad_files");
+    let garbage = noise(0x9e37_79b9, 8192);
+    let path = d.join("garbage.bin");
+    fs::write(&path, &garbage).unwrap();
+    let text = ok(abboot(&d, &on("garbage.bin", &["status"])));
+    assert!(text.starts_with("garbage.bin: no valid record"), "{text}");
+    let json = status_json(&d, "garbage.bin");
+    assert_eq!(
+        (&json["metadata"], &json["seq"]),
+        (&"invalid".into(), &Value::Null)
+    );
+    for args in [
+        &["confirm"][..],
+        &["mark-bad", "--reason", "3"],
+        &["set-tries", "2"],
+    ] {
+        refused(
+            abboot(&d, &on("garbage.bin", args)),
+            &path,
+            &garbage,
+            "refused: no image is on trial (the metadata holds no valid record",
+        );
+    }
+
+    // Blank metadata is a factory device: status says so; nothing to confirm.
+    let blank = d.join("blank.bin");
+    drop(FileFlash::<1, 4096>::create_blank(&blank, 8192).unwrap());
+    let text = ok(abboot(&d, &on("blank.bin", &["status"])));
+    assert!(text.starts_with("blank.bin: blank metadata"), "{text}");
+    assert_eq!(status_json(&d, "blank.bin")["metadata"], "blank");
+    refused(
+        abboot(&d, &on("blank.bin", &["confirm"])),
+        &blank,
+        &[0xFF; 8192],
+        "refused: no image is on trial (the metadata is blank",
+    );
+
+    fails(
+        abboot(&d, &on("none.bin", &["status"])),
+        "none.bin",
+        "cannot read",
+    );
+    fails(
+        abboot(&d, &on("none.bin", &["confirm"])),
+        "none.bin",
+        "cannot open for writing",
+    );
+    assert!(!d.join("none.bin").exists());
+    fs::write(d.join("short.bin"), [0xFF; 5000]).unwrap();
+    refused(
+        abboot(&d, &on("short.bin", &["confirm"])),
+        &d.join("short.bin"),
+        &[0xFF; 5000],
+        "too short for the journal",
+    );
+    let out = abboot(
+        &d,
+        &["status", "--metadata", "blank.bin", "--sector-size", "3000"],
+    );
+    assert_eq!(
+        stderr(&out),
+        "error: --sector-size 3000: must be 1K, 2K, 4K, 8K, 16K, 32K, 64K or 128K\n"
+    );
+}
+
+#[test]
+fn control_of_a_read_only_file() {
+    let d = scratch("control_read_only");
+    let meta = d.join("ro.bin");
+    device_metadata(&meta, true);
+    let before = fs::read(&meta).unwrap();
+    let mut perms = fs::metadata(&meta).unwrap().permissions();
+    perms.set_readonly(true);
+    fs::set_permissions(&meta, perms).unwrap();
+    // Status only reads.
+    assert_eq!(status_json(&d, "ro.bin")["update"], "Trial");
+    if fs::OpenOptions::new().write(true).open(&meta).is_ok() {
+        eprintln!(
+            "note: file permissions are not enforced for this user (root); \
+             skipping the read-only refusal"
+        );
+        return;
+    }
+    for args in [&["confirm"][..], &["set-tries", "4"]] {
+        refused(
+            abboot(&d, &on("ro.bin", args)),
+            &meta,
+            &before,
+            "cannot open for writing: Permission denied",
+        );
+    }
+    assert_eq!(
+        state_in(&meta).slots[1].state,
+        ImageState::Trial { tries: 2 }
+    );
 }

@@ -194,6 +194,9 @@ fn good_image_verifies_with_right_info() {
                 digest,
                 security_counter: 9,
                 data_epoch: 3,
+                header_len: HEADER_LEN,
+                payload_len: PAYLOAD_LEN as u32,
+                load_address: header.load_address,
             }
         );
         assert_eq!(header.payload_len, PAYLOAD_LEN as u32);

@@ -35,11 +35,6 @@ impl<F: ReadNorFlash> ImageCheck<F> for DigestCheck {
         if digest != header.payload_digest {
             return Err(ImageError::DigestMismatch);
         }
-        Ok(ImageInfo {
-            version: header.version,
-            digest,
-            security_counter: header.security_counter,
-            data_epoch: header.data_epoch,
-        })
+        Ok(ImageInfo::from_header(&header, digest))
     }
 }

@@ -32,6 +32,29 @@ pub struct ImageInfo {
     pub security_counter: u32,
     /// Data/config schema epoch the image expects (0 when unknown).
     pub data_epoch: u16,
+    /// Bytes from the slot start to the payload.
+    pub header_len: u32,
+    /// Length of the payload in bytes.
+    pub payload_len: u32,
+    /// Where the payload is linked to run (execute-in-place: slot address
+    /// plus `header_len`; copy-to-RAM: the RAM address).
+    pub load_address: u32,
+}
+
+impl ImageInfo {
+    /// What a checked header says, with the payload digest that was
+    /// computed from flash.
+    pub fn from_header(h: &header::ImageHeader, digest: [u8; 32]) -> Self {
+        Self {
+            version: h.version,
+            digest,
+            security_counter: h.security_counter,
+            data_epoch: h.data_epoch,
+            header_len: h.header_len,
+            payload_len: h.payload_len,
+            load_address: h.load_address,
+        }
+    }
 }
 
 /// Why an image failed its check. Every variant is a specific refusal, so

@@ -206,13 +206,7 @@ pub fn verify_image<F: ReadNorFlash>(
         return Err(ImageError::DigestMismatch);
     }
 
-    let info = ImageInfo {
-        version: header.version,
-        digest,
-        security_counter: header.security_counter,
-        data_epoch: header.data_epoch,
-    };
-    Ok((header, info))
+    Ok((header, ImageInfo::from_header(&header, digest)))
 }
 
 /// SHA-256 of the payload that `header` describes, streamed from flash

@@ -105,12 +105,7 @@ mod probe {
             Some(n) if n <= region.len => {}
             _ => return Err(ImageError::TooLarge),
         }
-        let info = ImageInfo {
-            version: h.version,
-            digest: h.payload_digest,
-            security_counter: h.security_counter,
-            data_epoch: h.data_epoch,
-        };
+        let info = ImageInfo::from_header(&h, h.payload_digest);
         Ok((h, info))
     }
 }

@@ -6,23 +6,22 @@
 //! one the journal code, the same a device runs, reads from it.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use abboot::flash::Region;
 use abboot::image::header::{ImageHeader, FIXED_LEN};
 use abboot::image::signed::read_header;
-use abboot::journal::{Content, Findings, Geometry, GeometryError, Journal, Position};
+use abboot::journal::{Content, Findings, Position};
 use abboot::record::{DecodeError, Record, RECORD_SIZE};
-use abboot::sim::file::FileFlash;
-use abboot::state::{BootState, ImageState, Reason, SlotInfo};
+use abboot::state::{BootEvent, BootState, ImageState, Reason, SlotInfo};
 use abboot::{Slot, Version};
 use clap::Args;
-use embedded_storage::nor_flash::ReadNorFlash;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::journal_file::{self, Access, JournalArgs, JournalTask, Opened};
 use crate::mem::MemFlash;
-use crate::num::{self, hex};
+use crate::num::hex;
 use crate::output::read_input;
 use crate::{Error, Report};
 
@@ -44,15 +43,8 @@ pub struct MetadataArgs {
     /// --offset), or a block device.
     #[arg(value_name = "DUMP.bin")]
     pub file: PathBuf,
-    /// Size of one journal sector: a power of two from 1K to 128K.
-    #[arg(long, value_parser = num::size_value, value_name = "N")]
-    pub sector_size: u32,
-    /// Offset of the first journal sector in the file.
-    #[arg(long, value_parser = num::size_value, default_value = "0", value_name = "N")]
-    pub offset: u32,
-    /// Offset of the second sector, when it does not follow the first.
-    #[arg(long, value_parser = num::size_value, value_name = "N")]
-    pub second_offset: Option<u32>,
+    #[command(flatten)]
+    pub journal: JournalArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -218,7 +210,8 @@ fn header_json(h: &ImageHeader, padding: &[u8]) -> HeaderJson {
     }
 }
 
-fn to_json(value: &impl Serialize) -> Result<Report, Error> {
+/// `value` as pretty JSON with a final newline.
+pub fn to_json(value: &impl Serialize) -> Result<Report, Error> {
     let mut s = serde_json::to_string_pretty(value)
         .map_err(|e| Error::usage(format_args!("cannot encode JSON: {e}")))?;
     s.push('\n');
@@ -263,102 +256,53 @@ struct CurrentJson {
     record: Option<Record>,
 }
 
-/// Journal sector sizes the tool knows: the range the design supports.
-const SECTOR_SIZES: &str = "1K, 2K, 4K, 8K, 16K, 32K, 64K or 128K";
-
 /// Lists every journal position of a dump and the state it holds.
 pub fn metadata(a: &MetadataArgs) -> Result<Report, Error> {
-    // The journal takes its erase size from the flash type, so each sector
-    // size is its own instance of FileFlash.
-    match a.sector_size {
-        0x400 => metadata_with::<0x400>(a),
-        0x800 => metadata_with::<0x800>(a),
-        0x1000 => metadata_with::<0x1000>(a),
-        0x2000 => metadata_with::<0x2000>(a),
-        0x4000 => metadata_with::<0x4000>(a),
-        0x8000 => metadata_with::<0x8000>(a),
-        0x1_0000 => metadata_with::<0x1_0000>(a),
-        0x2_0000 => metadata_with::<0x2_0000>(a),
-        n => Err(Error::usage(format_args!(
-            "--sector-size {n}: must be {SECTOR_SIZES}"
-        ))),
-    }
+    journal_file::open(&a.file, &a.journal, Access::Read, Inspect(a))
 }
 
-fn metadata_with<const ERASE: usize>(a: &MetadataArgs) -> Result<Report, Error> {
-    let size = a.sector_size;
-    let flash = FileFlash::<1, ERASE>::open_read_only(&a.file)
-        .map_err(|e| Error::file(&a.file, format_args!("cannot read: {e}")))?;
-    let capacity = flash.capacity() as u64;
-    let second = match a.second_offset {
-        Some(s) => s,
-        None => a
-            .offset
-            .checked_add(size)
-            .ok_or_else(|| Error::usage(format_args!("--offset 0x{:x} is past 4 GiB", a.offset)))?,
-    };
-    let geometry = Geometry::new(a.offset, second, size);
-    let mut journal = Journal::new(flash, geometry)
-        .map_err(|e| geometry_error(&a.file, e, a.offset, second, size, capacity))?;
+/// `inspect metadata` as a task on the opened journal.
+struct Inspect<'a>(&'a MetadataArgs);
 
-    let mut positions = Vec::new();
-    journal.inspect(|p| positions.push(p));
-    let loaded = journal.read();
-    let current_at = loaded.record.as_ref().and_then(|r| {
-        positions
-            .iter()
-            .position(|p| matches!(&p.content, Content::Valid(v) if v == r))
-    });
+impl JournalTask for Inspect<'_> {
+    type Output = Report;
 
-    let json = MetadataJson {
-        file: a.file.display().to_string(),
-        sector_size: size,
-        sectors: [a.offset, second],
-        positions_per_sector: journal.records_per_sector(),
-        positions: positions
-            .iter()
-            .enumerate()
-            .map(|(i, p)| position_json(p, current_at == Some(i)))
-            .collect(),
-        current: CurrentJson {
-            blank: loaded.blank,
-            findings: loaded.findings,
-            record: loaded.record,
-        },
-    };
-    if a.json {
-        to_json(&json)
-    } else {
-        Ok(metadata_text(&json))
-    }
-}
+    fn run<const ERASE: usize>(self, opened: Opened<ERASE>) -> Result<Report, Error> {
+        let a = self.0;
+        let Opened {
+            mut journal,
+            geometry,
+        } = opened;
+        let mut positions = Vec::new();
+        journal.inspect(|p| positions.push(p));
+        let loaded = journal.read();
+        let current_at = loaded.record.as_ref().and_then(|r| {
+            positions
+                .iter()
+                .position(|p| matches!(&p.content, Content::Valid(v) if v == r))
+        });
 
-fn geometry_error(
-    file: &Path,
-    e: GeometryError,
-    first: u32,
-    second: u32,
-    size: u32,
-    capacity: u64,
-) -> Error {
-    let need = u64::from(first.max(second)) + u64::from(size);
-    match e {
-        GeometryError::OutOfBounds => Error::file(
-            file,
-            format_args!(
-                "too short for the journal: sectors at 0x{first:x} and 0x{second:x} of \
-                 0x{size:x} bytes need {need} bytes, the file has {capacity}"
-            ),
-        ),
-        GeometryError::Misaligned => Error::usage(format_args!(
-            "sector offsets 0x{first:x} and 0x{second:x} must be multiples of the sector size 0x{size:x}"
-        )),
-        GeometryError::Overlap => Error::usage(format_args!(
-            "sectors at 0x{first:x} and 0x{second:x} of 0x{size:x} bytes overlap"
-        )),
-        GeometryError::TooSmall | GeometryError::WordSize => Error::usage(format_args!(
-            "sector size 0x{size:x} cannot hold a {RECORD_SIZE}-byte record"
-        )),
+        let json = MetadataJson {
+            file: a.file.display().to_string(),
+            sector_size: a.journal.sector_size,
+            sectors: geometry.sectors.map(|r| r.offset),
+            positions_per_sector: journal.records_per_sector(),
+            positions: positions
+                .iter()
+                .enumerate()
+                .map(|(i, p)| position_json(p, current_at == Some(i)))
+                .collect(),
+            current: CurrentJson {
+                blank: loaded.blank,
+                findings: loaded.findings,
+                record: loaded.record,
+            },
+        };
+        if a.json {
+            to_json(&json)
+        } else {
+            Ok(metadata_text(&json))
+        }
     }
 }
 
@@ -463,10 +407,8 @@ fn metadata_text(m: &MetadataJson) -> String {
 }
 
 fn state_text(s: &mut String, st: &BootState) {
-    let slot = |x: Option<Slot>| x.map_or("none".to_string(), |x| x.to_string());
-    let mut line = |k: &str, v: String| {
-        let _ = writeln!(s, "  {k:<22}{v}");
-    };
+    let slot = slot_name;
+    let mut line = |k: &str, v: String| field(s, k, v);
     line("primary", slot(st.primary));
     line("rollback", slot(st.rollback));
     line("update", format!("{:?}", st.update));
@@ -486,21 +428,39 @@ fn state_text(s: &mut String, st: &BootState) {
             line("", format!("digest {}", hex(&info.digest)));
         }
     }
-    if st.events.is_empty() {
-        line("events", "none".to_string());
+    events_text(s, st.events.iter());
+}
+
+/// One line of a state listing: `  KEY   VALUE`.
+pub fn field(s: &mut String, key: &str, value: String) {
+    let _ = writeln!(s, "  {key:<22}{value}");
+}
+
+/// The boot events of a state listing, oldest first.
+pub fn events_text<'a>(s: &mut String, events: impl ExactSizeIterator<Item = &'a BootEvent>) {
+    if events.len() == 0 {
+        field(s, "events", "none".to_string());
     }
-    for (i, e) in st.events.iter().enumerate() {
-        line(
-            if i == 0 { "events (oldest first)" } else { "" },
-            format!(
-                "{:?}, slot {}, reason {}, tries {}",
-                e.kind,
-                slot(e.slot),
-                reason_text(e.reason),
-                e.tries
-            ),
-        );
+    for (i, e) in events.enumerate() {
+        let key = if i == 0 { "events (oldest first)" } else { "" };
+        field(s, key, event_text(e));
     }
+}
+
+/// One boot event in words.
+fn event_text(e: &BootEvent) -> String {
+    format!(
+        "{:?}, slot {}, reason {}, tries {}",
+        e.kind,
+        slot_name(e.slot),
+        reason_text(e.reason),
+        e.tries
+    )
+}
+
+/// A slot, or `none`.
+pub fn slot_name(slot: Option<Slot>) -> String {
+    slot.map_or("none".to_string(), |s| s.to_string())
 }
 
 fn slot_text(info: &SlotInfo) -> String {
@@ -517,7 +477,8 @@ fn slot_text(info: &SlotInfo) -> String {
     )
 }
 
-fn reason_text(r: Reason) -> String {
+/// A reason in words.
+pub fn reason_text(r: Reason) -> String {
     match r {
         Reason::None => "none".to_string(),
         Reason::App(code) => format!("firmware reason {code}"),
@@ -525,7 +486,8 @@ fn reason_text(r: Reason) -> String {
     }
 }
 
-fn tag_text(tag: &[u8]) -> String {
+/// An update tag: quoted text, or hex when it is not printable text.
+pub fn tag_text(tag: &[u8]) -> String {
     if tag.is_empty() {
         return "none".to_string();
     }

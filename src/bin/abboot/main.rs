@@ -1,5 +1,7 @@
-//! `abboot`, the host tool: Ed25519 keys, signed images, and inspection of
-//! images and metadata dumps.
+//! `abboot`, the host tool: Ed25519 keys, signed images, inspection of
+//! images and metadata dumps, and control of the boot state on a metadata
+//! file or block device from a running system (status, confirm, mark-bad,
+//! set-tries, abort).
 //!
 //! Every failure is reported as one line on standard error, `error: FILE:
 //! what is wrong`, with a non-zero exit status (1 for a failed operation, 2
@@ -7,8 +9,10 @@
 //! (see [`output`]). What a command prints goes to standard output in one
 //! piece after it has succeeded, so a failing command prints nothing there.
 
+mod control;
 mod elf;
 mod inspect;
+mod journal_file;
 mod keys;
 mod mem;
 mod num;
@@ -24,7 +28,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Power-loss-safe A/B boot: keys, signed images, image and metadata
-/// inspection.
+/// inspection, boot state control.
 #[derive(Debug, Parser)]
 #[command(name = "abboot", version)]
 struct Cli {
@@ -44,6 +48,18 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Shows what an image or a metadata dump holds.
     Inspect(InspectArgs),
+    /// Shows the boot status recorded in the metadata (a block device or a
+    /// dump).
+    Status(control::StatusArgs),
+    /// Confirms the image on trial; succeeds, changing nothing, when the
+    /// running image is already confirmed (run it at every boot).
+    Confirm(control::MetadataFile),
+    /// Rejects the image on trial: the next boot returns to the primary.
+    MarkBad(control::MarkBadArgs),
+    /// Gives the pending or trial image N more trial boots.
+    SetTries(control::SetTriesArgs),
+    /// Drops a staged update that has not booted yet.
+    Abort(control::MetadataFile),
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +155,11 @@ fn run(cli: Cli) -> Result<Report, Error> {
         Command::Inspect(InspectArgs {
             what: InspectCommand::Metadata(a),
         }) => inspect::metadata(&a),
+        Command::Status(a) => control::status(&a),
+        Command::Confirm(a) => control::confirm(&a),
+        Command::MarkBad(a) => control::mark_bad(&a),
+        Command::SetTries(a) => control::set_tries(&a),
+        Command::Abort(a) => control::abort(&a),
     }
 }
 
