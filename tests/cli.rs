@@ -1062,6 +1062,14 @@ fn state_in(path: &Path) -> BootState {
     control.state().expect("a valid record")
 }
 
+/// Runs a command that changes `file` in `dir`, checks what it prints,
+/// and returns the state the library reads from the file afterwards.
+#[track_caller]
+fn changed(dir: &Path, file: &str, args: &[&str], says: &str) -> BootState {
+    assert_eq!(ok(abboot(dir, &on(file, args))), says);
+    state_in(&dir.join(file))
+}
+
 /// A failure with exit status 1 (a refused or failed operation), reported
 /// as in [`fails`]; `path` is unchanged.
 #[track_caller]
@@ -1107,23 +1115,21 @@ fn status_set_tries_and_confirm() {
         "{text}"
     );
 
-    let out = ok(abboot(&d, &on("meta.bin", &["set-tries", "5"])));
-    assert_eq!(
-        out,
-        "slot B, version 1.1.0+0 (on trial): 5 trial boots left\n"
+    let st = changed(
+        &d,
+        "meta.bin",
+        &["set-tries", "5"],
+        "slot B, version 1.1.0+0 (on trial): 5 trial boots left\n",
     );
-    assert_eq!(
-        state_in(&meta).slots[1].state,
-        ImageState::Trial { tries: 5 }
-    );
+    assert_eq!(st.slots[1].state, ImageState::Trial { tries: 5 });
     assert_eq!(status_json(&d, "meta.bin")["tries_left"], 5);
 
-    let out = ok(abboot(&d, &on("meta.bin", &["confirm"])));
-    assert_eq!(
-        out,
-        "confirmed: slot B, version 1.1.0+0 is the primary now; slot A is kept for rollback\n"
+    let st = changed(
+        &d,
+        "meta.bin",
+        &["confirm"],
+        "confirmed: slot B, version 1.1.0+0 is the primary now; slot A is kept for rollback\n",
     );
-    let st = state_in(&meta);
     assert_eq!(
         (st.primary, st.rollback, st.update),
         (Some(Slot::B), Some(Slot::A), UpdateState::Confirmed)
@@ -1194,7 +1200,7 @@ fn mark_bad_and_abort() {
         assert_eq!(fs::read(&meta).unwrap(), before);
     }
     let out = abboot(&d, &on("meta.bin", &["mark-bad", "--reason", "200"]));
-    assert!(stderr(&out).contains("a firmware reason code is 0..=127"));
+    assert!(stderr(&out).contains("a firmware reason code must be 0..=127"));
     for bad in ["0", "256"] {
         let out = abboot(&d, &on("meta.bin", &["set-tries", bad]));
         assert_eq!(out.status.code(), Some(2));
@@ -1209,13 +1215,13 @@ fn mark_bad_and_abort() {
         "refused: an update is on trial; confirm or reject it first",
     );
 
-    let out = ok(abboot(&d, &on("meta.bin", &["mark-bad", "--reason", "7"])));
-    assert_eq!(
-        out,
+    let st = changed(
+        &d,
+        "meta.bin",
+        &["mark-bad", "--reason", "7"],
         "marked bad: slot B, version 1.1.0+0, with firmware reason 7; \
-         the next boot returns to slot A, version 1.0.0+0\n"
+         the next boot returns to slot A, version 1.0.0+0\n",
     );
-    let st = state_in(&meta);
     assert_eq!(st.last_reason, Reason::App(7));
     assert_eq!(st.slots[1].state, ImageState::Rejected);
     assert_eq!(st.rejected_digest, Some(st.slots[1].digest));
@@ -1240,21 +1246,19 @@ fn mark_bad_and_abort() {
     // abort drops it.
     let pending = d.join("pending.bin");
     device_metadata(&pending, false);
-    let out = ok(abboot(&d, &on("pending.bin", &["set-tries", "1"])));
-    assert_eq!(
-        out,
-        "slot B, version 1.1.0+0 (pending): 1 trial boot left\n"
+    let st = changed(
+        &d,
+        "pending.bin",
+        &["set-tries", "1"],
+        "slot B, version 1.1.0+0 (pending): 1 trial boot left\n",
     );
-    assert_eq!(
-        state_in(&pending).slots[1].state,
-        ImageState::Pending { tries: 1 }
+    assert_eq!(st.slots[1].state, ImageState::Pending { tries: 1 });
+    let st = changed(
+        &d,
+        "pending.bin",
+        &["abort"],
+        "aborted: the update staged in slot B, version 1.1.0+0 is dropped; slot B is empty\n",
     );
-    let out = ok(abboot(&d, &on("pending.bin", &["abort"])));
-    assert_eq!(
-        out,
-        "aborted: the update staged in slot B, version 1.1.0+0 is dropped; slot B is empty\n"
-    );
-    let st = state_in(&pending);
     assert_eq!(st.slots[1].state, ImageState::Empty);
     assert_eq!(
         (st.update, st.last_reason),
