@@ -152,15 +152,14 @@ where
         self.checked = [None, None];
         let loaded = self.ctx.load();
         let findings = loaded.findings;
-        let (before, mut st, mut kind) = match loaded.record {
-            Some(r) => (Some(r.state.clone()), r.state, BootKind::Normal),
+        // Whether `st` differs from what is on flash: a normal boot never
+        // sets it, so it writes nothing and compares nothing.
+        let (mut st, mut kind, mut changed) = match loaded.record {
+            Some(r) => (r.state, BootKind::Normal, false),
             None => {
                 let infos = Slot::ALL.map(|s| self.check(s).ok());
-                (
-                    None,
-                    machine::fresh(infos, self.policy.fresh_tries),
-                    BootKind::Fresh,
-                )
+                let fresh = machine::fresh(infos, self.policy.fresh_tries);
+                (fresh, BootKind::Fresh, true)
             }
         };
         let mut reason = Reason::None;
@@ -197,6 +196,7 @@ where
                         st = next;
                         kind = BootKind::Rollback;
                         reason = r;
+                        changed = true;
                     }
                 }
             }
@@ -204,7 +204,7 @@ where
 
         let verify = self.policy.verify == VerifyPolicy::Always;
         if let Some(p) = st.primary.filter(|&p| self.confirmed_ok(&st, p, verify)) {
-            fault = fault.or(self.persist_if_changed(before.as_ref(), &st));
+            fault = fault.or(self.persist_if(changed, &st));
             return self.decide(&st, Some(p), kind, reason, fault, findings);
         }
         let other = Slot::ALL
@@ -213,7 +213,7 @@ where
         if let Some(o) = other {
             if let Ok(next) = machine::apply(&st, Event::Fallback { to: o }) {
                 st = next;
-                fault = fault.or(self.persist_if_changed(before.as_ref(), &st));
+                fault = fault.or(self.persist_if(true, &st));
                 return self.decide(
                     &st,
                     Some(o),
@@ -225,9 +225,12 @@ where
             }
         }
         if let Ok(next) = machine::apply(&st, Event::Recovery) {
+            // Recorded once only: a device stuck here does not wear its
+            // journal with one record per reset.
+            changed |= !same_state(&st, &next);
             st = next;
         }
-        fault = fault.or(self.persist_if_changed(before.as_ref(), &st));
+        fault = fault.or(self.persist_if(changed, &st));
         self.decide(
             &st,
             None,
@@ -306,11 +309,12 @@ where
         }
     }
 
-    fn persist_if_changed(&mut self, before: Option<&BootState>, st: &BootState) -> Option<Error> {
-        if before.is_some_and(|b| same_state(b, st)) {
-            return None;
+    fn persist_if(&mut self, changed: bool, st: &BootState) -> Option<Error> {
+        if changed {
+            self.ctx.persist(st).err()
+        } else {
+            None
         }
-        self.ctx.persist(st).err()
     }
 
     /// Gives the devices and the check back (to jump, or to hand the flash

@@ -391,10 +391,14 @@ impl<F: NorFlash> Journal<F> {
         }) && {
             // The tail of a sector that is not a whole number of records.
             let used = self.per_sector * RECORD_SIZE as u32;
-            let rest = &mut buf[..(r.len - used) as usize];
-            rest.is_empty()
-                || (self.flash.read(r.offset + used, rest).is_ok()
-                    && rest.iter().all(|&b| b == 0xFF))
+            match buf.get_mut(..r.len.saturating_sub(used) as usize) {
+                Some([]) => true,
+                Some(rest) => {
+                    self.flash.read(r.offset + used, rest).is_ok()
+                        && rest.iter().all(|&b| b == 0xFF)
+                }
+                None => false,
+            }
         }
     }
 

@@ -270,9 +270,13 @@ pub(crate) fn read_fixed<F: ReadNorFlash>(
     let mut filled = 0usize;
     read_span(flash, region.offset, FIXED_LEN as u32, buf, |chunk| {
         let end = filled.checked_add(chunk.len()).ok_or(ImageError::Flash)?;
+        // A zip rather than `copy_from_slice`, whose length check would
+        // leave a panic path in the bootloader.
         raw.get_mut(filled..end)
             .ok_or(ImageError::Flash)?
-            .copy_from_slice(chunk);
+            .iter_mut()
+            .zip(chunk)
+            .for_each(|(d, s)| *d = *s);
         filled = end;
         Ok(())
     })?;
