@@ -46,6 +46,12 @@ pub struct StageOptions<'a> {
     /// image header): a known-bad image is then refused before anything
     /// is erased.
     pub expected_digest: Option<[u8; 32]>,
+    /// The first bytes of the image (at least its fixed header), when the
+    /// caller has them before writing: the image check refuses a forged,
+    /// foreign, oversized, known-bad or downgrading image from its header
+    /// *before* the target slot is erased, so the slot keeps its content.
+    /// [`Updater::stage`] passes the image it is given.
+    pub header: Option<&'a [u8]>,
 }
 
 impl Default for StageOptions<'_> {
@@ -55,6 +61,7 @@ impl Default for StageOptions<'_> {
             tag: &[],
             force: false,
             expected_digest: None,
+            header: None,
         }
     }
 }
@@ -111,6 +118,14 @@ where
         if let (Some(d), false) = (opts.expected_digest, opts.force) {
             if st.rejected_digest == Some(d) {
                 return Err(Refusal::KnownBad.into());
+            }
+        }
+        if let Some(header) = opts.header {
+            let region = self.ctx.layout.region(target);
+            if let Some(info) = self.ctx.check.precheck(target, region, header)? {
+                if let Some(refusal) = policy_refusal(&st, &info, opts.force) {
+                    return Err(refusal.into());
+                }
             }
         }
         let next = machine::apply(&st, Event::StageBegin { slot: target, tag })?;
@@ -187,7 +202,10 @@ where
         if image.len() > region as usize {
             return Err(Refusal::OutOfSlot.into());
         }
-        self.stage_begin(opts)?;
+        self.stage_begin(&StageOptions {
+            header: Some(image),
+            ..*opts
+        })?;
         let mut buf = [0xFFu8; CHUNK];
         for (i, chunk) in image.chunks(CHUNK).enumerate() {
             let padded = chunk.len().div_ceil(w) * w;

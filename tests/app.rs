@@ -107,11 +107,13 @@ fn downgrade_needs_force_and_security_counter_never_goes_back() {
     d.boot().unwrap();
     let mut lower = TestImage::new(v(4), 2000, 2);
     lower.header.security_counter = 3;
+    // Refused from its header, before anything is written or erased.
+    let ops = d.flash().mutating_ops();
     assert_eq!(
         refused(d.stage(&lower.build(), &StageOptions::default())),
         Refusal::Downgrade
     );
-    assert_eq!(d.status().unwrap().last_reason, Reason::Downgrade);
+    assert_eq!(d.flash().mutating_ops(), ops);
     // Forced, a lower version with the same security counter is fine...
     let force = StageOptions {
         force: true,
@@ -310,4 +312,47 @@ fn decision_carries_the_checked_image_and_checks_once() {
         "read {read} bytes: the image was hashed twice"
     );
     assert!(read >= 12000, "read {read} bytes: the image was not hashed");
+}
+
+/// An image that can only be refused never costs the other slot its
+/// content: after B is confirmed, A still holds the way back, and a
+/// downgrade or a forged image offered for A leaves it there.
+#[test]
+fn refused_images_do_not_erase_the_rollback_slot() {
+    use abboot::image::signed::{BoardProfile, SignedCheck, TrustedKeys};
+    use abboot::image::ImageError;
+    use abboot::sim::device::test_public_key;
+
+    let keys: &'static [[u8; 32]] = Box::leak(Box::new([test_public_key()]));
+    let check = SignedCheck::new(
+        TrustedKeys::new(keys),
+        BoardProfile {
+            hardware_id: 0,
+            load_address: [0, 0],
+        },
+    );
+    let mut d = Device::new(16384, check);
+    d.factory(Slot::A, &test_image(v(0), 3000, 1));
+    d.boot().unwrap();
+    d.stage(&test_image(v(2), 3000, 2), &StageOptions::default())
+        .unwrap();
+    d.boot().unwrap();
+    d.confirm().unwrap();
+    let slot_a = |d: &Device<SignedCheck<'static>>| {
+        let r = d.layout().region(Slot::A);
+        d.flash().contents()[r.offset as usize..(r.offset + r.len) as usize].to_vec()
+    };
+    let before = slot_a(&d);
+    assert_eq!(
+        refused(d.stage(&test_image(v(1), 3000, 3), &StageOptions::default())),
+        Refusal::Downgrade
+    );
+    let mut forged = TestImage::new(v(3), 3000, 4);
+    forged.key_seed = [0x66; 32];
+    match d.stage(&forged.build(), &StageOptions::default()) {
+        Err(Stop::Error(Error::Image(ImageError::UnknownKey))) => {}
+        other => panic!("forged image: {other:?}"),
+    }
+    assert_eq!(slot_a(&d), before, "slot A still holds the rollback image");
+    assert_eq!(d.status().unwrap().update, UpdateState::Confirmed);
 }

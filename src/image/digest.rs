@@ -8,6 +8,7 @@
 
 use embedded_storage::nor_flash::ReadNorFlash;
 
+use super::header::ImageHeader;
 use super::signed::{parse_raw, payload_digest, read_fixed, CHUNK_LEN};
 use super::{ImageCheck, ImageError, ImageInfo};
 use crate::flash::Region;
@@ -36,5 +37,20 @@ impl<F: ReadNorFlash> ImageCheck<F> for DigestCheck {
             return Err(ImageError::DigestMismatch);
         }
         Ok(ImageInfo::from_header(&header, digest))
+    }
+
+    fn precheck(
+        &mut self,
+        _slot: Slot,
+        region: Region,
+        header: &[u8],
+    ) -> Result<Option<ImageInfo>, ImageError> {
+        let h = ImageHeader::parse(header)?;
+        match h.image_len() {
+            Some(len) if len <= region.len => {
+                Ok(Some(ImageInfo::from_header(&h, h.payload_digest)))
+            }
+            _ => Err(ImageError::TooLarge),
+        }
     }
 }

@@ -155,4 +155,20 @@ pub trait ImageCheck<F: ReadNorFlash> {
     /// Checks the image of `slot`, stored in `region` of `flash`.
     fn check(&mut self, flash: &mut F, slot: Slot, region: Region)
         -> Result<ImageInfo, ImageError>;
+
+    /// Checks an image's header before anything is written, so that an
+    /// image that can only be refused never costs the target slot its
+    /// content. `header` holds the first bytes of the image. Only ever
+    /// used to *refuse*: what it returns is a claim until [`check`](Self::check)
+    /// has hashed the payload on flash. `Ok(None)`: nothing to check from
+    /// a header (the default).
+    fn precheck(
+        &mut self,
+        slot: Slot,
+        region: Region,
+        header: &[u8],
+    ) -> Result<Option<ImageInfo>, ImageError> {
+        let _ = (slot, region, header);
+        Ok(None)
+    }
 }

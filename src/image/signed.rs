@@ -163,6 +163,17 @@ impl<F: ReadNorFlash> ImageCheck<F> for SignedCheck<'_> {
     ) -> Result<ImageInfo, ImageError> {
         verify_image(flash, region, slot, &self.keys, &self.profile).map(|(_, info)| info)
     }
+
+    fn precheck(
+        &mut self,
+        slot: Slot,
+        region: Region,
+        header: &[u8],
+    ) -> Result<Option<ImageInfo>, ImageError> {
+        let raw = header.get(..FIXED_LEN).ok_or(ImageError::Truncated)?;
+        let h = check_header(raw, region, slot, &self.keys, &self.profile)?;
+        Ok(Some(ImageInfo::from_header(&h, h.payload_digest)))
+    }
 }
 
 /// Verifies the signed image of `slot`, stored in `region` of `flash`, and
@@ -184,8 +195,23 @@ pub fn verify_image<F: ReadNorFlash>(
 ) -> Result<(ImageHeader, ImageInfo), ImageError> {
     let mut buf = [0u8; CHUNK_LEN];
     let raw = read_fixed(flash, region, &mut buf)?;
-    let header = parse_raw(&raw)?;
+    let header = check_header(&raw, region, slot, keys, profile)?;
+    let digest = payload_digest(flash, region, &header, &mut buf)?;
+    if digest != header.payload_digest {
+        return Err(ImageError::DigestMismatch);
+    }
+    Ok((header, ImageInfo::from_header(&header, digest)))
+}
 
+/// Steps 3 to 9 on the raw fixed header: everything but the payload.
+fn check_header(
+    raw: &[u8],
+    region: Region,
+    slot: Slot,
+    keys: &TrustedKeys<'_>,
+    profile: &BoardProfile,
+) -> Result<ImageHeader, ImageError> {
+    let header = parse_raw(raw)?;
     let image_len = header.image_len().ok_or(ImageError::TooLarge)?;
     if image_len > region.len {
         return Err(ImageError::TooLarge);
@@ -200,13 +226,7 @@ pub fn verify_image<F: ReadNorFlash>(
     // The signature is checked over the bytes as they are on flash.
     let signed = raw.get(..SIGNED_LEN).ok_or(ImageError::Truncated)?;
     keys.verify_signed(header.key_id, signed, header.signature)?;
-
-    let digest = payload_digest(flash, region, &header, &mut buf)?;
-    if digest != header.payload_digest {
-        return Err(ImageError::DigestMismatch);
-    }
-
-    Ok((header, ImageInfo::from_header(&header, digest)))
+    Ok(header)
 }
 
 /// SHA-256 of the payload that `header` describes, streamed from flash
@@ -247,7 +267,7 @@ pub fn read_header<F: ReadNorFlash>(
 }
 
 /// Blank check, then parse.
-pub(crate) fn parse_raw(raw: &[u8; FIXED_LEN]) -> Result<ImageHeader, ImageError> {
+pub(crate) fn parse_raw(raw: &[u8]) -> Result<ImageHeader, ImageError> {
     if raw.iter().all(|&b| b == 0xFF) {
         return Err(ImageError::Blank);
     }
