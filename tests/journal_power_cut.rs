@@ -158,28 +158,58 @@ fn sweep<const R: usize, const W: usize, const E: usize>(
     Outcome { runs }
 }
 
+/// Seeds per geometry (each draws other torn bits, half-erased bits and
+/// weak-bit reads): 4, or 64 with `ABBOOT_EXHAUSTIVE=1`.
+fn seeds() -> u64 {
+    if std::env::var_os("ABBOOT_EXHAUSTIVE").is_some() {
+        64
+    } else {
+        4
+    }
+}
+
 fn report(name: &str, o: Outcome) {
     println!("{name}: {} cut runs, all invariants held", o.runs);
 }
 
 #[test]
 fn every_cut_w4_e4k() {
-    report("W4/E4K", sweep::<1, 4, 4096>(false, 5, false, 1));
+    for seed in 0..seeds() {
+        report(
+            "W4/E4K",
+            sweep::<1, 4, 4096>(false, 5, false, 1 + (seed << 8)),
+        );
+    }
 }
 
 #[test]
 fn every_cut_w8_e2k_write_once() {
-    report("W8/E2K write-once", sweep::<8, 8, 2048>(true, 3, false, 2));
+    for seed in 0..seeds() {
+        report(
+            "W8/E2K write-once",
+            sweep::<8, 8, 2048>(true, 3, false, 2 + (seed << 8)),
+        );
+    }
 }
 
 #[test]
 fn every_cut_w16_e128k() {
     // 512 records per sector: start close to the end of the second sector, so
     // the move back to the first one erases it.
-    report("W16/E128K", sweep::<1, 16, 131072>(false, 1000, false, 3));
+    for seed in 0..seeds() {
+        report(
+            "W16/E128K",
+            sweep::<1, 16, 131072>(false, 1000, false, 3 + (seed << 8)),
+        );
+    }
 }
 
 #[test]
 fn every_cut_w32_e1k_from_wraparound() {
-    report("W32/E1K", sweep::<32, 32, 1024>(false, 2, true, 4));
+    for seed in 0..seeds() {
+        report(
+            "W32/E1K",
+            sweep::<32, 32, 1024>(false, 2, true, 4 + (seed << 8)),
+        );
+    }
 }

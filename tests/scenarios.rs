@@ -40,8 +40,29 @@ fn sweep(
     device: Device<DigestCheck>,
     scenario: impl Fn(&mut Device<DigestCheck>) -> Result<(), Stop>,
 ) {
-    let harness = Harness::default();
-    match harness.run(&device, scenario) {
+    // Each seed draws other torn bits, half-erased bits and weak-bit reads;
+    // 4 seeds by default, 64 with `ABBOOT_EXHAUSTIVE=1`.
+    let seeds = if std::env::var_os("ABBOOT_EXHAUSTIVE").is_some() {
+        32
+    } else {
+        1
+    };
+    for seed in 0..seeds {
+        let harness = Harness {
+            seed: 0xAB_B007 ^ (seed << 32),
+            ..Harness::default()
+        };
+        sweep_once(name, &harness, &device, &scenario);
+    }
+}
+
+fn sweep_once(
+    name: &str,
+    harness: &Harness,
+    device: &Device<DigestCheck>,
+    scenario: &impl Fn(&mut Device<DigestCheck>) -> Result<(), Stop>,
+) {
+    match harness.run(device, scenario) {
         Ok(r) => {
             println!(
                 "{name}: {} operations ({} writes, {} erases), {} cut runs {:?}, 0 violations",
