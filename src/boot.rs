@@ -290,6 +290,7 @@ where
         }
     }
 
+    /// The decision for booting `slot` (or recovery) from state `st`.
     fn decide(
         &self,
         st: &BootState,
@@ -299,13 +300,22 @@ where
         fault: Option<Error>,
         findings: Findings,
     ) -> Decision {
+        let info = slot.map(|s| *st.slot(s)).unwrap_or_default();
         let image = slot.and_then(|s| match (s, &self.checked) {
             (Slot::A, [Some(Ok(i)), _]) | (Slot::B, [_, Some(Ok(i))]) => Some(*i),
             _ => None,
         });
         Decision {
+            slot,
+            kind,
+            reason,
+            tries_left: info.state.tries(),
+            version: info.version,
+            image_epoch: info.data_epoch,
+            data_epoch: st.data_epoch,
+            fault,
+            findings,
             image,
-            ..decision(st, slot, kind, reason, fault, findings)
         }
     }
 
@@ -321,28 +331,5 @@ where
     /// to the application).
     pub fn into_parts(self) -> (M, S, C) {
         self.ctx.into_parts()
-    }
-}
-
-fn decision(
-    st: &BootState,
-    slot: Option<Slot>,
-    kind: BootKind,
-    reason: Reason,
-    fault: Option<Error>,
-    findings: Findings,
-) -> Decision {
-    let info = slot.map(|s| *st.slot(s)).unwrap_or_default();
-    Decision {
-        slot,
-        kind,
-        reason,
-        tries_left: info.state.tries(),
-        version: info.version,
-        image_epoch: info.data_epoch,
-        data_epoch: st.data_epoch,
-        fault,
-        findings,
-        image: None,
     }
 }
