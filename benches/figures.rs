@@ -41,7 +41,7 @@ fn journal_figures() {
     j.append(&state(99)).unwrap();
     let upd = cell.borrow().stats().since(&after_read);
     println!(
-        "boot read: {} reads, {} bytes read; one update after it: {} writes, {} bytes written, {} reads (read-back), {} erases",
+        "boot read: {} reads, {} bytes read; one update after it: {} writes, {} bytes written, {} reads (read-back and a boot-style scan), {} erases",
         after_read.reads, after_read.bytes_read, upd.writes, upd.bytes_written, upd.reads, upd.erases
     );
     let mut j = Journal::new(
