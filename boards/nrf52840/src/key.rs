@@ -1,0 +1,12 @@
+// The public key the bootloader trusts. A placeholder: its secret key was
+// thrown away, so nothing is signed with it and a bootloader built with it
+// boots no image (Recovery) until you put your own key here:
+//
+//     abboot keygen --out release-key.pem      (keep release-key.pem secret)
+//     abboot pubkey --key release-key.pem --rust > src/key.rs
+//
+// key id db0c9bc9fb123787
+pub const KEY: [u8; 32] = [
+    0x98, 0x6f, 0xcf, 0x74, 0x17, 0xaf, 0x31, 0x42, 0xeb, 0xff, 0xe6, 0x77, 0x39, 0x1e, 0xda, 0xf2,
+    0x11, 0x52, 0xe3, 0xf2, 0xba, 0xbc, 0xad, 0xd4, 0x66, 0x19, 0x8a, 0x29, 0x4e, 0x1d, 0x3a, 0x34,
+];
