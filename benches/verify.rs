@@ -66,6 +66,7 @@ fn main() {
     let keys_raw = [*key.pk];
     let keys = TrustedKeys::new(&keys_raw);
     let profile = BoardProfile {
+        header_len: None,
         hardware_id: 0,
         load_address: [0, 0],
     };

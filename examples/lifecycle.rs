@@ -45,6 +45,7 @@ fn main() -> Result<(), Stop> {
         SignedCheck::new(
             TrustedKeys::new(keys),
             BoardProfile {
+                header_len: None,
                 hardware_id: 0,
                 load_address: [0; 2],
             },
@@ -52,6 +53,7 @@ fn main() -> Result<(), Stop> {
     );
     let load = |s: Slot| layout_probe.layout().slots[s.index()].offset + 256;
     let profile = BoardProfile {
+        header_len: None,
         hardware_id: HARDWARE_ID,
         load_address: [load(Slot::A), load(Slot::B)],
     };

@@ -327,6 +327,7 @@ fn refused_images_do_not_erase_the_rollback_slot() {
     let check = SignedCheck::new(
         TrustedKeys::new(keys),
         BoardProfile {
+            header_len: None,
             hardware_id: 0,
             load_address: [0, 0],
         },

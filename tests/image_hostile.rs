@@ -101,6 +101,7 @@ fn load_address(slot: Slot) -> u32 {
 
 fn profile() -> BoardProfile {
     BoardProfile {
+        header_len: None,
         hardware_id: HW,
         load_address: [load_address(Slot::A), load_address(Slot::B)],
     }
@@ -271,6 +272,7 @@ fn smallest_header_and_payload_verify() {
     assert_eq!(img.len(), FIXED_LEN + 1);
     let mut flash = flash_with::<4>(Slot::A, &img);
     let p = BoardProfile {
+        header_len: None,
         load_address: [MAPPED + FIXED_LEN as u32, 0],
         ..profile()
     };
@@ -898,4 +900,33 @@ fn openssl_keys_sign_images_and_openssl_verifies_abboot_signatures() {
         String::from_utf8(out.stdout).unwrap().trim(),
         public_key_to_pem(&ours.pk).trim()
     );
+}
+
+/// An execute-in-place board jumps past a fixed header length: a trusted
+/// image signed with another one is refused, not jumped into.
+#[test]
+fn header_length_the_board_does_not_jump_past() {
+    let img = signed(Slot::A, &key(1));
+    let mut flash = flash_with::<4>(Slot::A, &img);
+    let keys = trusted();
+    let check = |flash: &mut _, header_len| {
+        let p = BoardProfile {
+            header_len,
+            ..profile()
+        };
+        verify_image(
+            flash,
+            region(Slot::A),
+            Slot::A,
+            &TrustedKeys::new(&keys),
+            &p,
+        )
+        .map(|_| ())
+    };
+    assert_eq!(check(&mut flash, Some(HEADER_LEN)), Ok(()));
+    assert_eq!(
+        check(&mut flash, Some(HEADER_LEN + 0x100)),
+        Err(ImageError::BadHeaderLength)
+    );
+    assert_eq!(check(&mut flash, None), Ok(()));
 }

@@ -40,6 +40,7 @@ pub const HARDWARE_ID: u32 = 0xAB00_F022;
 pub const LOAD_ADDRESS: u32 = 0x0800_0200;
 /// The board profile every image is checked against.
 pub const PROFILE: BoardProfile = BoardProfile {
+    header_len: None,
     hardware_id: HARDWARE_ID,
     load_address: [LOAD_ADDRESS, LOAD_ADDRESS],
 };

@@ -135,6 +135,12 @@ pub struct BoardProfile {
     /// slot's memory-mapped address plus the `header_len` the board's
     /// images are signed with.
     pub load_address: [u32; 2],
+    /// The header length the board's images must have, when the board
+    /// depends on it: an execute-in-place board jumps to the slot address
+    /// plus this, so a trusted image signed with another `header_len` would
+    /// send it into header padding. `None`: any length (a board that
+    /// copies the payload to its load address).
+    pub header_len: Option<u32>,
 }
 
 /// The signed-image check: [`verify_image`] with a fixed key table and
@@ -215,6 +221,12 @@ fn check_header(
     let image_len = header.image_len().ok_or(ImageError::TooLarge)?;
     if image_len > region.len {
         return Err(ImageError::TooLarge);
+    }
+    if profile
+        .header_len
+        .is_some_and(|len| len != header.header_len)
+    {
+        return Err(ImageError::BadHeaderLength);
     }
     if header.hardware_id != profile.hardware_id {
         return Err(ImageError::WrongHardware);

@@ -57,6 +57,7 @@ pub const LAYOUT: Layout = Layout {
 
 /// What an image for this board must say.
 pub const PROFILE: BoardProfile = BoardProfile {
+    header_len: None,
     hardware_id: HARDWARE_ID,
     load_address: LOAD_ADDRESS,
 };

@@ -92,6 +92,7 @@ const _: () = {
 
 /// What an image for this board must say.
 pub const PROFILE: BoardProfile = BoardProfile {
+    header_len: None,
     hardware_id: HARDWARE_ID,
     load_address: LOAD_ADDRESS,
 };

@@ -81,6 +81,7 @@ pub fn verify(a: &VerifyArgs) -> Result<Report, Error> {
     let region = Region::new(0, slot_len);
     // The other slot's address is never looked at for this slot.
     let profile = BoardProfile {
+        header_len: None,
         hardware_id: a.hardware_id,
         load_address: [load_address; 2],
     };
