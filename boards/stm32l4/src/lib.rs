@@ -1,4 +1,6 @@
-//! abboot on the STM32L476RG: what the bootloader and the firmware share.
+//! abboot on the STM32L476RG: what the bootloader and the firmware share
+//! on this board. The flows themselves (boot, vector table check, jump,
+//! confirm) are in `boards/common`, driven by [`Board`].
 //!
 //! # Flash map (1 MiB in two 512 KiB banks, 2 KiB pages, 8-byte words)
 //!
@@ -30,13 +32,7 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use abboot::context::Layout;
-use abboot::flash::Region;
-use abboot::image::header::ImageHeader;
-use abboot::image::signed::{verify_image, BoardProfile, SignedCheck, TrustedKeys};
-use abboot::image::{ImageCheck, ImageError, ImageInfo};
-use abboot::journal::Geometry;
-use abboot::Slot;
+use abboot_board_common::XipBoard;
 use embassy_stm32::gpio::Output;
 use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
@@ -45,69 +41,35 @@ use embedded_storage::nor_flash::{
 pub mod firmware;
 mod key;
 
-/// Where the flash is mapped; flash offsets count from here.
-pub const FLASH_BASE: u32 = 0x0800_0000;
-/// Erase page.
-pub const PAGE: u32 = 2048;
-/// Size of the internal flash.
-pub const FLASH_SIZE: u32 = 0x10_0000;
-/// Bytes reserved for the bootloader at the start of flash.
-pub const BOOT_LEN: u32 = 0xF000;
-/// Offset of the two metadata pages.
-pub const META_OFFSET: u32 = BOOT_LEN;
-/// Bytes of each slot.
-pub const SLOT_LEN: u32 = 448 * 1024;
-/// Offsets of slot A (bank 1) and slot B (bank 2).
-pub const SLOT_OFFSET: [u32; 2] = [0x0001_0000, 0x0008_0000];
-/// Header length the board's images are signed with: keeps the payload's
-/// vector table aligned (VTOR needs 512 bytes for its 98 entries).
-pub const HEADER_LEN: u32 = 0x200;
-/// Where the payload of slot A and slot B is linked to run (execute in
-/// place: slot address + header length).
-pub const LOAD_ADDRESS: [u32; 2] = [
-    FLASH_BASE + SLOT_OFFSET[0] + HEADER_LEN,
-    FLASH_BASE + SLOT_OFFSET[1] + HEADER_LEN,
-];
-/// Hardware id this board's images carry (`abboot sign --hardware-id`).
-pub const HARDWARE_ID: u32 = 0x3247_6001;
-/// SRAM1 (96 KiB), where an image's initial stack pointer must point.
-pub const RAM_START: u32 = 0x2000_0000;
-/// One past the last byte of SRAM1.
-pub const RAM_END: u32 = 0x2001_8000;
-/// Words of the NVIC's enable and pending bitmaps in use (82 interrupts).
-pub const NVIC_WORDS: usize = 3;
+/// This board, as `boards/common` sees it: the flash map (the table
+/// above), the images and the jump. The bootloader's flow, its image check
+/// and the firmware's confirm work from these constants.
+pub struct Board;
+
+impl XipBoard for Board {
+    const FLASH_BASE: u32 = 0x0800_0000;
+    const FLASH_SIZE: u32 = 0x10_0000;
+    const PAGE: u32 = 2048;
+    const BOOT_LEN: u32 = 0xF000;
+    const META_OFFSET: u32 = Self::BOOT_LEN;
+    // Slot A: the rest of bank 1. Slot B: bank 2.
+    const SLOT_OFFSET: [u32; 2] = [0x0001_0000, 0x0008_0000];
+    const SLOT_LEN: u32 = 448 * 1024;
+    // Keeps the payload's vector table aligned (VTOR needs 512 bytes for
+    // its 98 entries).
+    const HEADER_LEN: u32 = 0x200;
+    const HARDWARE_ID: u32 = 0x3247_6001;
+    // The public keys images may be signed with (see `src/key.rs`).
+    const TRUSTED_KEYS: &'static [[u8; 32]] = &[key::KEY];
+    // SRAM1 (96 KiB).
+    const RAM_START: u32 = 0x2000_0000;
+    const RAM_END: u32 = 0x2001_8000;
+    // 82 interrupts.
+    const NVIC_WORDS: usize = 3;
+}
+
 /// Core clock set by [`config`], for delays.
 pub const CORE_HZ: u32 = 80_000_000;
-
-/// Metadata pages and slots, as offsets of the flash driver.
-pub const LAYOUT: Layout = Layout {
-    metadata: Geometry::contiguous(META_OFFSET, PAGE),
-    slots: [
-        Region::new(SLOT_OFFSET[0], SLOT_LEN),
-        Region::new(SLOT_OFFSET[1], SLOT_LEN),
-    ],
-};
-
-// The map holds together: pages aligned, nothing overlaps, all inside the
-// flash. (The bootloader's own size is checked by the linker against
-// `link/boot/memory.x`.)
-const _: () = {
-    assert!(BOOT_LEN % PAGE == 0 && META_OFFSET >= BOOT_LEN);
-    assert!(SLOT_OFFSET[0] % PAGE == 0 && SLOT_OFFSET[1] % PAGE == 0 && SLOT_LEN % PAGE == 0);
-    assert!(SLOT_OFFSET[0] >= META_OFFSET + 2 * PAGE);
-    assert!(SLOT_OFFSET[1] >= SLOT_OFFSET[0] + SLOT_LEN);
-    assert!(SLOT_OFFSET[1] + SLOT_LEN <= FLASH_SIZE);
-};
-
-/// What an image for this board must say.
-pub const PROFILE: BoardProfile = BoardProfile {
-    header_len: None,
-    hardware_id: HARDWARE_ID,
-    load_address: LOAD_ADDRESS,
-};
-
-/// The public keys images may be signed with (see `src/key.rs`).
-pub const TRUSTED_KEYS: [[u8; 32]; 1] = [key::KEY];
 
 /// The clocks: 80 MHz from HSI16 through the PLL, so that hashing an image
 /// takes tens of milliseconds rather than the seconds it takes at the
@@ -127,74 +89,6 @@ pub fn config() -> embassy_stm32::Config {
     });
     config.rcc.sys = Sysclk::PLL1_R;
     config
-}
-
-/// The image check of this board: [`SignedCheck`], plus the header length
-/// the bootloader jumps past.
-///
-/// `SignedCheck` checks that the signed load address is the slot's
-/// address + [`HEADER_LEN`], but not that the payload starts there: an
-/// image signed by a trusted key with another `--header-len` would put
-/// the jump into the middle of the payload, or into the unsigned header
-/// padding. This check refuses it, so `select` never chooses it (and
-/// [`abboot::Updater`] refuses it before erasing anything).
-pub struct XipCheck(pub SignedCheck<'static>);
-
-/// The check the bootloader and the firmware use.
-pub const fn check() -> XipCheck {
-    XipCheck(SignedCheck::new(TrustedKeys::new(&TRUSTED_KEYS), PROFILE))
-}
-
-impl<F: ReadNorFlash> ImageCheck<F> for XipCheck {
-    fn check(
-        &mut self,
-        flash: &mut F,
-        slot: Slot,
-        region: Region,
-    ) -> Result<ImageInfo, ImageError> {
-        let (header, info) = verify_image(flash, region, slot, &self.0.keys, &self.0.profile)?;
-        header_len_ok(&header)?;
-        Ok(info)
-    }
-
-    fn precheck(
-        &mut self,
-        slot: Slot,
-        region: Region,
-        header: &[u8],
-    ) -> Result<Option<ImageInfo>, ImageError> {
-        let info = ImageCheck::<F>::precheck(&mut self.0, slot, region, header)?;
-        header_len_ok(&ImageHeader::parse(header)?)?;
-        Ok(info)
-    }
-}
-
-/// The payload starts where the bootloader jumps.
-fn header_len_ok(header: &ImageHeader) -> Result<(), ImageError> {
-    if header.header_len == HEADER_LEN {
-        Ok(())
-    } else {
-        Err(ImageError::BadHeaderLength)
-    }
-}
-
-/// The verified payload of `slot` as a vector table: its address, if its
-/// first two words are a stack pointer in RAM and a Thumb reset handler
-/// inside the slot's payload.
-///
-/// The payload is signed, so this only catches an image linked for other
-/// memory; it is read through the flash driver, with no `unsafe`.
-pub fn vector_table<F: ReadNorFlash>(flash: &mut F, slot: Slot) -> Option<u32> {
-    let i = slot.index();
-    let mut words = [0u8; 8];
-    flash.read(SLOT_OFFSET[i] + HEADER_LEN, &mut words).ok()?;
-    let [s0, s1, s2, s3, r0, r1, r2, r3] = words;
-    let sp = u32::from_le_bytes([s0, s1, s2, s3]);
-    let reset = u32::from_le_bytes([r0, r1, r2, r3]);
-    let slot_end = FLASH_BASE + SLOT_OFFSET[i] + SLOT_LEN;
-    let sp_ok = sp > RAM_START && sp <= RAM_END && sp % 8 == 0;
-    let reset_ok = reset & 1 == 1 && reset > LOAD_ADDRESS[i] && reset < slot_end;
-    (sp_ok && reset_ok).then_some(LOAD_ADDRESS[i])
 }
 
 /// Blinks the LED (LD2, PA5) forever: `on_ms` on, `off_ms` off.

@@ -1,73 +1,29 @@
 //! The bootloader (`link/boot/memory.x`, at `0x0800_0000`).
 //!
-//! At every reset: [`Bootloader::select`] over the internal flash with the
-//! signed image check, then a jump into the chosen slot's payload,
-//! executing in place. With nothing verified to boot: recovery, LD2
-//! blinking fast, and no jump.
+//! At every reset: `select` over the internal flash with the signed image
+//! check, then a jump into the chosen slot's payload, executing in place;
+//! both are in `boards/common` (`boot::select`, `Entry::jump`). With
+//! nothing verified to boot: recovery, LD2 blinking fast, and no jump.
 #![no_std]
 #![no_main]
 
-use core::cell::RefCell;
-
-use abboot::boot::{Bootloader, Policy, VerifyPolicy};
-use abboot::flash::Shared;
-use board::EccFlash;
+use abboot_board_common::boot;
+use board::{Board, EccFlash};
 use embassy_stm32::flash::Flash;
 use embassy_stm32::gpio::{Level, Output, Speed};
-
-/// Verify the image that boots at every boot (bit rot in the primary is
-/// caught and the other slot takes over), at the cost of hashing it.
-const POLICY: Policy = Policy {
-    verify: VerifyPolicy::Always,
-    fresh_tries: 3,
-};
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
     let p = embassy_stm32::init(board::config());
     let mut led = Output::new(p.PA5, Level::Low, Speed::Low);
-    let flash = RefCell::new(EccFlash(Flash::new_blocking(p.FLASH)));
-
-    let decision = match Bootloader::new(
-        Shared::new(&flash),
-        Shared::new(&flash),
-        board::LAYOUT,
-        board::check(),
-        POLICY,
-    ) {
-        Ok(mut bootloader) => bootloader.select(),
-        // The layout constants do not fit the part: a build mistake.
-        Err(_) => recovery(&mut led),
-    };
-    // `select` has verified the image of the slot it returns (signature,
-    // payload digest, hardware id, load address, header length) and, for
-    // a trial boot, counted the try on flash.
-    let Some(slot) = decision.slot else {
-        recovery(&mut led)
-    };
-    let Some(vector_table) = board::vector_table(&mut Shared::new(&flash), slot) else {
-        recovery(&mut led)
-    };
-    led.set_low();
-    // SAFETY: `vector_table` is the first byte of the payload `select`
-    // just verified, linked to run exactly there (its signed load
-    // address), and its first words are a stack pointer in RAM and a
-    // Thumb reset handler inside the payload. No code of the bootloader
-    // runs after the jump, so taking the core peripherals and resetting
-    // MSP cannot break anything still in use; the interrupts the HAL may
-    // have enabled are disabled and cleared first, so none reaches the
-    // firmware before it sets up its own.
-    unsafe {
-        let core = cortex_m::Peripherals::steal();
-        let nvic = core.NVIC.icer.iter().zip(&core.NVIC.icpr);
-        for (icer, icpr) in nvic.take(board::NVIC_WORDS) {
-            icer.write(u32::MAX);
-            icpr.write(u32::MAX);
+    let flash = EccFlash(Flash::new_blocking(p.FLASH));
+    // `select`, the vector table check and the jump: `boards/common`.
+    match boot::select::<Board>(flash) {
+        Some(entry) => {
+            led.set_low();
+            entry.jump()
         }
-        core.SCB.vtor.write(vector_table);
-        cortex_m::asm::dsb();
-        cortex_m::asm::isb();
-        cortex_m::asm::bootload(vector_table as *const u32)
+        None => recovery(&mut led),
     }
 }
 

@@ -1,0 +1,130 @@
+//! The bootloader's flow: [`select`] picks and checks the payload to
+//! run, and [`Entry::jump`] runs it. The board calls them between its HAL
+//! init and its recovery:
+//!
+//! ```ignore
+//! match boot::select::<board::Board>(flash) {
+//!     Some(entry) => {
+//!         led_off();
+//!         entry.jump()
+//!     }
+//!     None => recovery(),
+//! }
+//! ```
+
+use core::cell::RefCell;
+
+use abboot::boot::{Bootloader, Policy, VerifyPolicy};
+use abboot::flash::Shared;
+use abboot::image::ImageInfo;
+use abboot::Slot;
+use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
+
+use crate::XipBoard;
+
+/// Verify the image that boots at every boot (bit rot in the primary is
+/// caught and the other slot takes over), at the cost of hashing it.
+pub const POLICY: Policy = Policy {
+    verify: VerifyPolicy::Always,
+    fresh_tries: 3,
+};
+
+/// A payload verified to run: the address of its vector table. Only
+/// [`select`] makes one, and it takes the flash driver, so the slot cannot
+/// be written between the check and the [jump](Entry::jump).
+#[derive(Debug)]
+pub struct Entry {
+    vector_table: u32,
+    nvic_words: usize,
+}
+
+/// At every reset: [`Bootloader::select`] over `flash` (metadata and slots
+/// on the one device, shared through [`Shared`]) with board `B`'s
+/// [`XipBoard::CHECK`] and [`POLICY`], then the vector table check of the
+/// chosen payload.
+///
+/// `None`: nothing verified to boot, the layout does not fit the device (a
+/// build mistake), or the payload's first words are not a vector table for
+/// this board. The board then runs its recovery and never jumps.
+pub fn select<B: XipBoard>(flash: impl NorFlash) -> Option<Entry> {
+    let flash = RefCell::new(flash);
+    let mut bootloader = Bootloader::new(
+        Shared::new(&flash),
+        Shared::new(&flash),
+        B::LAYOUT,
+        B::CHECK,
+        POLICY,
+    )
+    .ok()?;
+    let decision = bootloader.select();
+    // `select` has verified the image of the slot it returns (signature,
+    // payload digest, hardware id, load address, header length) and, for a
+    // trial boot, counted the try on flash. Under `VerifyPolicy::Always`
+    // it also returns what that check found.
+    let (slot, image) = (decision.slot?, decision.image?);
+    let vector_table = vector_table::<B>(&mut Shared::new(&flash), slot, &image)?;
+    Some(Entry {
+        vector_table,
+        nvic_words: B::NVIC_WORDS,
+    })
+}
+
+/// The verified payload of `slot` as a vector table: its address (slot
+/// address + header length), if the payload is linked to run there and its
+/// first two words are a stack pointer in RAM and a Thumb reset handler
+/// inside the slot.
+///
+/// The payload is signed, so this only catches an image linked for other
+/// memory; it is read through the flash driver, with no `unsafe`.
+fn vector_table<B: XipBoard>(
+    flash: &mut impl ReadNorFlash,
+    slot: Slot,
+    image: &ImageInfo,
+) -> Option<u32> {
+    let i = slot.index();
+    // No overflow: `LAYOUT` keeps the slots inside the address space, and
+    // the check keeps the header inside the slot.
+    let entry = B::SLOT_ADDRESS[i] + image.header_len;
+    let slot_end = B::SLOT_ADDRESS[i] + B::SLOT_LEN;
+    let mut words = [0u8; 8];
+    flash
+        .read(B::SLOT_OFFSET[i] + image.header_len, &mut words)
+        .ok()?;
+    let [s0, s1, s2, s3, r0, r1, r2, r3] = words;
+    let sp = u32::from_le_bytes([s0, s1, s2, s3]);
+    let reset = u32::from_le_bytes([r0, r1, r2, r3]);
+    let linked_here = image.load_address == entry;
+    let sp_ok = sp > B::RAM_START && sp <= B::RAM_END && sp % 8 == 0;
+    let reset_ok = reset & 1 == 1 && reset > entry && reset < slot_end;
+    (linked_here && sp_ok && reset_ok).then_some(entry)
+}
+
+impl Entry {
+    /// Runs the payload: disables and clears the NVIC interrupts, sets
+    /// `VTOR`, loads MSP and branches to the reset handler
+    /// (`cortex_m::asm::bootload`). Never returns.
+    pub fn jump(self) -> ! {
+        // SAFETY: `vector_table` is the first byte of the payload `select`
+        // just verified (an `Entry` is made nowhere else, and the flash
+        // driver went with it, so the slot is as checked), linked to run
+        // exactly there (its signed load address, checked equal), and its
+        // first words are a stack pointer in RAM and a Thumb reset handler
+        // inside the slot. No code of the bootloader runs after the jump,
+        // so taking the core peripherals and resetting MSP cannot break
+        // anything still in use; the interrupts the HAL may have enabled
+        // are disabled and cleared first, so none reaches the firmware
+        // before it sets up its own.
+        unsafe {
+            let core = cortex_m::Peripherals::steal();
+            let nvic = core.NVIC.icer.iter().zip(&core.NVIC.icpr);
+            for (icer, icpr) in nvic.take(self.nvic_words) {
+                icer.write(u32::MAX);
+                icpr.write(u32::MAX);
+            }
+            core.SCB.vtor.write(self.vector_table);
+            cortex_m::asm::dsb();
+            cortex_m::asm::isb();
+            cortex_m::asm::bootload(self.vector_table as *const u32)
+        }
+    }
+}
