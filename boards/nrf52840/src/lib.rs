@@ -14,13 +14,18 @@
 //! Both slots execute in place: an image is linked for its slot
 //! (`link/fw-a`, `link/fw-b`) and signed with that slot's load address.
 //! Metadata and slots are on the one NVMC, shared through
-//! [`abboot::flash::Shared`].
+//! [`abboot::flash::Shared`]. The NVMC driver ([`nvmc::Nvmc`]) and the LED
+//! ([`led::Led`]) are this crate's own, on the registers, with no HAL.
 #![no_std]
 
 use abboot_board_common::XipBoard;
 
 pub mod firmware;
 mod key;
+pub mod led;
+pub mod nvmc;
+
+use led::Led;
 
 /// This board, as `boards/common` sees it: the flash map (the table
 /// above), the images and the jump. The bootloader's flow, its image check
@@ -52,13 +57,12 @@ impl XipBoard for Board {
 /// Core clock after reset (HFINT), for delays.
 pub const CORE_HZ: u32 = 64_000_000;
 
-/// Blinks the LED (LED1, P0.13, active low) forever: `on_ms` on,
-/// `off_ms` off.
-pub fn blink_forever(led: &mut embassy_nrf::gpio::Output<'_>, on_ms: u32, off_ms: u32) -> ! {
+/// Blinks LED1 forever: `on_ms` on, `off_ms` off.
+pub fn blink_forever(led: &mut Led, on_ms: u32, off_ms: u32) -> ! {
     loop {
-        led.set_low();
+        led.on();
         cortex_m::asm::delay(on_ms * (CORE_HZ / 1000));
-        led.set_high();
+        led.off();
         cortex_m::asm::delay(off_ms * (CORE_HZ / 1000));
     }
 }

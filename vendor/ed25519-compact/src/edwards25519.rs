@@ -1,4 +1,3 @@
-use core::cmp::min;
 use core::ops::{Add, Sub};
 
 use super::error::*;
@@ -164,14 +163,21 @@ impl GeP2 {
         }
         for i in 0..256 {
             if r[i] != 0 {
-                for b in 1..min(7, 256 - i) {
-                    if r[i + b] != 0 {
-                        if r[i] + (r[i + b] << b) <= 15 {
-                            r[i] += r[i + b] << b;
-                            r[i + b] = 0;
-                        } else if r[i] - (r[i + b] << b) >= -15 {
-                            r[i] -= r[i + b] << b;
-                            for k in i + b..256 {
+                // abboot: `j < 256` tested where it is used, not through
+                // `min(7, 256 - i)`, which the optimiser does not follow
+                // at opt-level "s".
+                for b in 1..7 {
+                    let j = i + b;
+                    if j >= 256 {
+                        break;
+                    }
+                    if r[j] != 0 {
+                        if r[i] + (r[j] << b) <= 15 {
+                            r[i] += r[j] << b;
+                            r[j] = 0;
+                        } else if r[i] - (r[j] << b) >= -15 {
+                            r[i] -= r[j] << b;
+                            for k in j..256 {
                                 if r[k] == 0 {
                                     r[k] = 1;
                                     break;

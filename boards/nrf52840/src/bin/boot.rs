@@ -8,24 +8,26 @@
 #![no_main]
 
 use abboot_board_common::boot;
+use board::led::Led;
+use board::nvmc::Nvmc;
 use board::Board;
-use embassy_nrf::gpio::{Level, Output, OutputDrive};
-use embassy_nrf::nvmc::Nvmc;
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    // SAFETY: the one place the peripherals are made, first thing after
-    // reset, and nothing else (no interrupt handler, no other core) makes
-    // or uses them. `embassy_nrf::init` is skipped on purpose: the NVMC and
-    // one GPIO need no clock or power setup, the firmware finds the chip
-    // close to its reset state, and `init`'s check against a second call
-    // is a panic path (see `prove-no-panic` below).
-    let p = unsafe { embassy_nrf::Peripherals::steal() };
-    let mut led = Output::new(p.P0_13, Level::High, OutputDrive::Standard);
+    // No HAL: `embassy_nrf::init` is skipped on purpose. The NVMC and one
+    // GPIO need no clock or power setup, the firmware finds the chip close
+    // to its reset state, and `init`'s check against a second call is a
+    // panic path (see `prove-no-panic` below).
+    let mut led = Led::new();
+    // SAFETY: the one NVMC driver here, and no interrupt is enabled.
+    // `select` writes and erases only the metadata pages and the slots
+    // (`Board`'s layout), never the bootloader's own flash below
+    // `META_OFFSET`, which holds all the code and data running here.
+    let flash = unsafe { Nvmc::new() };
     // `select`, the vector table check and the jump: `boards/common`.
-    match boot::select::<Board>(Nvmc::new(p.NVMC)) {
+    match boot::select::<Board>(flash) {
         Some(entry) => {
-            led.set_high();
+            led.off();
             entry.jump()
         }
         None => recovery(&mut led),
@@ -35,7 +37,7 @@ fn main() -> ! {
 /// Nothing verified to boot (or the layout is unusable): never jump. LED1
 /// blinks fast until a reset; the board's recovery (serial, DFU, a
 /// debugger writing a signed image into a slot) goes here.
-fn recovery(led: &mut Output<'_>) -> ! {
+fn recovery(led: &mut Led) -> ! {
     board::blink_forever(led, 100, 100)
 }
 
