@@ -156,15 +156,26 @@ fn stage(args: &Args, up: &mut Up<'_>, file: &[u8]) {
         .u(len)
         .s(" bytes")
         .print();
+    // The first chunk is read before anything is erased: its header lets
+    // `stage_begin` refuse a forged, foreign, oversized, known-bad or
+    // downgrading image while the target slot still holds its image.
+    let mut buf = [0xFFu8; 1024];
+    let Some(mut n) = read_chunk(h, &mut buf, 0, len) else {
+        sh::close(h);
+        return;
+    };
     let opts = StageOptions {
         tries: TRIES,
         tag: b"qemu-e2e",
+        header: buf.get(..n),
         ..StageOptions::default()
     };
     let target = match up.stage_begin(&opts) {
         Ok(s) => s,
         Err(e) => {
-            names::error(Line::new().s("fw: stage: begin refused: "), e).print();
+            names::error(Line::new().s("fw: stage: refused: "), e)
+                .s(" (from the header, nothing erased)")
+                .print();
             sh::close(h);
             return;
         }
@@ -173,18 +184,9 @@ fn stage(args: &Args, up: &mut Up<'_>, file: &[u8]) {
         .s("fw: stage: into slot ")
         .s(names::slot(Some(target)))
         .print();
-    let mut buf = [0xFFu8; 1024];
     let mut at = 0u32;
     let mut chunk = 0u32;
-    while at < len {
-        let n = (len - at).min(buf.len() as u32) as usize;
-        buf.fill(0xFF);
-        let ok = buf.get_mut(..n).and_then(|b| sh::read(h, b)) == Some(n);
-        if !ok {
-            Line::new().s("fw: stage: read error at ").u(at).print();
-            sh::close(h);
-            return;
-        }
+    while n > 0 {
         // The tail is padded with 0xFF (erased) to the write size.
         let padded = n.div_ceil(4) * 4;
         if let Err(e) = up.stage_write(at, buf.get(..padded).unwrap_or(&[])) {
@@ -199,6 +201,13 @@ fn stage(args: &Args, up: &mut Up<'_>, file: &[u8]) {
         if let Some(p) = args.get("pace").and_then(crate::args::parse_u32) {
             cortex_m::asm::delay(p.saturating_mul(100_000));
         }
+        n = match read_chunk(h, &mut buf, at, len) {
+            Some(n) => n,
+            None => {
+                sh::close(h);
+                return;
+            }
+        };
     }
     sh::close(h);
     match up.stage_finish(TRIES) {
@@ -217,4 +226,17 @@ fn stage(args: &Args, up: &mut Up<'_>, file: &[u8]) {
         }
         Err(e) => names::error(Line::new().s("fw: stage: refused: "), e).print(),
     }
+}
+
+/// Reads the chunk of the image file at `at` into `buf`, the rest of it
+/// 0xFF: its length (0 at the end of the file), or `None` after printing
+/// a read error.
+fn read_chunk(h: sh::Handle, buf: &mut [u8; 1024], at: u32, len: u32) -> Option<usize> {
+    let n = len.saturating_sub(at).min(buf.len() as u32) as usize;
+    buf.fill(0xFF);
+    if n > 0 && buf.get_mut(..n).and_then(|b| sh::read(h, b)) != Some(n) {
+        Line::new().s("fw: stage: read error at ").u(at).print();
+        return None;
+    }
+    Some(n)
 }

@@ -14,6 +14,9 @@
 //! mps2-host random-image SLOT VERSION LEN OUT   a signed image of LEN random payload bytes
 //! mps2-host flash-new FLASH                an erased flash file
 //! mps2-host flash-put FLASH SLOT IMAGE     write IMAGE at the start of SLOT (factory)
+//! mps2-host flash-put-head FLASH SLOT IMAGE  write what fits of an IMAGE larger than SLOT
+//! mps2-host flash-shift FLASH BYTES        move the whole flash up by BYTES, as a board
+//!                                          whose layout starts BYTES later would hold it
 //! mps2-host flash-flip FLASH SLOT OFFSET   flip the low bit of byte OFFSET of SLOT's image
 //! mps2-host state FLASH                    the newest metadata record, one line
 //! mps2-host verify FLASH SLOT              verify SLOT's image as the bootloader does
@@ -103,6 +106,27 @@ fn run(a: &[&str]) -> Result<(), String> {
             bytes[at..at + config::SLOT_LEN as usize].fill(0xFF);
             bytes[at..at + image.len()].copy_from_slice(&image);
             write(flash, &bytes)
+        }
+        ["flash-put-head", flash, slot, image] => {
+            let mut bytes = read_flash(flash)?;
+            let image = std::fs::read(image).map_err(|e| format!("{image}: {e}"))?;
+            let at = config::SLOT_OFFSET[slot_arg(slot)?.index()] as usize;
+            let slot_len = config::SLOT_LEN as usize;
+            if image.len() <= slot_len {
+                return Err("the image fits its slot: use flash-put".into());
+            }
+            bytes[at..at + slot_len].copy_from_slice(&image[..slot_len]);
+            write(flash, &bytes)
+        }
+        ["flash-shift", flash, by] => {
+            let bytes = read_flash(flash)?;
+            let by: usize = by.parse().map_err(|_| format!("bad shift {by}"))?;
+            if by >= bytes.len() {
+                return Err("shift beyond the flash".into());
+            }
+            let mut shifted = vec![0xFF; bytes.len()];
+            shifted[by..].copy_from_slice(&bytes[..bytes.len() - by]);
+            write(flash, &shifted)
         }
         ["flash-flip", flash, slot, offset] => {
             let mut bytes = read_flash(flash)?;
