@@ -339,7 +339,9 @@ impl Hash {
             self.r = 0;
         }
         let rest = self.state.blocks(input);
-        let tail = input.get(input.len().saturating_sub(rest)..).unwrap_or_default();
+        let tail = input
+            .get(input.len().saturating_sub(rest)..)
+            .unwrap_or_default();
         for (b, x) in self.w.iter_mut().zip(tail) {
             *b = *x;
         }

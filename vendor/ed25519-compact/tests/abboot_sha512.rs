@@ -48,7 +48,14 @@ fn byte_by_byte_and_three_parts_match_sha2() {
                 h.update(&m[..a]);
                 h.update(&m[a..b]);
                 h.update(&m[b..]);
-                assert_eq!(h.finalize()[..], want[..], "length {} cuts {} {}", len, a, b);
+                assert_eq!(
+                    h.finalize()[..],
+                    want[..],
+                    "length {} cuts {} {}",
+                    len,
+                    a,
+                    b
+                );
             }
         }
     }
