@@ -67,8 +67,22 @@ impl Default for StageOptions<'_> {
 }
 
 /// The firmware's face.
+///
+/// # Which slot it stages into
+///
+/// Always the slot the firmware does **not** run from. The running slot is
+/// known, never guessed: give it with [`Updater::running`] — from the
+/// bootloader's [`Handoff`](crate::handoff::Handoff) or from the
+/// firmware's own link address ([`Layout::slot_containing`]) — and
+/// `Updater` never stages into it, whatever the metadata says. Without it,
+/// the running slot is taken from the state on flash (the image on trial,
+/// else the primary); with neither, [`stage_begin`](Self::stage_begin)
+/// refuses with [`Refusal::RunningSlotUnknown`] rather than pick a slot
+/// that may hold the only image that boots.
 pub struct Updater<M, S, C> {
     ctx: Context<M, S, C>,
+    /// The slot the firmware runs from, when the caller knows it.
+    running: Option<Slot>,
     /// The slot being written, between `stage_begin` and `stage_finish`.
     staging: Option<(Slot, bool)>,
 }
@@ -88,8 +102,37 @@ where
         check_erasable::<S>(&layout)?;
         Ok(Self {
             ctx: Context::new(metadata, slots, layout, check)?,
+            running: None,
             staging: None,
         })
+    }
+
+    /// The same updater, told which slot the firmware runs from; see
+    /// [which slot it stages into](Self#which-slot-it-stages-into).
+    pub fn running(mut self, slot: Slot) -> Self {
+        self.running = Some(slot);
+        self
+    }
+
+    /// The slot a staging would write: the other one than the running
+    /// slot, known from [`running`](Self::running) or from the state.
+    pub fn target(&mut self) -> Result<Slot, Error> {
+        let st = self.state();
+        self.target_for(&st)
+    }
+
+    fn target_for(&self, st: &BootState) -> Result<Slot, Error> {
+        let running = self
+            .running
+            .or_else(|| machine::running_slot(st))
+            .ok_or(Refusal::RunningSlotUnknown)?;
+        // The state may name another running slot than the caller (a
+        // fallback whose record could not be written): refuse rather than
+        // write a slot either of them says is running.
+        if machine::running_slot(st).is_some_and(|r| r != running) {
+            return Err(Refusal::TargetRunning.into());
+        }
+        Ok(running.other())
     }
 
     fn state(&mut self) -> BootState {
@@ -114,12 +157,12 @@ where
         let tag = heapless::Vec::<u8, UPDATE_TAG_LEN>::from_slice(opts.tag)
             .map_err(|_| Refusal::TagTooLong)?;
         let st = self.state();
-        let target = machine::running_slot(&st).map_or(Slot::A, Slot::other);
         if let (Some(d), false) = (opts.expected_digest, opts.force) {
             if st.rejected_digest == Some(d) {
                 return Err(Refusal::KnownBad.into());
             }
         }
+        let target = self.target_for(&st)?;
         if let Some(header) = opts.header {
             let region = self.ctx.layout.region(target);
             if let Some(info) = self.ctx.check.precheck(target, region, header)? {

@@ -21,6 +21,19 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The slot whose region holds the flash offset `offset` — for a
+    /// firmware that runs in place, the offset of its own vector table or
+    /// of any function it links, minus the flash's base address.
+    pub const fn slot_containing(&self, offset: u32) -> Option<Slot> {
+        if Region::new(offset, 1).overlaps(&self.slots[0]) {
+            Some(Slot::A)
+        } else if Region::new(offset, 1).overlaps(&self.slots[1]) {
+            Some(Slot::B)
+        } else {
+            None
+        }
+    }
+
     /// The region of `slot`.
     pub const fn region(&self, slot: Slot) -> Region {
         match slot {

@@ -13,6 +13,7 @@
 //! |---|---|
 //! | [`boot`] | the bootloader's face: [`Bootloader::select`] |
 //! | [`app`] | the firmware's face: stage, confirm, mark bad, abort, status |
+//! | [`handoff`] | what the bootloader tells the firmware it started |
 //! | [`status`] | the status record for a fleet backend |
 //! | [`machine`] | the pure state machine both faces ask |
 //! | [`image`] | image headers, signature and digest checks |
@@ -31,6 +32,7 @@ pub mod boot;
 pub mod context;
 pub mod error;
 pub mod flash;
+pub mod handoff;
 pub mod image;
 pub mod journal;
 pub mod machine;
@@ -46,5 +48,6 @@ pub use app::{Control, StageOptions, Updater};
 pub use boot::{Bootloader, Decision, Policy, VerifyPolicy};
 pub use context::Layout;
 pub use error::Error;
+pub use handoff::Handoff;
 pub use state::Slot;
 pub use version::Version;

@@ -90,6 +90,10 @@ pub enum Refusal {
     TrialInProgress,
     /// The target is the slot the device runs from.
     TargetRunning,
+    /// No state on flash names the running slot and the caller did not
+    /// give it ([`crate::app::Updater::running`]): staging could erase the
+    /// only image that boots.
+    RunningSlotUnknown,
     /// `stage_write`/`stage_finish` without a `stage_begin`.
     NotStaging,
     /// `abort` with no staged update.
@@ -119,6 +123,9 @@ impl core::fmt::Display for Refusal {
             Refusal::AlreadyConfirmed => "the running image is already confirmed",
             Refusal::TrialInProgress => "an update is on trial; confirm or reject it first",
             Refusal::TargetRunning => "the target slot is the running slot",
+            Refusal::RunningSlotUnknown => {
+                "the running slot is unknown (no state on flash and no hand-off): give it to stage"
+            }
             Refusal::NotStaging => "no staging in progress",
             Refusal::NothingToAbort => "no staged update to abort",
             Refusal::InvalidTries => "tries must be at least 1",

@@ -357,3 +357,92 @@ fn refused_images_do_not_erase_the_rollback_slot() {
     assert_eq!(slot_a(&d), before, "slot A still holds the rollback image");
     assert_eq!(d.status().unwrap().update, UpdateState::Confirmed);
 }
+
+/// Firmware that finds no state on flash (programmed by a debugger) never
+/// guesses the slot it runs from: without a hand-off it refuses before
+/// anything is written; with one it stages into the other slot only.
+#[test]
+fn the_running_slot_is_known_never_guessed() {
+    use abboot::flash::Shared;
+    use abboot::{Handoff, Updater};
+    use std::cell::RefCell;
+
+    for running in Slot::ALL {
+        let mut d = Device::new(16384, DigestCheck);
+        let old = test_image(v(0), 3000, 1);
+        d.factory(running, &old);
+        let layout = d.layout();
+        let cell = RefCell::new(d.flash().clone());
+        let updater =
+            || Updater::new(Shared::new(&cell), Shared::new(&cell), layout, DigestCheck).unwrap();
+        let new = test_image(v(1), 3000, 2);
+        let ops = cell.borrow().mutating_ops();
+        assert_eq!(
+            updater().stage(&new, &StageOptions::default()),
+            Err(Error::Refused(Refusal::RunningSlotUnknown))
+        );
+        assert_eq!(
+            updater().target(),
+            Err(Error::Refused(Refusal::RunningSlotUnknown))
+        );
+        assert_eq!(
+            cell.borrow().mutating_ops(),
+            ops,
+            "nothing written or erased"
+        );
+
+        // The firmware learns its slot from the bootloader's hand-off.
+        let handoff = Handoff::decode(
+            &Handoff {
+                slot: running,
+                kind: BootKind::Normal,
+                reason: Reason::None,
+                tries_left: 0,
+                version: v(0),
+                image_epoch: 0,
+                data_epoch: 0,
+            }
+            .encode(),
+        )
+        .unwrap();
+        let mut u = updater().running(handoff.slot);
+        assert_eq!(u.target(), Ok(running.other()));
+        u.stage(&new, &StageOptions::default()).unwrap();
+        let at = layout.region(running).offset as usize;
+        assert_eq!(&cell.borrow().contents()[at..at + old.len()], &old[..]);
+        let st = u.status();
+        assert_eq!(st.update, UpdateState::Staged);
+    }
+}
+
+/// The running slot from the firmware's own link address, and a caller
+/// whose running slot disagrees with the state on flash is refused.
+#[test]
+fn the_running_slot_from_a_link_address_and_disagreement() {
+    use abboot::flash::Shared;
+    use abboot::Updater;
+    use std::cell::RefCell;
+
+    let mut d = booted();
+    let layout = d.layout();
+    let [a, b] = layout.slots;
+    assert_eq!(layout.slot_containing(a.offset), Some(Slot::A));
+    assert_eq!(layout.slot_containing(a.offset + a.len - 1), Some(Slot::A));
+    assert_eq!(layout.slot_containing(b.offset), Some(Slot::B));
+    assert_eq!(layout.slot_containing(b.offset + b.len - 1), Some(Slot::B));
+    assert_eq!(layout.slot_containing(b.offset + b.len), None);
+    assert_eq!(layout.slot_containing(0), None);
+
+    // The state says A runs (primary); a caller claiming B is refused
+    // before anything is erased: neither slot may be written.
+    let cell = RefCell::new(d.flash_mut().clone());
+    let mut u = Updater::new(Shared::new(&cell), Shared::new(&cell), layout, DigestCheck)
+        .unwrap()
+        .running(Slot::B);
+    let ops = cell.borrow().mutating_ops();
+    assert_eq!(
+        u.stage(&test_image(v(1), 3000, 2), &StageOptions::default()),
+        Err(Error::Refused(Refusal::TargetRunning))
+    );
+    assert_eq!(cell.borrow().mutating_ops(), ops);
+}

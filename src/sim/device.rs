@@ -22,6 +22,7 @@ use crate::boot::{Bootloader, Decision, Policy};
 use crate::context::Layout;
 use crate::error::Error;
 use crate::flash::{Region, Shared};
+use crate::handoff::Handoff;
 use crate::image::header::ImageHeader;
 use crate::image::sign::{keypair_from_seed, sign_image};
 use crate::image::{ImageCheck, ImageError, ImageInfo};
@@ -84,6 +85,9 @@ pub struct Device<C> {
     /// A readable line per call and per boot decision.
     pub trace: Vec<String>,
     pub(crate) history: History,
+    /// The slot the last boot started: the bootloader's hand-off, which
+    /// the firmware calls pass to [`Updater::running`].
+    running: Option<Slot>,
 }
 
 impl<C: DeviceCheck> Device<C> {
@@ -104,6 +108,7 @@ impl<C: DeviceCheck> Device<C> {
             check,
             trace: Vec::new(),
             history: History::default(),
+            running: None,
         }
     }
 
@@ -148,6 +153,8 @@ impl<C: DeviceCheck> Device<C> {
     /// Powers the device back on after a cut.
     pub fn power_on(&mut self) {
         self.flash.get_mut().power_on();
+        // RAM, the hand-off with it, did not survive.
+        self.running = None;
         self.trace.push("power on".into());
     }
 
@@ -210,6 +217,8 @@ impl<C: DeviceCheck> Device<C> {
         )
         .map(|mut b| b.select());
         let d = self.settle("boot", ops, result)?;
+        // What the board hands to the firmware; it survives only in RAM.
+        self.running = Handoff::from_decision(&d).map(|h| h.slot);
         self.trace.push(describe(&d));
         if d.is_trial() {
             if let Some(slot) = d.slot {
@@ -246,6 +255,10 @@ impl<C: DeviceCheck> Device<C> {
             self.layout,
             self.check.clone(),
         )
+        .map(|u| match self.running {
+            Some(slot) => u.running(slot),
+            None => u,
+        })
         .and_then(|mut u| f(&mut u));
         self.settle(what, ops, result)
     }
