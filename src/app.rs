@@ -233,7 +233,7 @@ where
 
     /// Stages a whole image held in memory: [`stage_begin`](Self::stage_begin),
     /// [`stage_write`](Self::stage_write) in chunks (the tail padded with
-    /// `0xFF` to the write size), [`stage_finish`](Self::stage_finish).
+    /// the slot flash's erased value to the write size), [`stage_finish`](Self::stage_finish).
     pub fn stage(&mut self, image: &[u8], opts: &StageOptions<'_>) -> Result<ImageInfo, Error> {
         let w = S::WRITE_SIZE;
         if w == 0 || CHUNK % w != 0 {
@@ -249,10 +249,11 @@ where
             header: Some(image),
             ..*opts
         })?;
-        let mut buf = [0xFFu8; CHUNK];
+        let erased = self.ctx.layout.slot_erased;
+        let mut buf = [erased; CHUNK];
         for (i, chunk) in image.chunks(CHUNK).enumerate() {
             let padded = chunk.len().div_ceil(w) * w;
-            buf.fill(0xFF);
+            buf.fill(erased);
             buf[..chunk.len()].copy_from_slice(chunk);
             self.stage_write((i * CHUNK) as u32, &buf[..padded])?;
         }

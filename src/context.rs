@@ -18,9 +18,29 @@ pub struct Layout {
     /// Slot A and slot B, on the slot flash. Each is aligned to and a whole
     /// number of the slot flash's erase blocks.
     pub slots: [Region; 2],
+    /// The value every byte of the slot flash reads after an erase (`0xFF`
+    /// by default, `0x00` for parts that erase to zero). Staging pads an
+    /// image's last word with it, so the padding programs nothing.
+    pub slot_erased: u8,
 }
 
 impl Layout {
+    /// Metadata in `metadata`, slots A and B in `slots`, on a slot flash
+    /// that erases to `0xFF` (change it with [`Layout::slots_erased_to`]).
+    pub const fn new(metadata: Geometry, slots: [Region; 2]) -> Self {
+        Self {
+            metadata,
+            slots,
+            slot_erased: 0xFF,
+        }
+    }
+
+    /// The same layout on a slot flash whose erased bytes read `value`.
+    pub const fn slots_erased_to(mut self, value: u8) -> Self {
+        self.slot_erased = value;
+        self
+    }
+
     /// The slot whose region holds the flash offset `offset` — for a
     /// firmware that runs in place, the offset of its own vector table or
     /// of any function it links, minus the flash's base address.

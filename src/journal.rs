@@ -51,17 +51,31 @@ use crate::state::BootState;
 pub struct Geometry {
     /// The two journal sectors.
     pub sectors: [Region; 2],
+    /// The value every byte of the metadata part reads after an erase:
+    /// `0xFF` for most NOR flash (the default), `0x00` for parts such as
+    /// the STM32L0/L1 data EEPROM and some ECC modes. Blank detection
+    /// compares against it; the record format does not change.
+    pub erased: u8,
 }
 
 impl Geometry {
-    /// Two sectors of `sector_size` bytes at `first` and `second`.
+    /// Two sectors of `sector_size` bytes at `first` and `second`, on a
+    /// part that erases to `0xFF`.
     pub const fn new(first: u32, second: u32, sector_size: u32) -> Self {
         Self {
             sectors: [
                 Region::new(first, sector_size),
                 Region::new(second, sector_size),
             ],
+            erased: 0xFF,
         }
+    }
+
+    /// The same geometry on a part whose erased bytes read `value`
+    /// (`0xFF` or `0x00`; see [`Geometry::erased`]).
+    pub const fn erased_to(mut self, value: u8) -> Self {
+        self.erased = value;
+        self
     }
 
     /// Two adjacent sectors of `sector_size` bytes starting at `offset`.

@@ -16,7 +16,8 @@
 //! 1. The region lies inside the device ([`ImageError::Flash`] if not) and
 //!    can hold the fixed header ([`ImageError::Truncated`] if not).
 //! 2. Read the fixed header ([`ImageError::Flash`] on a read error).
-//! 3. All 144 bytes `0xFF`: [`ImageError::Blank`].
+//! 3. All 144 bytes `0xFF`, or all `0x00` (a part that erases to zero):
+//!    [`ImageError::Blank`].
 //! 4. Parse the header with [`ImageHeader::parse`]: [`ImageError::BadMagic`],
 //!    [`ImageError::UnsupportedFormat`], [`ImageError::BadHeaderLength`],
 //!    [`ImageError::BadField`].
@@ -280,7 +281,8 @@ pub fn read_header<F: ReadNorFlash>(
 
 /// Blank check, then parse.
 pub(crate) fn parse_raw(raw: &[u8]) -> Result<ImageHeader, ImageError> {
-    if raw.iter().all(|&b| b == 0xFF) {
+    // Either erased value: the check does not need to know the part.
+    if raw.iter().all(|&b| b == 0xFF) || raw.iter().all(|&b| b == 0) {
         return Err(ImageError::Blank);
     }
     ImageHeader::parse(raw)
@@ -508,6 +510,20 @@ mod tests {
         blank.bytes[143] = 0xFE;
         assert_eq!(
             read_header(&mut blank, Region::new(0, 1024)),
+            Err(ImageError::BadMagic)
+        );
+        // A part that erases to zero.
+        let mut zero = Mem::<4> {
+            bytes: std::vec![0; 1024],
+            reads: 0,
+        };
+        assert_eq!(
+            read_header(&mut zero, Region::new(0, 1024)),
+            Err(ImageError::Blank)
+        );
+        zero.bytes[143] = 1;
+        assert_eq!(
+            read_header(&mut zero, Region::new(0, 1024)),
             Err(ImageError::BadMagic)
         );
     }

@@ -97,13 +97,13 @@ impl<C: DeviceCheck> Device<C> {
         let flash = DeviceFlash::new((META + 2 * slot_size) as usize);
         Self {
             flash: RefCell::new(flash),
-            layout: Layout {
-                metadata: Geometry::contiguous(0, 4096),
-                slots: [
+            layout: Layout::new(
+                Geometry::contiguous(0, 4096),
+                [
                     Region::new(META, slot_size),
                     Region::new(META + slot_size, slot_size),
                 ],
-            },
+            ),
             policy: Policy::default(),
             check,
             trace: Vec::new(),

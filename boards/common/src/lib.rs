@@ -85,10 +85,10 @@ pub trait XipBoard {
         assert!(b + len <= Self::FLASH_SIZE);
         assert!(Self::FLASH_BASE.checked_add(Self::FLASH_SIZE).is_some());
         assert!(Self::HEADER_LEN < len);
-        Layout {
-            metadata: Geometry::contiguous(Self::META_OFFSET, page),
-            slots: [Region::new(a, len), Region::new(b, len)],
-        }
+        Layout::new(
+            Geometry::contiguous(Self::META_OFFSET, page),
+            [Region::new(a, len), Region::new(b, len)],
+        )
     };
 
     /// Where slot A and slot B start, as the core sees them (the header's

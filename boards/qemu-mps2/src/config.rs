@@ -47,13 +47,13 @@ pub const HARDWARE_ID: u32 = 0x0A38_5001;
 pub const FLASH_FILE: &str = "flash.bin";
 
 /// Metadata and slots.
-pub const LAYOUT: Layout = Layout {
-    metadata: Geometry::contiguous(0, SECTOR),
-    slots: [
+pub const LAYOUT: Layout = Layout::new(
+    Geometry::contiguous(0, SECTOR),
+    [
         Region::new(SLOT_OFFSET[0], SLOT_LEN),
         Region::new(SLOT_OFFSET[1], SLOT_LEN),
     ],
-};
+);
 
 /// What an image for this board must say.
 pub const PROFILE: BoardProfile = BoardProfile {
