@@ -359,7 +359,7 @@ impl<F: NorFlash> Journal<F> {
             for i in (0..*used).rev() {
                 let (content, raw) = self.read_position(s, i);
                 if let Some(seq) = raw {
-                    if claimed.is_none_or(|c| seq_newer(seq, c)) {
+                    if claimed.map_or(true, |c| seq_newer(seq, c)) {
                         claimed = Some(seq);
                     }
                 }
