@@ -135,6 +135,13 @@ pub enum SimError {
     /// Write-once mode: the read overlaps a word whose ECC was torn by a
     /// power cut. It stays unreadable until its sector is erased.
     Ecc,
+    /// The read failed (a fault armed by [`SimFlash::fail_reads`] or
+    /// [`SimFlash::fail_read_at`]): a bus error, a dead part, a controller
+    /// that gave up. The caller's buffer holds garbage.
+    ReadFault,
+    /// The write or erase overlaps a range made read-only by
+    /// [`SimFlash::protect`]. Nothing was written or erased.
+    Protected,
 }
 
 impl NorFlashError for SimError {
@@ -142,7 +149,11 @@ impl NorFlashError for SimError {
         match self {
             SimError::NotAligned => NorFlashErrorKind::NotAligned,
             SimError::OutOfBounds => NorFlashErrorKind::OutOfBounds,
-            SimError::PowerLoss | SimError::WriteTwice | SimError::Ecc => NorFlashErrorKind::Other,
+            SimError::PowerLoss
+            | SimError::WriteTwice
+            | SimError::Ecc
+            | SimError::ReadFault
+            | SimError::Protected => NorFlashErrorKind::Other,
         }
     }
 }
@@ -155,6 +166,8 @@ impl fmt::Display for SimError {
             SimError::PowerLoss => "flash has no power",
             SimError::WriteTwice => "flash word written twice since its last erase",
             SimError::Ecc => "flash word has an uncorrectable ECC error",
+            SimError::ReadFault => "flash read failed",
+            SimError::Protected => "flash range is write-protected",
         })
     }
 }
@@ -180,17 +193,29 @@ pub enum CutMode {
     /// word has a random subset of the bits it was clearing cleared, the
     /// rest is untouched. On an erase it acts as [`CutMode::HalfErase`].
     Torn,
-    /// An erase stopped partway: every byte of the erased range becomes
-    /// `old | random`. On a write it acts as [`CutMode::Torn`].
+    /// An erase stopped partway: a random subset of the programmed bits of
+    /// the erased range reached the erased level (`old | random` on a part
+    /// that erases to `0xFF`, `old & random` on one that erases to `0x00`),
+    /// and the sectors are left weak. On a write it acts as
+    /// [`CutMode::Torn`].
     HalfErase,
     /// Like `Torn` or `HalfErase`, and the bits the cut left in between
-    /// read back as a fresh random value on every read until programmed to
-    /// 0 or erased.
+    /// read back as a fresh random value on every read until programmed
+    /// or erased. An erase cut this way leaves its sectors weak.
     Unstable,
+    /// An erase stopped just before its end: every bit already reads at
+    /// the erased level, so the sectors look blank, but the erase never
+    /// finished and they are left weak (see the module documentation). On
+    /// a write it acts as [`CutMode::Torn`]. Not in [`CutMode::ALL`]: a
+    /// harness opts in to it.
+    BlankHalfErase,
 }
 
 impl CutMode {
-    /// Every mode, for harnesses that try them all.
+    /// The four modes every power-cut sweep tries. The opt-in
+    /// [`CutMode::BlankHalfErase`] is left out, so sweeps keep their runs
+    /// and their reports (one count per mode of `ALL`); add it to a
+    /// harness's modes to test weak sectors that look blank.
     pub const ALL: [CutMode; 4] = [
         CutMode::Lost,
         CutMode::Torn,
@@ -199,32 +224,50 @@ impl CutMode {
     ];
 
     /// Whether the mode is meant for this kind of operation (writes: `Lost`,
-    /// `Torn`, `Unstable`; erases: `Lost`, `HalfErase`, `Unstable`). A mode
+    /// `Torn`, `Unstable`; erases: `Lost`, `HalfErase`, `Unstable`,
+    /// `BlankHalfErase`). A mode
     /// that does not apply still works, as its [`effective`](Self::effective)
     /// mode, so a harness can skip the duplicates.
     pub const fn applies_to(self, op: OpKind) -> bool {
         !matches!(
             (self, op),
-            (CutMode::Torn, OpKind::Erase) | (CutMode::HalfErase, OpKind::Write)
+            (CutMode::Torn, OpKind::Erase)
+                | (CutMode::HalfErase | CutMode::BlankHalfErase, OpKind::Write)
         )
     }
 
     /// The mode a cut of this kind really applies to `op`: `Torn` on an
-    /// erase is a `HalfErase`, `HalfErase` on a write is `Torn`.
+    /// erase is a `HalfErase`, `HalfErase` and `BlankHalfErase` on a write
+    /// are `Torn`.
     pub const fn effective(self, op: OpKind) -> CutMode {
         match (self, op) {
             (CutMode::Torn, OpKind::Erase) => CutMode::HalfErase,
-            (CutMode::HalfErase, OpKind::Write) => CutMode::Torn,
+            (CutMode::HalfErase | CutMode::BlankHalfErase, OpKind::Write) => CutMode::Torn,
             (mode, _) => mode,
         }
     }
 }
 
+/// A read fault armed over a range by [`SimFlash::fail_reads`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReadFault {
+    /// Every read that overlaps the range fails, until
+    /// [`SimFlash::clear_read_faults`]: a dead part or a sector the
+    /// controller can no longer read.
+    Permanent,
+    /// The next `n` reads that overlap the range fail, then reads work
+    /// again: a glitch on the bus, a marginal supply. `Transient(0)` arms
+    /// nothing.
+    Transient(u32),
+}
+
 /// Operation counters of a [`SimFlash`].
 ///
 /// Only operations that passed their checks count: a call rejected for
-/// alignment, bounds, a second write of a word, an ECC error or a lack of
-/// power leaves the counters alone. An operation cut by a power loss counts
+/// alignment, bounds, a second write of a word, an ECC error, a read fault,
+/// write protection or a lack of power leaves the counters alone (see
+/// [`SimFlash::reads_done`] and [`SimFlash::protected_attempts`] for the
+/// calls that failed). An operation cut by a power loss counts
 /// in full, as the code under test did issue it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlashStats {
@@ -254,11 +297,18 @@ impl FlashStats {
     }
 }
 
+/// A word programmed into a weak sector gets weak bits with a chance of 1
+/// in this many.
+const WEAK_WORD_ONE_IN: u32 = 4;
+
 /// A simulated NOR flash of `READ`-byte read units, `WRITE`-byte words and
 /// `ERASE`-byte sectors. See the [module documentation](self) for the model.
 #[derive(Clone)]
 pub struct SimFlash<const READ: usize, const WRITE: usize, const ERASE: usize> {
+    /// Raw stored bytes, as [`SimFlash::contents`] shows them.
     data: Vec<u8>,
+    /// What an erase sets every byte to: `0xFF` or `0x00`.
+    erased: u8,
     /// Per byte, the bits that read back randomly.
     weak: Vec<u8>,
     /// Per word, whether it was written since its last erase. Kept in both
@@ -267,6 +317,19 @@ pub struct SimFlash<const READ: usize, const WRITE: usize, const ERASE: usize> {
     /// Per word, whether its ECC is torn (write-once mode only).
     ecc_bad: Vec<bool>,
     write_once: bool,
+    /// Per sector, whether its last erase was cut (until a complete erase).
+    weak_sector: Vec<bool>,
+    /// Armed range read faults; a `Transient` holds the reads it still
+    /// fails.
+    read_faults: Vec<(Range<u32>, ReadFault)>,
+    /// Indices of read calls armed to fail once.
+    read_fault_at: Vec<u64>,
+    /// Read calls that passed their checks since creation.
+    reads: u64,
+    /// Write-protected ranges.
+    protected: Vec<Range<u32>>,
+    /// Writes and erases refused by protection since the last stats reset.
+    protected_attempts: u64,
     rng: ChaCha8Rng,
     stats: FlashStats,
     sector_erases: Vec<u32>,
@@ -295,8 +358,8 @@ pub type SimL4 = SimFlash<8, 8, 2048>;
 pub type SimH7 = SimFlash<1, 32, 131072>;
 
 impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, WRITE, ERASE> {
-    /// A powered, fully erased device of `capacity` bytes, in multi-write
-    /// mode, seed 0, no cut armed.
+    /// A powered, fully erased device of `capacity` bytes that erases to
+    /// `0xFF`, in multi-write mode, seed 0, no cut or fault armed.
     ///
     /// # Panics
     ///
@@ -322,10 +385,17 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
         );
         Self {
             data: vec![0xFF; capacity],
+            erased: 0xFF,
             weak: vec![0; capacity],
             written: vec![false; capacity / WRITE],
             ecc_bad: vec![false; capacity / WRITE],
             write_once: false,
+            weak_sector: vec![false; capacity / ERASE],
+            read_faults: Vec::new(),
+            read_fault_at: Vec::new(),
+            reads: 0,
+            protected: Vec::new(),
+            protected_attempts: 0,
             rng: ChaCha8Rng::seed_from_u64(0),
             stats: FlashStats::default(),
             sector_erases: vec![0; capacity / ERASE],
@@ -350,6 +420,32 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
         self
     }
 
+    /// Makes this a part whose erased state is `value`: `0xFF` (the
+    /// default, most NOR flash) or `0x00` (some internal flashes, and any
+    /// part behind an inverting controller). Only those two are physical:
+    /// `0x00` selects a part that erases to `0x00`, and every other value
+    /// is clamped to `0xFF`.
+    ///
+    /// Call it right after [`new`](Self::new): it stands for a fresh part of
+    /// that kind, so it sets every byte to the erased value and drops weak
+    /// bits, weak sectors, ECC damage and written flags (content planted
+    /// before is lost). It counts nothing and draws no randomness; power,
+    /// counters, the seed, armed cuts, faults and protection are kept.
+    pub fn erased_to(mut self, value: u8) -> Self {
+        self.erased = if value == 0x00 { 0x00 } else { 0xFF };
+        self.data.fill(self.erased);
+        self.weak.fill(0);
+        self.written.fill(false);
+        self.ecc_bad.fill(false);
+        self.weak_sector.fill(false);
+        self
+    }
+
+    /// The value every byte holds after an erase: `0xFF` or `0x00`.
+    pub fn erased(&self) -> u8 {
+        self.erased
+    }
+
     /// Whether write-once (ECC) mode is on.
     pub fn is_write_once(&self) -> bool {
         self.write_once
@@ -367,12 +463,98 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
         &self.sector_erases
     }
 
-    /// Zeroes [`stats`](Self::stats) and [`sector_erases`](Self::sector_erases).
-    /// [`mutating_ops`](Self::mutating_ops) keeps counting, as cuts are
-    /// indexed by it.
+    /// Zeroes [`stats`](Self::stats), [`sector_erases`](Self::sector_erases)
+    /// and [`protected_attempts`](Self::protected_attempts).
+    /// [`mutating_ops`](Self::mutating_ops) and
+    /// [`reads_done`](Self::reads_done) keep counting, as cuts and read
+    /// faults are indexed by them.
     pub fn reset_stats(&mut self) {
         self.stats = FlashStats::default();
         self.sector_erases.fill(0);
+        self.protected_attempts = 0;
+    }
+
+    /// Read calls since creation that passed their power, bounds and
+    /// alignment checks, failed ones included (read faults, ECC errors).
+    /// The next such call has this index for
+    /// [`fail_read_at`](Self::fail_read_at). Not reset by
+    /// [`reset_stats`](Self::reset_stats).
+    pub fn reads_done(&self) -> u64 {
+        self.reads
+    }
+
+    /// Arms a read fault over `range` (byte offsets): each read that
+    /// overlaps it fails with [`SimError::ReadFault`], for ever
+    /// ([`ReadFault::Permanent`]) or for the next `n` overlapping reads
+    /// ([`ReadFault::Transient`]`(n)`). Several ranges may be armed, and
+    /// overlap: a read fails if any armed range fails it, and counts
+    /// against every transient range it overlaps. An empty range or
+    /// `Transient(0)` arms nothing. Only reads that pass their checks are
+    /// faulted and counted.
+    pub fn fail_reads(&mut self, range: Range<u32>, fault: ReadFault) {
+        if range.is_empty() || fault == ReadFault::Transient(0) {
+            return;
+        }
+        self.read_faults.push((range, fault));
+    }
+
+    /// Makes the read call with index `read_index` (the value of
+    /// [`reads_done`](Self::reads_done) just before it) fail with
+    /// [`SimError::ReadFault`], once, whatever it reads (even an empty
+    /// read). Several indices may be armed; an index already passed never
+    /// fires. A harness faults every read in turn by counting the reads of
+    /// a clean run and replaying it with each index armed.
+    pub fn fail_read_at(&mut self, read_index: u64) {
+        if !self.read_fault_at.contains(&read_index) {
+            self.read_fault_at.push(read_index);
+        }
+    }
+
+    /// Drops every armed read fault, by range and by index.
+    pub fn clear_read_faults(&mut self) {
+        self.read_faults.clear();
+        self.read_fault_at.clear();
+    }
+
+    /// Makes `range` (byte offsets) read-only: every write or erase that
+    /// overlaps it fails with [`SimError::Protected`] and changes nothing,
+    /// as on a part whose protection bits are set or that has stopped
+    /// programming. Several ranges may be protected; an empty range
+    /// protects nothing. Reads are not affected.
+    ///
+    /// A refused call is not an operation, like one refused for a second
+    /// write: it leaves [`stats`](Self::stats),
+    /// [`sector_erases`](Self::sector_erases) and
+    /// [`mutating_ops`](Self::mutating_ops) alone (so it cannot be cut) and
+    /// counts in [`protected_attempts`](Self::protected_attempts) instead.
+    /// Power, bounds and alignment are checked first.
+    pub fn protect(&mut self, range: Range<u32>) {
+        if !range.is_empty() {
+            self.protected.push(range);
+        }
+    }
+
+    /// Lifts every protection set by [`protect`](Self::protect).
+    pub fn unprotect_all(&mut self) {
+        self.protected.clear();
+    }
+
+    /// Write and erase calls refused with [`SimError::Protected`] since
+    /// creation or the last [`reset_stats`](Self::reset_stats): what code
+    /// tried to change on a part that cannot be changed.
+    pub fn protected_attempts(&self) -> u64 {
+        self.protected_attempts
+    }
+
+    /// Whether the sector holding `offset` is weak: its last erase was cut
+    /// by a power loss ([`CutMode::HalfErase`], [`CutMode::Unstable`] or
+    /// [`CutMode::BlankHalfErase`]) and it has not been erased completely
+    /// since. False for an offset outside the device.
+    pub fn is_weak_sector(&self, offset: u32) -> bool {
+        self.weak_sector
+            .get(offset as usize / ERASE)
+            .copied()
+            .unwrap_or(false)
     }
 
     /// Starts (or stops) recording the kind of every later mutating
@@ -422,7 +604,8 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
     }
 
     /// Restores power (the next boot) and disarms any cut. Content, weak
-    /// bits, ECC damage and counters are kept.
+    /// bits, weak sectors, ECC damage, counters, read faults and protection
+    /// are kept.
     pub fn power_on(&mut self) {
         self.powered = true;
         self.cut = None;
@@ -437,7 +620,8 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
     /// Overwrites raw bytes at `offset`, ignoring NOR rules, to plant
     /// garbage or a prepared image. The bytes read back exactly: weak bits
     /// and ECC damage in the touched words are cleared. Written-since-erase
-    /// flags are left as they were (planting is not a program operation).
+    /// flags and weak sectors are left as they were (planting is not a
+    /// program or erase operation).
     /// Needs no power and counts nothing.
     ///
     /// # Panics
@@ -520,10 +704,46 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
         }
     }
 
-    /// Programs one byte with full pulses: bits written 0 become stable 0.
-    fn program_byte(&mut self, at: usize, new: u8) {
-        self.data[at] &= new;
+    /// XOR mask between a raw byte and its *level* form, in which a 1 bit
+    /// is at the erased level and a 0 bit at the programmed level. The
+    /// model works on levels, so a part that erases to `0x00` is the exact
+    /// mirror image of one that erases to `0xFF`, draw for draw.
+    fn flip(&self) -> u8 {
+        !self.erased
+    }
+
+    /// Programs one byte (raw value `new`) with full pulses: bits written
+    /// at the programmed level become stably programmed. Returns, as a
+    /// level mask, the bits this pulse programmed that were not stably
+    /// programmed before.
+    fn program_byte(&mut self, at: usize, new: u8) -> u8 {
+        let f = self.flip();
+        let (level, new) = (self.data[at] ^ f, new ^ f);
+        let programmed = !new & (level | self.weak[at]);
+        self.data[at] = (level & new) ^ f;
         self.weak[at] &= new;
+        programmed
+    }
+
+    /// A word just programmed into a weak sector: with a 1 in
+    /// [`WEAK_WORD_ONE_IN`] chance, a random non-empty subset of the bits
+    /// it programmed (`programmed`, level masks per byte) becomes weak.
+    /// Draws only when the word programmed a bit.
+    fn weaken_word(&mut self, start: usize, programmed: &[u8; WRITE]) {
+        if programmed.iter().all(|&b| b == 0) || self.rng.random_range(0..WEAK_WORD_ONE_IN) != 0 {
+            return;
+        }
+        let mut any = false;
+        for (i, &p) in programmed.iter().enumerate() {
+            let w = p & self.rng.random::<u8>();
+            self.weak[start + i] |= w;
+            any |= w != 0;
+        }
+        if !any {
+            // The draw picked none: the lowest programmed bit goes weak.
+            let i = programmed.iter().position(|&b| b != 0).unwrap_or(0);
+            self.weak[start + i] |= programmed[i] & programmed[i].wrapping_neg();
+        }
     }
 
     fn do_write(&mut self, range: Range<usize>, bytes: &[u8], cut: Option<CutMode>) {
@@ -538,24 +758,32 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
             Some(mode) => (self.rng.random_range(0..n_words), mode == CutMode::Unstable),
         };
         let first_word = range.start / WRITE;
-        for (i, &new) in bytes[..complete * WRITE].iter().enumerate() {
-            self.program_byte(range.start + i, new);
-        }
-        for word in first_word..first_word + complete {
-            self.written[word] = true;
+        for w in 0..complete {
+            let start = range.start + w * WRITE;
+            let mut programmed = [0u8; WRITE];
+            for (i, p) in programmed.iter_mut().enumerate() {
+                *p = self.program_byte(start + i, bytes[w * WRITE + i]);
+            }
+            if self.weak_sector[start / ERASE] {
+                self.weaken_word(start, &programmed);
+            }
+            self.written[first_word + w] = true;
         }
         if cut.is_none() {
             return;
         }
 
+        let f = self.flip();
         let word_start = complete * WRITE;
         for (i, &new) in bytes[word_start..word_start + WRITE].iter().enumerate() {
             let at = range.start + word_start + i;
-            // Bits this write was moving to 0 that were not stably 0 yet;
-            // an already-programmed bit keeps its charge whatever happens.
-            let programming = !new & (self.data[at] | self.weak[at]);
+            let (level, new) = (self.data[at] ^ f, new ^ f);
+            // Bits this write was programming that were not stably
+            // programmed yet; an already-programmed bit keeps its charge
+            // whatever happens.
+            let programming = !new & (level | self.weak[at]);
             let reached: u8 = self.rng.random::<u8>() & !new;
-            self.data[at] &= !reached;
+            self.data[at] = (level & !reached) ^ f;
             self.weak[at] &= !reached;
             if unstable {
                 self.weak[at] |= programming;
@@ -575,34 +803,87 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
             self.sector_erases[sector] += 1;
         }
         let words = Self::words(range.clone());
-        let unstable = match cut.map(|mode| mode.effective(OpKind::Erase)) {
+        let sectors = range.start / ERASE..range.end / ERASE;
+        let mode = match cut.map(|mode| mode.effective(OpKind::Erase)) {
             None => {
-                self.data[range.clone()].fill(0xFF);
+                self.data[range.clone()].fill(self.erased);
                 self.weak[range].fill(0);
                 self.written[words.clone()].fill(false);
                 self.ecc_bad[words].fill(false);
+                self.weak_sector[sectors].fill(false);
                 return;
             }
             Some(CutMode::Lost) => return,
-            Some(mode) => mode == CutMode::Unstable,
+            Some(mode) => mode,
         };
+        // Every other cut leaves the sectors weak, blank-looking or not.
+        self.weak_sector[sectors].fill(true);
+        if mode == CutMode::BlankHalfErase {
+            // Every bit reached the erased level; no bit is left in between.
+            self.data[range.clone()].fill(self.erased);
+            self.weak[range].fill(0);
+            self.written[words.clone()].fill(false);
+            self.ecc_bad[words].fill(false);
+            return;
+        }
+        let unstable = mode == CutMode::Unstable;
+        let f = self.flip();
         let mut noise = vec![0u8; range.len()];
         self.rng.fill_bytes(&mut noise);
         for (at, r) in range.zip(noise) {
-            self.data[at] |= r;
+            let level = (self.data[at] ^ f) | r;
+            self.data[at] = level ^ f;
             self.weak[at] = if unstable {
-                !self.data[at]
+                !level
             } else {
-                // A bit the pulse pushed to 1 is erased, weak or not before.
-                self.weak[at] & !self.data[at]
+                // A bit the pulse pushed to the erased level is erased,
+                // weak or not before.
+                self.weak[at] & !level
             };
         }
         for word in words {
             let bytes = word * WRITE..(word + 1) * WRITE;
-            let erased = self.data[bytes].iter().all(|&b| b == 0xFF);
+            let erased = self.data[bytes].iter().all(|&b| b == self.erased);
             self.written[word] = !erased;
             self.ecc_bad[word] = self.write_once && !erased;
         }
+    }
+
+    /// Whether the byte range `bytes` (non-empty) overlaps `range`.
+    fn overlaps(bytes: &Range<usize>, range: &Range<u32>) -> bool {
+        !bytes.is_empty() && bytes.start < range.end as usize && (range.start as usize) < bytes.end
+    }
+
+    /// Refuses a write or erase of `bytes` that overlaps a protected range.
+    fn check_protected(&mut self, bytes: &Range<usize>) -> Result<(), SimError> {
+        if self.protected.iter().any(|p| Self::overlaps(bytes, p)) {
+            self.protected_attempts += 1;
+            return Err(SimError::Protected);
+        }
+        Ok(())
+    }
+
+    /// Counts a read that passed its checks and tells whether an armed
+    /// read fault fails it, consuming transient counts and the index.
+    fn read_fails(&mut self, bytes: &Range<usize>) -> bool {
+        let index = self.reads;
+        self.reads += 1;
+        let mut fails = false;
+        if let Some(i) = self.read_fault_at.iter().position(|&at| at == index) {
+            self.read_fault_at.swap_remove(i);
+            fails = true;
+        }
+        for (range, fault) in &mut self.read_faults {
+            if Self::overlaps(bytes, range) {
+                fails = true;
+                if let ReadFault::Transient(n) = fault {
+                    *n -= 1;
+                }
+            }
+        }
+        self.read_faults
+            .retain(|(_, fault)| *fault != ReadFault::Transient(0));
+        fails
     }
 }
 
@@ -616,9 +897,11 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> fmt::Debug
             .field("write", &WRITE)
             .field("erase", &ERASE)
             .field("capacity", &self.data.len())
+            .field("erased", &self.erased)
             .field("write_once", &self.write_once)
             .field("powered", &self.powered)
             .field("mutating_ops", &self.ops)
+            .field("reads_done", &self.reads)
             .field("cut", &self.cut)
             .field("cut_happened", &self.cut_fired)
             .field("stats", &self.stats)
@@ -639,15 +922,27 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> ReadNorFlash
 
     fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimError> {
         let range = self.check(offset, bytes.len(), READ)?;
+        if self.read_fails(&range) {
+            // Garbage, so code that ignores the error is caught: every byte
+            // differs from the stored one.
+            for (out, at) in bytes.iter_mut().zip(range) {
+                let r = self.rng.random::<u8>();
+                *out = self.data[at] ^ if r == 0 { 0xFF } else { r };
+            }
+            return Err(SimError::ReadFault);
+        }
         if self.ecc_bad[Self::words(range.clone())].contains(&true) {
             return Err(SimError::Ecc);
         }
+        let f = self.flip();
         for (out, at) in bytes.iter_mut().zip(range) {
             let weak = self.weak[at];
             *out = if weak == 0 {
                 self.data[at]
             } else {
-                (self.data[at] & !weak) | (self.rng.random::<u8>() & weak)
+                // Random levels, so both kinds of part draw alike.
+                let level = self.data[at] ^ f;
+                ((level & !weak) | (self.rng.random::<u8>() & weak)) ^ f
             };
         }
         self.stats.reads += 1;
@@ -674,6 +969,7 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> NorFlash
             return Err(SimError::OutOfBounds);
         }
         let range = self.check(from, (to - from) as usize, ERASE)?;
+        self.check_protected(&range)?;
         let cut = self.next_op(OpKind::Erase);
         self.do_erase(range, cut);
         match cut {
@@ -684,6 +980,7 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> NorFlash
 
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
         let range = self.check(offset, bytes.len(), WRITE)?;
+        self.check_protected(&range)?;
         // All-or-nothing: refuse before touching anything.
         if self.write_once && self.written[Self::words(range.clone())].contains(&true) {
             return Err(SimError::WriteTwice);
