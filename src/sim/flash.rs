@@ -1,39 +1,53 @@
-//! A simulated NOR flash that behaves like a real part, power cuts included.
+//! A simulated NOR flash that behaves like a real part, faults included.
 //!
 //! [`SimFlash`] implements the `embedded-storage` [`ReadNorFlash`] and
 //! [`NorFlash`] traits over a byte vector, enforces every rule a real part
-//! enforces, counts every operation, and can cut the power in the middle of
-//! a chosen write or erase, leaving the array in the states a real cut
-//! leaves it in.
+//! enforces, counts every operation, and injects the faults a real part
+//! shows: a power cut in the middle of a chosen write or erase (leaving the
+//! array in the states a real cut leaves it in), sectors weakened by a cut
+//! erase, reads that fail, and ranges that cannot be written.
 //!
 //! # What a real part does
 //!
-//! * **Erase** works on whole sectors of `ERASE` bytes and sets every bit
-//!   to 1 (bytes read `0xFF`).
+//! Every cell holds a bit at one of two levels: the *erased* level, which
+//! an erase sets, and the *programmed* level, which a write sets.
+//!
+//! * **Erase** works on whole sectors of `ERASE` bytes and puts every bit
+//!   at the erased level. Most parts erase to 1s (bytes read `0xFF`, the
+//!   default); some erase to 0s ([`SimFlash::erased_to`]`(0x00)`, read by
+//!   [`SimFlash::erased`]). No other erased value is physical.
 //! * **Write** (program) works on words of `WRITE` bytes and can only move
-//!   bits from 1 to 0: the stored byte becomes `old & new`. Writing a 1
-//!   over a 0 leaves the 0.
+//!   bits from the erased level to the programmed level. On a part that
+//!   erases to `0xFF` the stored byte becomes `old & new` (writing a 1 over
+//!   a 0 leaves the 0); on one that erases to `0x00` it becomes `old | new`
+//!   (writing a 0 over a 1 leaves the 1).
 //! * **Read** works on units of `READ` bytes.
 //!
 //! Offsets and lengths must be multiples of those sizes and lie inside the
 //! device, or the call fails with [`SimError::NotAligned`] or
 //! [`SimError::OutOfBounds`] and changes nothing.
 //!
+//! The whole model works on levels, so everything below holds for both
+//! erase values: a part that erases to `0x00` behaves exactly as the
+//! mirror image (every bit inverted) of one that erases to `0xFF`, random
+//! draw for random draw. [`SimFlash::contents`], [`SimFlash::set_contents`]
+//! and [`SimFlash::flip_bit`] see raw bytes on both.
+//!
 //! ## Write-once words and ECC
 //!
-//! Many parts let a word be programmed again to clear more bits (the
+//! Many parts let a word be programmed again to program more bits (the
 //! `MultiwriteNorFlash` behaviour); that is the default here. Parts that
 //! store ECC check bits next to each word (STM32L4, G4, H7, U5 and others)
 //! do not: the check bits are programmed with the word, so a second program
 //! since the last erase would corrupt them, and the controller refuses it.
 //! [`SimFlash::write_once`] models those parts: a second write to a
 //! `WRITE`-sized word since its last erase fails with
-//! [`SimError::WriteTwice`], even one that would only clear bits, and a
-//! word whose program or erase was cut has torn check bits, so every read
-//! that overlaps it fails with [`SimError::Ecc`] until its sector is erased.
-//! Because the mode is chosen at run time, `SimFlash` does not implement
-//! `MultiwriteNorFlash`: code generic over `NorFlash` must not count on
-//! rewriting a word, and tests should run it in both modes.
+//! [`SimError::WriteTwice`], even one that would only program more bits,
+//! and a word whose program or erase was cut has torn check bits, so every
+//! read that overlaps it fails with [`SimError::Ecc`] until its sector is
+//! erased. Because the mode is chosen at run time, `SimFlash` does not
+//! implement `MultiwriteNorFlash`: code generic over `NorFlash` must not
+//! count on rewriting a word, and tests should run it in both modes.
 //!
 //! # Power cuts
 //!
@@ -50,45 +64,101 @@
 //!   array; nothing changes.
 //! * [`CutMode::Torn`] (writes): words are programmed in order, so a prefix
 //!   of the words is complete, the next word has only some of the bits it
-//!   was clearing at 0, and the rest is untouched. A cut never sets a bit
-//!   to 1 and never clears a bit the write was not clearing.
+//!   was programming at the programmed level, and the rest is untouched. A
+//!   cut never erases a bit and never programs a bit the write was not
+//!   programming.
 //! * [`CutMode::HalfErase`] (erases): an erase pulse acts on the whole
-//!   sector at once, so every bit that was 0 may or may not have reached 1;
-//!   bits that were 1 stay 1.
+//!   sector at once, so every programmed bit may or may not have reached
+//!   the erased level; bits already erased stay erased.
 //! * [`CutMode::Unstable`]: the cut left cells with a charge near the read
-//!   threshold. Such a *weak* bit reads as 0 on one read and 1 on the next,
-//!   so a value that passed a CRC check once can fail it at the next boot:
-//!   code must not trust a read-back done before the cut. On a write, every
-//!   bit the cut word was clearing becomes weak; on an erase, every bit
-//!   still at 0 after the half erase becomes weak. A weak bit becomes
-//!   stable when a write programs it to 0 (a full program pulse) or when
-//!   its sector is erased; writing a 1 over it applies no pulse and leaves
-//!   it weak.
+//!   threshold. Such a *weak* bit reads at one level on one read and at the
+//!   other on the next, so a value that passed a CRC check once can fail
+//!   it at the next boot: code must not trust a read-back done before the
+//!   cut. On a write, every bit the cut word was programming becomes weak;
+//!   on an erase, every bit still programmed after the half erase becomes
+//!   weak. A weak bit becomes stable when a write programs it (a full
+//!   program pulse) or when its sector is erased; writing the erased level
+//!   over it applies no pulse and leaves it weak.
+//! * [`CutMode::BlankHalfErase`] (erases, opt-in, not in [`CutMode::ALL`]):
+//!   the cut came so late that every bit already reads erased. The sector
+//!   looks blank, and a check for blank passes, but it is weak (next
+//!   section).
 //!
 //! A mode that does not fit the operation degrades to the one that does:
-//! `Torn` on an erase acts as `HalfErase`, `HalfErase` on a write as
-//! `Torn` (see [`CutMode::effective`]). In write-once mode a torn or
-//! unstable write leaves its cut word ECC-bad, and a half erase leaves
-//! every word that is not all `0xFF` ECC-bad; weak bits then never show,
-//! because reads of those words fail.
+//! `Torn` on an erase acts as `HalfErase`, `HalfErase` and
+//! `BlankHalfErase` on a write as `Torn` (see [`CutMode::effective`]). In
+//! write-once mode a torn or unstable write leaves its cut word ECC-bad,
+//! and a half erase leaves every word that is not all erased ECC-bad —
+//! words left between erased and programmed, and words that still read as
+//! they were, since their check bits took the pulse too. Weak bits in such
+//! words never show, because reads of those words fail.
+//!
+//! # Weak sectors
+//!
+//! An erase that does not run to its end leaves the cells of its sectors
+//! short of a full erase, even where every bit already reads erased: the
+//! part never finished its erase-verify. Every erase cut by
+//! [`CutMode::HalfErase`], [`CutMode::Unstable`] or
+//! [`CutMode::BlankHalfErase`] (not [`CutMode::Lost`]) marks each sector
+//! it covers *weak* ([`SimFlash::is_weak_sector`]) until the next complete
+//! erase of that sector. A program into a weak sector may read back wrong:
+//! each word a write completes there, if it programmed at least one bit
+//! that was not stably programmed, has a 1 in 4 chance that a random
+//! non-empty subset of those bits become weak bits, which read at a random
+//! level on every read as above. In write-once mode the word is written and
+//! readable (ECC correction of weak bits is not modelled). Code that writes
+//! into a sector it found blank after a cut, without erasing it again, sees
+//! records that pass their read-back and fail later.
+//!
+//! # Read faults
+//!
+//! Reads fail on real parts too: a bus error, a dead or unplugged part, a
+//! controller that gives up. [`SimFlash::fail_reads`] arms a fault over a
+//! byte range, [`ReadFault::Permanent`] (every overlapping read fails) or
+//! [`ReadFault::Transient`]`(n)` (the next `n` overlapping reads fail, then
+//! reads work again); several ranges may be armed at once, and
+//! [`SimFlash::clear_read_faults`] drops them all. [`SimFlash::fail_read_at`]
+//! fails exactly one read call by its index ([`SimFlash::reads_done`] before
+//! it), so a harness can fail every read of a scenario in turn. A failed
+//! read returns [`SimError::ReadFault`] and fills the caller's buffer with
+//! seeded garbage, every byte different from the stored one, so code that
+//! ignores the error is caught. Only reads that pass their power, bounds
+//! and alignment checks are faulted; a read fault is reported before an ECC
+//! error.
+//!
+//! # Write protection
+//!
+//! [`SimFlash::protect`] makes a range read-only, as protection bits or a
+//! part that no longer programs do: every write or erase that overlaps it
+//! fails with [`SimError::Protected`] and changes nothing;
+//! [`SimFlash::unprotect_all`] lifts it. A refused call is not an
+//! operation: it is not counted in [`SimFlash::stats`],
+//! [`SimFlash::sector_erases`] or [`SimFlash::mutating_ops`], and cannot be
+//! cut; [`SimFlash::protected_attempts`] counts the refusals instead, so a
+//! test can check that code does not retry an erase at every reset.
 //!
 //! # Reproducibility
 //!
 //! All randomness comes from one ChaCha8 stream seeded by
-//! [`SimFlash::seed`] (0 unless set). It is drawn only when a cut fires and
-//! when a read covers weak bits, so a run reproduces exactly from its seed
-//! and its sequence of calls. Cloning a `SimFlash` clones the stream too:
-//! a clone replays the same future as the original, which is how a harness
-//! replays one device state under different cuts.
+//! [`SimFlash::seed`] (0 unless set). It is drawn only when a fault fires:
+//! when a cut damages an operation, when a read covers weak bits, when a
+//! read fault fails a read (the garbage), and when a write programs a word
+//! into a weak sector. So a run reproduces exactly from its seed and its
+//! sequence of calls, and arming a fault that never fires changes nothing
+//! else. Cloning a `SimFlash` clones the stream too: a clone replays the
+//! same future as the original, which is how a harness replays one device
+//! state under different cuts.
 //!
 //! # Counting
 //!
-//! [`SimFlash::stats`] counts reads, writes, bytes and erased sectors;
-//! [`SimFlash::sector_erases`] counts erases per sector for wear;
+//! [`SimFlash::stats`] counts successful reads, writes, bytes and erased
+//! sectors; [`SimFlash::sector_erases`] counts erases per sector for wear;
 //! [`SimFlash::mutating_ops`] counts write and erase calls since creation
-//! and is the index [`SimFlash::cut_at`] uses.
+//! and is the index [`SimFlash::cut_at`] uses; [`SimFlash::reads_done`]
+//! counts read calls since creation, failed ones included, and is the index
+//! [`SimFlash::fail_read_at`] uses.
 //!
-//! # Example
+//! # Examples
 //!
 //! ```
 //! use abboot::sim::{CutMode, Sim4K, SimError};
@@ -107,6 +177,30 @@
 //! let mut buf = [0; 4];
 //! flash.read(0, &mut buf).unwrap();
 //! assert_eq!(buf, [0x12, 0x34, 0x56, 0x78]);
+//! ```
+//!
+//! A part that erases to `0x00`, a read that fails twice, and a sector
+//! that cannot be erased:
+//!
+//! ```
+//! use abboot::sim::{ReadFault, Sim4K, SimError};
+//! use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
+//!
+//! let mut flash = Sim4K::new(2 * 4096).erased_to(0x00);
+//! flash.write(0, &[0x01, 0x02, 0x04, 0x08]).unwrap();
+//! flash.write(0, &[0x10; 4]).unwrap(); // programs more 1s
+//!
+//! flash.fail_reads(0..4, ReadFault::Transient(2));
+//! let mut buf = [0; 4];
+//! assert_eq!(flash.read(0, &mut buf), Err(SimError::ReadFault));
+//! assert_eq!(flash.read(0, &mut buf), Err(SimError::ReadFault));
+//! flash.read(0, &mut buf).unwrap();
+//! assert_eq!(buf, [0x11, 0x12, 0x14, 0x18]);
+//!
+//! flash.protect(0..4096);
+//! assert_eq!(flash.erase(0, 4096), Err(SimError::Protected));
+//! flash.erase(4096, 8192).unwrap();
+//! assert_eq!(flash.sector_erases(), &[0, 1]);
 //! ```
 
 use core::fmt;
@@ -190,8 +284,8 @@ pub enum CutMode {
     /// The operation never reached the array: nothing changes.
     Lost,
     /// A write stopped partway: a prefix of the words is written, the next
-    /// word has a random subset of the bits it was clearing cleared, the
-    /// rest is untouched. On an erase it acts as [`CutMode::HalfErase`].
+    /// word has a random subset of the bits it was programming programmed,
+    /// the rest is untouched. On an erase it acts as [`CutMode::HalfErase`].
     Torn,
     /// An erase stopped partway: a random subset of the programmed bits of
     /// the erased range reached the erased level (`old | random` on a part
