@@ -547,7 +547,7 @@ fn adoption_respects_the_security_floor() {
     .unwrap();
     assert_eq!(ok.primary, Some(Slot::A));
     assert_eq!(
-        ok.min_security_counter, 0,
-        "adoption does not raise the floor"
+        ok.min_security_counter, 2,
+        "the adopted image sets the floor"
     );
 }
