@@ -70,6 +70,9 @@ pub enum LayoutError {
     SlotMisaligned,
     /// The two slots overlap.
     SlotsOverlap,
+    /// A metadata sector overlaps a slot on the same part: staging would
+    /// erase the journal (see [`crate::context::Layout::separate_parts`]).
+    MetadataOverlapsSlot,
 }
 
 impl From<Refusal> for Error {
