@@ -102,6 +102,7 @@ pub fn refusal(r: Refusal) -> &'static str {
         Refusal::AlreadyInstalled => "AlreadyInstalled",
         Refusal::OutOfSlot => "OutOfSlot",
         Refusal::Misaligned => "Misaligned",
+        Refusal::RunningSlotUnknown => "RunningSlotUnknown",
     }
 }
 
