@@ -143,6 +143,9 @@ fn geometry_error(
         GeometryError::Overlap => Error::usage(format_args!(
             "sectors at 0x{first:x} and 0x{second:x} of 0x{size:x} bytes overlap"
         )),
+        GeometryError::EraseValue => {
+            Error::usage(format_args!("the erased value must be 0xff or 0x00"))
+        }
         GeometryError::TooSmall | GeometryError::WordSize => Error::usage(format_args!(
             "sector size 0x{size:x} cannot hold a {RECORD_SIZE}-byte record"
         )),
