@@ -476,3 +476,46 @@ fn bad_input_refusals_say_what_is_wrong() {
     unique.dedup();
     assert_eq!(unique.len(), texts.len());
 }
+
+/// Staging into the slot kept as the way back clears it as the way back:
+/// nothing points at a slot being erased.
+#[test]
+fn way_back_staging_over_the_rollback_slot_clears_it() {
+    let mut d = device(Policy::default());
+    d.stage(&test_image(v(1), 3000, 2), &StageOptions::default())
+        .unwrap();
+    d.boot().unwrap();
+    d.confirm().unwrap();
+    assert_eq!(d.read_state().unwrap().rollback, Some(Slot::A));
+    d.boot().unwrap();
+    d.stage_partial(&test_image(v(2), 3000, 3), 512, &StageOptions::default())
+        .unwrap();
+    let st = d.read_state().unwrap();
+    assert_eq!(st.rollback, None);
+    assert_eq!(st.slot(Slot::A).state, ImageState::Empty);
+    assert_eq!(st.primary, Some(Slot::B));
+}
+
+/// `confirm` says why it is refused: nothing confirmed yet and nothing on
+/// trial is not "already confirmed"; and a confirm never keeps an old
+/// primary that is not confirmed as the way back.
+#[test]
+fn bounded_trial_confirm_refusals_and_the_way_back() {
+    use abboot::machine::{apply, Event};
+    assert_eq!(
+        apply(&BootState::default(), Event::Confirm),
+        Err(Refusal::NoTrial)
+    );
+    let mut st = BootState {
+        primary: Some(Slot::A),
+        ..BootState::default()
+    };
+    assert_eq!(apply(&st, Event::Confirm), Err(Refusal::AlreadyConfirmed));
+    // The primary's image was lost (Empty) while B ran on trial.
+    st.slot_mut(Slot::B).state = ImageState::Trial { tries: 1 };
+    let next = apply(&st, Event::Confirm).unwrap();
+    assert_eq!(next.primary, Some(Slot::B));
+    assert_eq!(next.rollback, None, "an empty slot is no way back");
+    st.slot_mut(Slot::A).state = ImageState::Confirmed;
+    assert_eq!(apply(&st, Event::Confirm).unwrap().rollback, Some(Slot::A));
+}
