@@ -143,7 +143,21 @@ pub fn sign(a: &SignArgs) -> Result<Report, Error> {
     outputs.stage(&a.out, &image, Overwrite::Allow, Access::Public)?;
     outputs.commit()?;
 
-    Ok(format!(
+    let json = serde_json::json!({
+        "input": a.input.display().to_string(),
+        "out": a.out.display().to_string(),
+        "version": header.version.to_string(),
+        "security_counter": header.security_counter,
+        "hardware_id": header.hardware_id,
+        "load_address": header.load_address,
+        "data_epoch": header.data_epoch,
+        "header_len": header.header_len,
+        "payload_len": header.payload_len,
+        "bytes": image.len(),
+        "digest": hex(&header.payload_digest),
+        "key_id": keys::key_id(&key.pk),
+    });
+    let text = format!(
         "signed {} -> {}\n\
          {layout}\
          version {}, security counter {}, hardware id 0x{:08x}, load address 0x{:08x}, data epoch {}\n\
@@ -162,5 +176,6 @@ pub fn sign(a: &SignArgs) -> Result<Report, Error> {
         image.len(),
         hex(&header.payload_digest),
         keys::key_id(&key.pk),
-    ))
+    );
+    Ok(Report::new(text, json))
 }
