@@ -126,8 +126,10 @@ struct StatusJson {
     last_outcome: Option<UpdateState>,
     /// Why the last update failed or was rolled back.
     last_reason: Option<Reason>,
+    /// Whether the data is ahead of the running image (restore its backup).
+    data_restore_needed: Option<bool>,
     /// The whole status record (`Status::to_json`), or `null`.
-    status: Option<Status>,
+    status: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -186,6 +188,7 @@ pub fn status(a: &MetadataFile) -> Result<Report, Error> {
             next_boot_kind: None,
             last_outcome: None,
             last_reason: None,
+            data_restore_needed: None,
             status: None,
         };
         Error::file(&m.path, problem)
@@ -194,11 +197,7 @@ pub fn status(a: &MetadataFile) -> Result<Report, Error> {
     if let Err(e) = scan {
         return Err(unusable(
             "geometry",
-            format!(
-                "{e} (check {}, {})",
-                m.sector_size.source.name(),
-                m.offset.source.name()
-            ),
+            format!("{e} ({})", journal_file::fix_hint(&e, &m)),
         ));
     }
     let r = match &loaded.record {
@@ -242,10 +241,16 @@ pub fn status(a: &MetadataFile) -> Result<Report, Error> {
         next_boot_kind: kind,
         last_outcome: Some(st.update),
         last_reason: Some(st.last_reason),
-        status: Some(status.clone()),
+        data_restore_needed: Some(status.data_restore_needed()),
+        status: Some(status_value(&status)),
     };
     let text = status_text(&file, r.seq, st, &status);
     Ok(Report::of(text, &json))
+}
+
+/// The library's status JSON (`Status::to_json`), as a value.
+pub fn status_value(st: &Status) -> serde_json::Value {
+    serde_json::from_str(&st.to_json()).unwrap_or(serde_json::Value::Null)
 }
 
 /// A slot's state in words.
@@ -447,7 +452,7 @@ fn change(t: &MetadataFile, op: Op) -> Result<Report, Error> {
                 "changed": true,
                 "file": file.display().to_string(),
                 "next_boot": next_boot(&new).0,
-                "status": Status::from_state(&new),
+                "status": status_value(&Status::from_state(&new)),
             }),
         )),
         Err(abboot::Error::Refused(Refusal::AlreadyConfirmed)) if op == Op::Confirm => {
@@ -462,7 +467,7 @@ fn change(t: &MetadataFile, op: Op) -> Result<Report, Error> {
                     "changed": false,
                     "file": file.display().to_string(),
                     "next_boot": next_boot(&old).0,
-                    "status": Status::from_state(&old),
+                    "status": status_value(&Status::from_state(&old)),
                 }),
             ))
         }

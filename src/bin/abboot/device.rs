@@ -26,7 +26,7 @@ use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 use serde_json::json;
 
 use crate::config::{self, MetadataArgs, SlotArgs, Slots};
-use crate::control::{next_boot, outcome_text, slot_state_text, tries_value};
+use crate::control::{next_boot, outcome_text, slot_state_text, status_value, tries_value};
 use crate::journal_file::{self, Access, JournalTask, Opened};
 use crate::num::hex;
 use crate::slots::{SlotFlash, SLOT_ERASE};
@@ -250,7 +250,7 @@ pub fn init(a: &InitArgs) -> Result<Report, Error> {
             "replaced": out.before.record.is_some(),
             "images": {"A": images[0], "B": images[1]},
             "next_boot": next,
-            "status": Status::from_state(st),
+            "status": status_value(&Status::from_state(st)),
         }),
     ))
 }
@@ -507,7 +507,7 @@ pub fn stage(a: &StageArgs) -> Result<Report, Error> {
             "bytes": total,
             "tries": tries,
             "next_boot": next_boot(&out.state).0,
-            "status": Status::from_state(&out.state),
+            "status": status_value(&Status::from_state(&out.state)),
         }),
     ))
 }
@@ -730,7 +730,7 @@ pub fn mark_active(a: &MarkActiveArgs) -> Result<Report, Error> {
             "slot": s,
             "changed": changed,
             "next_boot": next_boot(&new).0,
-            "status": Status::from_state(&new),
+            "status": status_value(&Status::from_state(&new)),
         }),
     ))
 }

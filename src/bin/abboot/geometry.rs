@@ -17,9 +17,10 @@
 //!   position `p` of a freshly erased sector the sequence number
 //!   `first + p`, so `seq - position` is one value per sector; two values
 //!   mean the sector holds records of two sectors of a smaller size;
-//! * a sector holds no record and reads as the **other erased value** only
-//!   ([`Mismatch::ErasedValue`]): a part that erases to `0x00` was declared
-//!   as erasing to `0xFF`, or the reverse.
+//! * no record position of the sectors reads as the declared erased value
+//!   but some read as the **other** one ([`Mismatch::ErasedValue`]): a part
+//!   that erases to `0x00` was declared as erasing to `0xFF`, or the
+//!   reverse (a full journal has no blank position and proves nothing).
 //!
 //! What a scan cannot prove: a journal written with 4 KiB sectors whose
 //! second sector was never used reads exactly like one written with 2 KiB
@@ -58,9 +59,9 @@ pub enum Mismatch {
         /// Offset and sequence number of the record that contradicts it.
         other: (u32, u32),
     },
-    /// A sector without records reads as the other erased value only.
+    /// Blank positions read as the other erased value only.
     ErasedValue {
-        /// The sector's offset.
+        /// The first such position.
         sector: u32,
         /// The erased value declared.
         declared: u8,
@@ -100,9 +101,9 @@ impl fmt::Display for Mismatch {
                 found,
             } => write!(
                 f,
-                "erased value disagrees with the flash: the sector at 0x{sector:x} holds no record \
-                 and reads 0x{found:02x} throughout, but the part was declared to erase to \
-                 0x{declared:02x}"
+                "erased value disagrees with the flash: the blank journal positions (the first at \
+                 0x{sector:x}) read 0x{found:02x}, none reads 0x{declared:02x}, the value the part \
+                 was declared to erase to"
             ),
             Mismatch::Unreadable { offset } => {
                 write!(f, "cannot read at 0x{offset:x} to check the geometry")
@@ -136,10 +137,13 @@ pub fn check<F: ReadNorFlash>(
             hi.saturating_add(WINDOW).min(capacity),
         )
     };
-    // Per sector: the first valid record (offset, seq, seq - position), and
-    // whether every byte seen is 0x00 / 0xFF.
+    // Per sector: the first valid record (offset, seq, seq - position).
     let mut first: [Option<(u32, u32, u32)>; 2] = [None, None];
-    let mut uniform = [(true, true); 2];
+    // Positions of the sectors that read the declared erased value, and the
+    // first that reads the other one.
+    let other = if g.erased == 0x00 { 0xFF } else { 0x00 };
+    let mut declared_blank = 0u32;
+    let mut other_blank: Option<u32> = None;
     let mut buf = [0u8; RECORD_SIZE];
     let mut at = start;
     while at.saturating_add(rec) <= end {
@@ -150,10 +154,12 @@ pub fn check<F: ReadNorFlash>(
             .sectors
             .iter()
             .position(|s| at >= s.offset && at - s.offset < s.len);
-        if let Some(s) = sector {
-            let u = &mut uniform[s];
-            u.0 &= buf.iter().all(|&b| b == 0x00);
-            u.1 &= buf.iter().all(|&b| b == 0xFF);
+        if sector.is_some() {
+            if buf.iter().all(|&b| b == g.erased) {
+                declared_blank += 1;
+            } else if buf.iter().all(|&b| b == other) {
+                other_blank.get_or_insert(at);
+            }
         }
         if let Ok(r) = Record::decode(&buf) {
             let Some(s) = sector else {
@@ -178,18 +184,12 @@ pub fn check<F: ReadNorFlash>(
         }
         at += rec;
     }
-    if erased_check && first.iter().all(Option::is_none) {
-        let other = if g.erased == 0x00 { 0xFF } else { 0x00 };
-        for (s, &(zeros, ones)) in uniform.iter().enumerate() {
-            let all_other = if other == 0x00 { zeros } else { ones };
-            if all_other {
-                return Err(Mismatch::ErasedValue {
-                    sector: g.sectors[s].offset,
-                    declared: g.erased,
-                    found: other,
-                });
-            }
-        }
+    match other_blank {
+        Some(at) if erased_check && declared_blank == 0 => Err(Mismatch::ErasedValue {
+            sector: at,
+            declared: g.erased,
+            found: other,
+        }),
+        _ => Ok(()),
     }
-    Ok(())
 }

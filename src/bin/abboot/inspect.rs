@@ -38,7 +38,7 @@ pub struct ImageArgs {
 /// (a dump of the sectors, or of the whole flash with --offset, or a
 /// block device).
 #[derive(Debug, Args)]
-pub struct MetadataArgs {
+pub struct InspectMetadataArgs {
     #[command(flatten)]
     pub journal: Where,
 }
@@ -239,7 +239,7 @@ struct CurrentJson {
 }
 
 /// Lists every journal position of a dump and the state it holds.
-pub fn metadata(a: &MetadataArgs) -> Result<Report, Error> {
+pub fn metadata(a: &InspectMetadataArgs) -> Result<Report, Error> {
     let m = config::metadata(&a.journal)?;
     journal_file::open(&m, Access::Read, Inspect(&m))
 }

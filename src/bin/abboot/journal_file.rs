@@ -133,6 +133,18 @@ impl Open<'_> {
     }
 }
 
+/// Which settings to check for a mismatch the scan found.
+pub fn fix_hint(e: &Mismatch, m: &Metadata) -> String {
+    match e {
+        Mismatch::ErasedValue { .. } => format!("check {}", m.erased.source.name()),
+        _ => format!(
+            "check {}, {}",
+            m.sector_size.source.name(),
+            m.offset.source.name()
+        ),
+    }
+}
+
 fn geometry_error(file: &Path, e: GeometryError, m: &Metadata, capacity: u64) -> Error {
     let [first, second] = m.geometry.sectors.map(|s| s.offset);
     let size = m.sector_size.value;

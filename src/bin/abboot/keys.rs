@@ -51,8 +51,8 @@ pub struct PubkeyArgs {
 /// How `pubkey` gives the key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum KeyFormat {
-    /// SubjectPublicKeyInfo PEM, as `openssl pkey -pubout` writes, after a
-    /// `key id` line (text before the PEM block is allowed, RFC 7468).
+    /// SubjectPublicKeyInfo PEM, as `openssl pkey -pubout` writes (the key
+    /// id is in --json).
     Pem,
     /// The 32 key bytes, nothing else (needs --out).
     Raw,
@@ -126,7 +126,10 @@ pub fn pubkey(args: &PubkeyArgs) -> Result<Report, Error> {
     };
     let id = key_id(&pk);
     let text = match args.format {
-        KeyFormat::Pem => format!("key id {id}\n{}", public_key_to_pem(&pk)),
+        // Plain PEM, byte for byte what `openssl pkey -pubout` writes, so
+        // the output can be compared or fed to any tool; the key id is in
+        // --json and in the other formats.
+        KeyFormat::Pem => public_key_to_pem(&pk),
         KeyFormat::Raw => String::new(),
         KeyFormat::Hex => format!("# key id {id}\n{}\n", hex(&pk[..])),
         KeyFormat::Rust => rust_key(&pk),

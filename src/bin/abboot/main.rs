@@ -103,7 +103,7 @@ enum InspectCommand {
     /// Header fields of a signed image, and whether its payload digest matches.
     Image(inspect::ImageArgs),
     /// Every journal position of a metadata dump, and the state it decodes to.
-    Metadata(inspect::MetadataArgs),
+    Metadata(inspect::InspectMetadataArgs),
 }
 
 /// A slot on the command line.
