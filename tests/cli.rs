@@ -18,6 +18,9 @@ use abboot::state::{BootKind, BootState, ImageState, Reason, Slot, UpdateState};
 use abboot::{Control, StageOptions, Version};
 use serde_json::Value;
 
+#[path = "cli/linux.rs"]
+mod linux;
+
 const HW: &str = "0xb0a4d001";
 const LOAD_A: u32 = 0x0801_0200;
 const LOAD_B: u32 = 0x0808_0200;
@@ -37,6 +40,7 @@ fn scratch(name: &str) -> PathBuf {
 fn abboot(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_abboot"))
         .current_dir(dir)
+        .env_remove("ABBOOT_CONFIG")
         .args(args)
         .output()
         .unwrap()

@@ -319,10 +319,16 @@ fn load(explicit: Option<&Path>) -> Result<Option<Loaded>, Error> {
     Ok(Some(Loaded { path, file }))
 }
 
+/// A number parser of the command line, reused for the file.
+type Parse = fn(&str) -> Result<u32, String>;
+
+/// A key of the file, its value and how to parse it.
+type FileKey<'a> = (&'a Loaded, &'static str, &'a Num, Parse);
+
 /// Picks the option if given, else the file's key, else the default.
 fn pick<T: Copy>(
     option: (Option<T>, &'static str),
-    file: Option<(&Loaded, &'static str, &Num, fn(&str) -> Result<u32, String>)>,
+    file: Option<FileKey<'_>>,
     default: Option<T>,
     convert: impl Fn(u32) -> Option<T>,
 ) -> Result<Option<Setting<T>>, Error> {
@@ -378,7 +384,6 @@ fn resolve_metadata(a: &MetadataArgs, cfg: &Option<Loaded>) -> Result<Metadata, 
             )))
         }
     };
-    type Parse = fn(&str) -> Result<u32, String>;
     let key = |k: &'static str, get: fn(&MetadataSection) -> Option<&Num>, parse: Parse| {
         m.and_then(|(c, s)| get(s).map(|n| (c, k, n, parse)))
     };
@@ -508,7 +513,7 @@ fn resolve_slots(a: &MetadataArgs, s: &SlotArgs, cfg: &Option<Loaded>) -> Result
         sl.and_then(|(c, s)| {
             s.erased
                 .as_ref()
-                .map(|n| (c, "slots.erased", n, erased_parse as fn(&str) -> _))
+                .map(|n| (c, "slots.erased", n, erased_parse as Parse))
         }),
         Some(0xFF),
         |v| u8::try_from(v).ok(),
@@ -539,7 +544,7 @@ fn resolve_slots(a: &MetadataArgs, s: &SlotArgs, cfg: &Option<Loaded>) -> Result
                      get: fn(&ImagesSection) -> Option<&Num>| {
         pick(
             (opt, o),
-            im.and_then(|(c, i)| get(i).map(|n| (c, k, n, num::u32_value as fn(&str) -> _))),
+            im.and_then(|(c, i)| get(i).map(|n| (c, k, n, num::u32_value as Parse))),
             None,
             Some,
         )?

@@ -290,7 +290,12 @@ pub fn outcome_text(st: &BootState) -> String {
     let reason = reason_text(st.last_reason);
     match st.update {
         UpdateState::Idle => "no update yet".to_string(),
-        UpdateState::Staged => "an update is staged".to_string(),
+        UpdateState::Staged => match machine::candidate(st) {
+            Some(c) => format!("an update is staged in slot {c}, waiting for its first boot"),
+            None => "an update was being written and did not finish (interrupted, or a stage \
+                     still running); the slot it was written to is empty"
+                .to_string(),
+        },
         UpdateState::Trial => "an update is on trial".to_string(),
         UpdateState::Confirmed => "the last update was confirmed".to_string(),
         UpdateState::RolledBack => format!("the last update was rolled back: {reason}"),
