@@ -14,7 +14,10 @@
 //! 3. The primary boots if it is confirmed (and verifies, under
 //!    [`VerifyPolicy::Always`]). A normal boot writes nothing.
 //! 4. Primary corrupt: the other confirmed slot takes over, if it verifies.
-//! 5. Nothing bootable: [`Decision::slot`] is `None`; the board runs its
+//! 5. The state names no slot that boots but an image verifies (at or
+//!    above the security floor, not the rejected digest): it becomes the
+//!    confirmed primary, as from blank metadata ([`BootKind::Fresh`]).
+//! 6. Nothing bootable: [`Decision::slot`] is `None`; the board runs its
 //!    recovery (serial, DFU).
 //!
 //! `select` never fails: a metadata write that does not go through makes
@@ -222,6 +225,32 @@ where
                     fault,
                     findings,
                 );
+            }
+        }
+        // The state names nothing that boots (a firmware staged with no
+        // state on flash, then its update was rolled back; metadata from
+        // another device): an image that verifies boots, as it would from
+        // blank metadata — within the floor, never a rejected one, and
+        // never the unconfirmed candidate (judged above).
+        if machine::candidate(&st).is_none() {
+            for s in Slot::ALL {
+                let Ok(info) = self.check(s) else { continue };
+                let recorded = st.slot(s);
+                if recorded.state == ImageState::Rejected && recorded.digest == info.digest {
+                    continue;
+                }
+                if let Ok(next) = machine::apply(&st, Event::Adopt { slot: s, info }) {
+                    st = next;
+                    fault = fault.or(self.persist_if(true, &st));
+                    return self.decide(
+                        &st,
+                        Some(s),
+                        BootKind::Fresh,
+                        Reason::None,
+                        fault,
+                        findings,
+                    );
+                }
             }
         }
         if let Ok(next) = machine::apply(&st, Event::Recovery) {

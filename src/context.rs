@@ -22,6 +22,12 @@ pub struct Layout {
     /// by default, `0x00` for parts that erase to zero). Staging pads an
     /// image's last word with it, so the padding programs nothing.
     pub slot_erased: u8,
+    /// `true` when the metadata lives on another part than the slots (an
+    /// external SPI NOR beside the internal flash): their offsets are then
+    /// in different address spaces and may overlap. `false` (the default)
+    /// means one part, where metadata that overlaps a slot is a
+    /// [`LayoutError::MetadataOverlapsSlot`].
+    pub separate_parts: bool,
 }
 
 impl Layout {
@@ -32,7 +38,14 @@ impl Layout {
             metadata,
             slots,
             slot_erased: 0xFF,
+            separate_parts: false,
         }
+    }
+
+    /// The same layout with the metadata on another part than the slots.
+    pub const fn on_separate_parts(mut self) -> Self {
+        self.separate_parts = true;
+        self
     }
 
     /// The same layout on a slot flash whose erased bytes read `value`.
@@ -86,6 +99,13 @@ where
         }
         if layout.slots[0].overlaps(&layout.slots[1]) {
             return Err(Error::Layout(LayoutError::SlotsOverlap));
+        }
+        if !layout.separate_parts {
+            for m in layout.metadata.sectors {
+                if layout.slots.iter().any(|r| r.overlaps(&m)) {
+                    return Err(Error::Layout(LayoutError::MetadataOverlapsSlot));
+                }
+            }
         }
         let journal = Journal::new(metadata, layout.metadata)
             .map_err(|e| Error::Layout(LayoutError::Metadata(e)))?;

@@ -39,6 +39,15 @@ pub enum Error {
     /// A metadata record or erase did not read back as written: the state
     /// is not on flash.
     MetadataVerify,
+    /// A metadata position that may hold a newer record could not be
+    /// read: nothing was written, so that nothing newer is hidden or erased.
+    MetadataUnreadable,
+    /// The metadata holds records written under another geometry (sector
+    /// size or offset): nothing was written.
+    MetadataForeign,
+    /// A metadata sector reads uniformly as the other erased value: the
+    /// part's erased value is declared wrong. Nothing was erased.
+    MetadataEraseValue,
     /// The slot flash returned an error.
     SlotFlash(FlashFault),
     /// The image failed its check.
@@ -61,6 +70,9 @@ pub enum LayoutError {
     SlotMisaligned,
     /// The two slots overlap.
     SlotsOverlap,
+    /// A metadata sector overlaps a slot on the same part: staging would
+    /// erase the journal (see [`crate::context::Layout::separate_parts`]).
+    MetadataOverlapsSlot,
 }
 
 impl From<Refusal> for Error {
@@ -80,6 +92,9 @@ impl<E: embedded_storage::nor_flash::NorFlashError> From<journal::Error<E>> for 
         match e {
             journal::Error::Flash(e) => Error::MetadataFlash(e.kind().into()),
             journal::Error::Verify | journal::Error::Erase => Error::MetadataVerify,
+            journal::Error::Unreadable => Error::MetadataUnreadable,
+            journal::Error::Foreign => Error::MetadataForeign,
+            journal::Error::EraseValue => Error::MetadataEraseValue,
         }
     }
 }
@@ -89,6 +104,15 @@ impl core::fmt::Display for Error {
         match self {
             Error::MetadataFlash(k) => write!(f, "metadata flash error: {k:?}"),
             Error::MetadataVerify => f.write_str("metadata did not read back as written"),
+            Error::MetadataUnreadable => {
+                f.write_str("metadata that may be newer could not be read; nothing written")
+            }
+            Error::MetadataForeign => {
+                f.write_str("metadata was written with another geometry; nothing written")
+            }
+            Error::MetadataEraseValue => f.write_str(
+                "metadata sector reads as the other erased value (erase value declared wrong); nothing erased",
+            ),
             Error::SlotFlash(k) => write!(f, "slot flash error: {k:?}"),
             Error::Image(e) => write!(f, "image check failed: {e}"),
             Error::Refused(r) => write!(f, "refused: {r}"),

@@ -27,6 +27,55 @@
 //!   position, could otherwise hide it; the append then starts over in the
 //!   other sector above the number that won).
 //!
+//! # When the flash fails
+//!
+//! Real parts fail reads (an SPI glitch; an ECC double error on a torn
+//! word, which STM32L4/L5/U5/WB report as an NMI), refuse programs, and
+//! some erase to `0x00`. The journal keeps its promise through all of it:
+//!
+//! * **Reads are retried** ([`READ_ATTEMPTS`] times). A position that still
+//!   fails is read again word by word: if only some words fail, it is a
+//!   torn or rotten word — damaged, never a record (an ECC part reads
+//!   every complete word) — and is moved past like any other garbage. If
+//!   every word fails, the position is *unreadable*: it may hold a record
+//!   newer than any the scan found.
+//! * **An unreadable position above a sector's newest record makes the
+//!   journal uncertain** ([`Loaded::uncertain`]): the state it read may be
+//!   stale. An uncertain journal writes and erases nothing
+//!   ([`Error::Unreadable`]), so a sector that could not be read is never
+//!   erased and never overwritten by a record that would hide what it
+//!   holds; the bootloader then makes the decision that needs no write.
+//!   The next boot reads again.
+//! * **A position is free only when every byte of it reads erased**, not
+//!   when its first bytes do: an ECC part refuses to program a word that a
+//!   torn write left half-programmed further in. A write the flash refuses
+//!   moves on to the next position, like one that reads back wrong.
+//! * **The erased value is declared** in the [`Geometry`] (`0xFF` or
+//!   `0x00`) and every blank check compares against it.
+//! * **Records carry their home** (the sector they were written into; see
+//!   [`crate::record`]). A record found in another sector than its home
+//!   was written under another geometry: the scan counts it in
+//!   [`Findings::foreign`] and the journal refuses to write
+//!   ([`Error::Foreign`]) rather than erase what it does not understand.
+//!
+//! # Bounded wear on a part that cannot be written
+//!
+//! A sector is erased only to make room: when the journal must write and
+//! no free position is left before the end of the sector it writes in.
+//! A fresh start (no valid record anywhere) writes at the first free
+//! position after whatever garbage it finds, with a sequence number above
+//! any that garbage claims, instead of erasing first. So a part whose
+//! programs fail fills its free positions with at most
+//! `WRITE_ATTEMPTS` (3) failed attempts per boot before it is erased
+//! again — one erase per `records per sector / 3` boots at most, not
+//! one per reset; a part that refuses programs without changing anything
+//! is never erased; a write-protected part refuses the erase itself. A
+//! sector that reads uniformly as the *other* erased value (all `0x00` on
+//! a part declared to erase to `0xFF`, or the reverse) is what a part
+//! with a wrongly declared erase value looks like after an erase: erasing
+//! it again could not help, so it is never erased ([`Error::EraseValue`]).
+//! The figures are in `benches/README.md`.
+//!
 //! # Finding the newest record quickly
 //!
 //! Records are written in order from the start of a freshly erased sector,
@@ -39,7 +88,9 @@
 use embedded_storage::nor_flash::NorFlash;
 
 use crate::flash::Region;
-use crate::record::{same_state, seq_newer, DecodeError, Record, RECORD_SIZE};
+use crate::record::{
+    home, raw_seq, same_state, seq_newer, set_home, DecodeError, Record, RECORD_SIZE,
+};
 use crate::state::BootState;
 
 /// Where the journal lives: two sectors of one flash device.
@@ -97,6 +148,8 @@ pub enum GeometryError {
     TooSmall,
     /// The two sectors share bytes.
     Overlap,
+    /// The declared erased value is neither `0xFF` nor `0x00`.
+    EraseValue,
     /// A sector lies outside the device.
     OutOfBounds,
 }
@@ -111,6 +164,15 @@ pub enum Error<E> {
     Verify,
     /// An erased sector did not read back blank.
     Erase,
+    /// A position that may hold a newer record could not be read: nothing
+    /// is written or erased until it reads ([`Loaded::uncertain`]).
+    Unreadable,
+    /// A record written under another geometry was found: the geometry
+    /// given is wrong, and writing could destroy the real journal.
+    Foreign,
+    /// A sector reads uniformly as the other erased value: the part's
+    /// erased value is declared wrong, and erasing again cannot help.
+    EraseValue,
 }
 
 /// What a scan found besides the newest record, for diagnostics.
@@ -122,8 +184,11 @@ pub struct Findings {
     pub valid: u32,
     /// Positions examined that held torn, corrupt or foreign bytes.
     pub invalid: u32,
-    /// Positions examined that the flash could not read.
+    /// Positions examined that the flash could not read (whole or in part).
     pub unreadable: u32,
+    /// Valid records whose home is another sector: written under another
+    /// geometry.
+    pub foreign: u32,
 }
 
 /// The result of reading the journal.
@@ -135,6 +200,11 @@ pub struct Loaded {
     /// `true` when both sectors are blank (a factory device), as opposed to
     /// holding only invalid or unreadable bytes.
     pub blank: bool,
+    /// `true` when a position that could hold a newer record than
+    /// [`record`](Self::record) could not be read, or a record of another
+    /// geometry was found: the state may be stale, and the journal will
+    /// not write until a scan is certain.
+    pub uncertain: bool,
     /// What the scan skipped on its way.
     pub findings: Findings,
 }
@@ -161,17 +231,34 @@ pub enum Content {
     Valid(Record),
     /// Bytes that are not a record (`Blank` for erased flash).
     Invalid(DecodeError),
-    /// The flash returned an error when read.
+    /// A valid record whose home is another sector (another geometry).
+    Foreign(Record),
+    /// Some words of the position could not be read, others could: a torn
+    /// or rotten word, never a record.
+    Damaged,
+    /// The flash returned an error for every read of the position.
     Unreadable,
 }
 
-/// The newest record's position and where the next one goes.
+/// What the last scan learned, so that an append right after a read does
+/// not scan again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Tail {
     /// `(sector, index, seq)` of the newest valid record.
     newest: Option<(usize, u32, u32)>,
     /// Number of used (non-blank) positions at the start of each sector.
     used: [u32; 2],
+    /// Why nothing may be written, if so.
+    blocked: Option<Block>,
+    /// Sequence number of a fresh start at position 0 of sector 0: above
+    /// every number that torn records on flash claim.
+    fresh_seq: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Block {
+    Unreadable,
+    Foreign,
 }
 
 /// The record journal over two sectors of a `NorFlash`.
@@ -179,14 +266,19 @@ pub struct Journal<F> {
     flash: F,
     sectors: [Region; 2],
     per_sector: u32,
-    /// What the last successful read or append learned, so that an append
-    /// right after a read does not scan again. Dropped on any error.
+    erased: u8,
+    /// What the last successful read or append learned. Dropped on any
+    /// error and whenever the flash is lent out.
     tail: Option<Tail>,
 }
 
-/// Appends that fail their read-back are retried at the next position this
-/// many times in all; a part that keeps failing is worn out or broken.
+/// Appends that fail (a write error or a read-back mismatch) are retried at
+/// the next position this many times in all; a part that keeps failing is
+/// worn out or broken.
 const WRITE_ATTEMPTS: usize = 3;
+/// Times a failed read is tried before the position is taken as
+/// unreadable in this scan.
+pub const READ_ATTEMPTS: usize = 3;
 /// Bytes read from the start of a position to tell blank from used.
 const PROBE: usize = 32;
 
@@ -201,6 +293,9 @@ impl<F: NorFlash> Journal<F> {
             || record % F::WRITE_SIZE != 0
         {
             return Err(GeometryError::WordSize);
+        }
+        if geometry.erased != 0xFF && geometry.erased != 0x00 {
+            return Err(GeometryError::EraseValue);
         }
         let erase = F::ERASE_SIZE as u32;
         let [a, b] = geometry.sectors;
@@ -222,6 +317,7 @@ impl<F: NorFlash> Journal<F> {
             flash,
             sectors: [a, b],
             per_sector: a.len / record as u32,
+            erased: geometry.erased,
             tail: None,
         })
     }
@@ -246,15 +342,28 @@ impl<F: NorFlash> Journal<F> {
     /// Finds the newest valid record in both sectors. Torn, corrupt and
     /// unreadable positions are skipped and counted, never trusted, so
     /// reading never fails: a device whose journal is all garbage reads as
-    /// having no record.
+    /// having no record. Whether an unreadable position may hide a newer
+    /// record is in [`Loaded::uncertain`].
     pub fn read(&mut self) -> Loaded {
         let mut findings = Findings::default();
         let mut newest: Option<(usize, u32, Record)> = None;
         let mut used = [0u32; 2];
+        let mut blocked = None;
+        // Whether a sector has an unreadable position above its newest
+        // record (or anywhere, when it has none).
+        let mut unreadable = [false; 2];
+        // The newest number a torn record claims, in serial order.
+        let mut claimed: Option<u32> = None;
         for (s, used) in used.iter_mut().enumerate() {
             *used = self.used_prefix(s);
             for i in (0..*used).rev() {
-                match self.read_position(s, i) {
+                let (content, raw) = self.read_position(s, i);
+                if let Some(seq) = raw {
+                    if claimed.map_or(true, |c| seq_newer(seq, c)) {
+                        claimed = Some(seq);
+                    }
+                }
+                match content {
                     Content::Valid(r) => {
                         findings.valid += 1;
                         let newer = match &newest {
@@ -271,17 +380,51 @@ impl<F: NorFlash> Journal<F> {
                     // A blank hole inside the used prefix is not damage.
                     Content::Invalid(DecodeError::Blank) => {}
                     Content::Invalid(_) => findings.invalid += 1,
-                    Content::Unreadable => findings.unreadable += 1,
+                    Content::Damaged => findings.unreadable += 1,
+                    Content::Foreign(_) => {
+                        findings.foreign += 1;
+                        blocked = Some(Block::Foreign);
+                    }
+                    Content::Unreadable => {
+                        findings.unreadable += 1;
+                        if let Some(u) = unreadable.get_mut(s) {
+                            *u = true;
+                        }
+                    }
                 }
             }
         }
+        // Which unreadable positions may hold something newer than the
+        // newest record found. The journal moves to the other sector only
+        // when its sector is full, and erases the other sector before it
+        // fills its own (see `next_position`): so while the sector of the
+        // newest record still has room, the other sector holds only older
+        // records — readable or not. Past that, or above the newest record
+        // in its own sector, or with no record at all, an unreadable
+        // position may be the newest state.
+        let hides_newer = match &newest {
+            Some((s, _, _)) => {
+                let full = used[s & 1] >= self.per_sector;
+                unreadable[s & 1] || (full && unreadable[(s & 1) ^ 1])
+            }
+            None => unreadable[0] || unreadable[1],
+        };
+        if hides_newer {
+            blocked = blocked.or(Some(Block::Unreadable));
+        }
+        // Torn records of an earlier life sit at most two sectors' worth of
+        // positions apart; a fresh start numbers its records above them all.
+        let fresh_seq = claimed.map_or(0, |c| c.wrapping_add(2 * self.per_sector + 1));
         self.tail = Some(Tail {
             newest: newest.as_ref().map(|(s, i, r)| (*s, *i, r.seq)),
             used,
+            blocked,
+            fresh_seq,
         });
         Loaded {
             blank: used == [0, 0],
             record: newest.map(|(_, _, r)| r),
+            uncertain: blocked.is_some(),
             findings,
         }
     }
@@ -299,10 +442,11 @@ impl<F: NorFlash> Journal<F> {
     fn try_append(&mut self, state: &BootState) -> Result<u32, Error<F::Error>> {
         // Where to start over when a scan after the write disagrees.
         let mut restart: Option<(usize, u32)> = None;
+        let mut last = Error::Verify;
         for _ in 0..WRITE_ATTEMPTS {
             let (sector, index, seq) = match restart.take() {
                 Some((s, seq)) => {
-                    self.ensure_blank(s)?;
+                    self.ensure_blank(s, false)?;
                     (s, 0, seq)
                 }
                 None => {
@@ -313,25 +457,42 @@ impl<F: NorFlash> Journal<F> {
                             self.tail.unwrap_or(Tail {
                                 newest: None,
                                 used: [self.per_sector; 2],
+                                blocked: Some(Block::Unreadable),
+                                fresh_seq: 0,
                             })
                         }
                     };
+                    match tail.blocked {
+                        Some(Block::Unreadable) => return Err(Error::Unreadable),
+                        Some(Block::Foreign) => return Err(Error::Foreign),
+                        None => {}
+                    }
                     self.next_position(&mut tail)?
                 }
             };
-            let bytes = Record {
+            let home = self.sectors[sector & 1];
+            let mut bytes = Record {
                 seq,
                 state: state.clone(),
             }
             .encode();
+            set_home(&mut bytes, home.offset, home.len);
             let offset = self.offset(sector, index);
-            self.flash.write(offset, &bytes).map_err(Error::Flash)?;
-            let mut back = [0u8; RECORD_SIZE];
-            self.flash.read(offset, &mut back).map_err(Error::Flash)?;
             self.tail = None;
+            // A refused program (an ECC word a torn write left behind) is
+            // moved past like a write that reads back wrong: the next
+            // attempt scans again and the position is no longer free.
+            if let Err(e) = self.flash.write(offset, &bytes) {
+                last = Error::Flash(e);
+                continue;
+            }
+            let mut back = [0u8; RECORD_SIZE];
+            if let Err(e) = self.read_retry(offset, &mut back) {
+                last = Error::Flash(e);
+                continue;
+            }
             if back != bytes {
-                // The position is damaged now; the next attempt scans again
-                // and lands after it, with a larger sequence number.
+                last = Error::Verify;
                 continue;
             }
             // The bytes are right; a boot must also *find* them as the
@@ -345,8 +506,9 @@ impl<F: NorFlash> Journal<F> {
                 Some(r) => restart = Some((sector ^ 1, r.seq.wrapping_add(1))),
                 None => {}
             }
+            last = Error::Verify;
         }
-        Err(Error::Verify)
+        Err(last)
     }
 
     /// Chooses where the next record goes and its sequence number, erasing
@@ -355,64 +517,107 @@ impl<F: NorFlash> Journal<F> {
         let n = self.per_sector;
         match tail.newest {
             Some((s, i, seq)) => {
-                let next = tail.used[s & 1];
-                if next < n {
+                let other = s ^ 1;
+                let start = tail.used[s & 1].max(i.saturating_add(1));
+                if let Some(next) = self.first_free(s, start) {
+                    // From the second half of a sector on, the other sector
+                    // is erased before the write: so when this sector is
+                    // full, the other is blank, and a scan that finds a
+                    // sector full and the other unreadable knows the other
+                    // may hold newer records (an erase cut on an ECC part
+                    // leaves it unreadable *before* this sector is full).
+                    if next >= n / 2 && tail.used[other & 1] != 0 {
+                        self.ensure_blank(other, true)?;
+                        tail.used[other & 1] = 0;
+                    }
                     return Ok((s, next, seq.wrapping_add(next.saturating_sub(i))));
                 }
-                let other = s ^ 1;
-                self.ensure_blank(other)?;
+                self.ensure_blank(other, false)?;
                 tail.used[other & 1] = 0;
                 Ok((other, 0, seq.wrapping_add(n.saturating_sub(i))))
             }
             None => {
-                // No valid record anywhere: nothing to lose by erasing, and
-                // stale garbage must not outlive the fresh start.
+                // No valid record anywhere (and nothing unreadable that
+                // could be one): write after the garbage rather than erase
+                // it, numbered above anything the garbage claims. Sector 0
+                // first, then 1; erase only when neither has room.
                 for s in 0..2 {
-                    if s == 0 || tail.used[s & 1] != 0 {
-                        self.ensure_blank(s)?;
-                        tail.used[s & 1] = 0;
+                    if let Some(next) = self.first_free(s, tail.used[s & 1]) {
+                        let at = (s as u32 * n).wrapping_add(next);
+                        return Ok((s, next, tail.fresh_seq.wrapping_add(at)));
                     }
                 }
-                Ok((0, 0, 0))
+                self.ensure_blank(0, false)?;
+                tail.used[0] = 0;
+                Ok((0, 0, tail.fresh_seq))
             }
         }
     }
 
-    /// Erases sector `s` unless it already reads blank, and checks the result.
-    fn ensure_blank(&mut self, s: usize) -> Result<(), Error<F::Error>> {
-        if self.is_blank(s) {
-            return Ok(());
+    /// The first position at or after `from` in sector `s` whose every
+    /// byte reads erased.
+    fn first_free(&mut self, s: usize, from: u32) -> Option<u32> {
+        let mut buf = [0u8; RECORD_SIZE];
+        (from..self.per_sector).find(|&i| {
+            let erased = self.erased;
+            self.read_retry(self.offset(s, i), &mut buf).is_ok() && buf.iter().all(|&b| b == erased)
+        })
+    }
+
+    /// Erases sector `s` unless it already reads blank, and checks the
+    /// result. An unreadable sector is erased only when `older` — the
+    /// caller knows it holds nothing newer than the newest record.
+    fn ensure_blank(&mut self, s: usize, older: bool) -> Result<(), Error<F::Error>> {
+        match self.sector_reads(s) {
+            SectorReads::Blank => return Ok(()),
+            SectorReads::OtherErased => return Err(Error::EraseValue),
+            SectorReads::Unreadable if !older => return Err(Error::Unreadable),
+            SectorReads::Unreadable | SectorReads::Used => {}
         }
         let r = self.sectors[s & 1];
         self.flash
             .erase(r.offset, r.offset + r.len)
             .map_err(Error::Flash)?;
-        if self.is_blank(s) {
-            Ok(())
-        } else {
-            Err(Error::Erase)
+        match self.sector_reads(s) {
+            SectorReads::Blank => Ok(()),
+            SectorReads::OtherErased => Err(Error::EraseValue),
+            _ => Err(Error::Erase),
         }
     }
 
-    /// Whether every byte of sector `s` reads 0xFF. A word the flash cannot
-    /// read (torn on ECC flash) is not blank.
-    fn is_blank(&mut self, s: usize) -> bool {
+    /// What the whole of sector `s` reads as.
+    fn sector_reads(&mut self, s: usize) -> SectorReads {
         let mut buf = [0u8; RECORD_SIZE];
         let r = self.sectors[s & 1];
-        (0..self.per_sector).all(|i| {
-            let ok = self.flash.read(self.offset(s, i), &mut buf).is_ok();
-            ok && buf.iter().all(|&b| b == 0xFF)
-        }) && {
-            // The tail of a sector that is not a whole number of records.
-            let used = self.per_sector * RECORD_SIZE as u32;
-            match buf.get_mut(..r.len.saturating_sub(used) as usize) {
-                Some([]) => true,
-                Some(rest) => {
-                    self.flash.read(r.offset + used, rest).is_ok()
-                        && rest.iter().all(|&b| b == 0xFF)
+        let (erased, other) = (self.erased, !self.erased);
+        let (mut blank, mut uniform_other) = (true, true);
+        for i in 0..self.per_sector {
+            match self.read_words(self.offset(s, i), &mut buf) {
+                Words::All => {
+                    blank &= buf.iter().all(|&b| b == erased);
+                    uniform_other &= buf.iter().all(|&b| b == other);
                 }
-                None => false,
+                // A torn word: used, but never a record.
+                Words::Some => (blank, uniform_other) = (false, false),
+                Words::None => return SectorReads::Unreadable,
             }
+        }
+        // The tail of a sector that is not a whole number of records.
+        let used = self.per_sector * RECORD_SIZE as u32;
+        let rest = r.len.saturating_sub(used) as usize;
+        if let Some(piece) = buf.get_mut(..rest).filter(|p| !p.is_empty()) {
+            if self.read_retry(r.offset + used, piece).is_err() {
+                return SectorReads::Unreadable;
+            }
+            blank &= piece.iter().all(|&b| b == erased);
+            uniform_other &= piece.iter().all(|&b| b == other);
+        }
+        if blank {
+            SectorReads::Blank
+        } else if uniform_other {
+            SectorReads::OtherErased
+        } else {
+            SectorReads::Used
         }
     }
 
@@ -434,23 +639,85 @@ impl<F: NorFlash> Journal<F> {
     fn probe_used(&mut self, s: usize, index: u32) -> bool {
         let mut buf = [0u8; RECORD_SIZE];
         let len = PROBE.max(F::READ_SIZE).min(RECORD_SIZE);
-        let probe = &mut buf[..len];
-        match self.flash.read(self.offset(s, index), probe) {
-            Ok(()) => probe.iter().any(|&b| b != 0xFF),
-            // An unreadable word was written (or torn): the position is used.
-            Err(_) => true,
+        let erased = self.erased;
+        let offset = self.offset(s, index);
+        match buf.get_mut(..len) {
+            Some(probe) => match self.read_retry(offset, probe) {
+                Ok(()) => probe.iter().any(|&b| b != erased),
+                // An unreadable word was written (or torn): the position is used.
+                Err(_) => true,
+            },
+            None => true,
         }
     }
 
-    fn read_position(&mut self, s: usize, index: u32) -> Content {
-        let mut buf = [0u8; RECORD_SIZE];
-        match self.flash.read(self.offset(s, index), &mut buf) {
-            Ok(()) => match Record::decode(&buf) {
-                Ok(r) => Content::Valid(r),
-                Err(e) => Content::Invalid(e),
-            },
-            Err(_) => Content::Unreadable,
+    /// Reads `buf.len()` bytes at `offset`, trying again on an error.
+    fn read_retry(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), F::Error> {
+        let mut result = self.flash.read(offset, buf);
+        for _ in 1..READ_ATTEMPTS {
+            if result.is_ok() {
+                break;
+            }
+            result = self.flash.read(offset, buf);
         }
+        result
+    }
+
+    /// Reads one position into `buf`; when the whole read keeps failing,
+    /// reads it word by word: an ECC part fails only its torn words, a
+    /// glitch or a dead bus fails them all.
+    fn read_words(&mut self, offset: u32, buf: &mut [u8; RECORD_SIZE]) -> Words {
+        if self.read_retry(offset, buf).is_ok() {
+            return Words::All;
+        }
+        let word = F::READ_SIZE.max(F::WRITE_SIZE);
+        let (mut good, mut bad) = (0u32, 0u32);
+        let mut at = offset;
+        for chunk in buf.chunks_mut(word) {
+            match self.read_retry(at, chunk) {
+                Ok(()) => good += 1,
+                Err(_) => bad += 1,
+            }
+            at = at.wrapping_add(word as u32);
+        }
+        match (good, bad) {
+            (_, 0) => Words::All,
+            (0, _) => Words::None,
+            _ => Words::Some,
+        }
+    }
+
+    /// What position `index` of sector `s` holds, and the sequence number
+    /// its bytes claim when they carry the record magic.
+    fn read_position(&mut self, s: usize, index: u32) -> (Content, Option<u32>) {
+        let mut buf = [0u8; RECORD_SIZE];
+        match self.read_words(self.offset(s, index), &mut buf) {
+            Words::All => {}
+            Words::Some => return (Content::Damaged, None),
+            Words::None => return (Content::Unreadable, None),
+        }
+        let erased = self.erased;
+        if buf.iter().all(|&b| b == erased) {
+            return (Content::Invalid(DecodeError::Blank), None);
+        }
+        let raw = raw_seq(&buf);
+        let content = match Record::decode(&buf) {
+            Ok(r) => {
+                let sector = self.sectors[s & 1];
+                match home(&buf) {
+                    Some(h) if h != (sector.offset, sector.len) => Content::Foreign(r),
+                    _ => Content::Valid(r),
+                }
+            }
+            // All 0xFF on a part that erases to 0x00: programmed, not blank.
+            Err(DecodeError::Blank) => Content::Invalid(DecodeError::BadMagic),
+            Err(e) => Content::Invalid(e),
+        };
+        let raw = match content {
+            Content::Invalid(_) => raw,
+            _ => None,
+        };
+        (content, raw)
     }
 
     fn offset(&self, s: usize, index: u32) -> u32 {
@@ -468,9 +735,31 @@ impl<F: NorFlash> Journal<F> {
                     sector: s as u8,
                     index,
                     offset: self.offset(s, index),
-                    content: self.read_position(s, index),
+                    content: self.read_position(s, index).0,
                 });
             }
         }
     }
+}
+
+/// How much of a position could be read.
+enum Words {
+    /// Every byte.
+    All,
+    /// Some words but not all: a torn or rotten word.
+    Some,
+    /// Not one word.
+    None,
+}
+
+/// What a whole sector reads as.
+enum SectorReads {
+    /// Every byte is the erased value.
+    Blank,
+    /// Every byte is the other erased value.
+    OtherErased,
+    /// Some read failed.
+    Unreadable,
+    /// Anything else.
+    Used,
 }

@@ -37,6 +37,16 @@ pub enum Event {
         /// The slot that becomes primary.
         to: Slot,
     },
+    /// The state names no slot that can boot, but the image in `slot`
+    /// verifies: it becomes the confirmed primary, as it would from blank
+    /// metadata ([`fresh`]). The bootloader checks the security floor and
+    /// the rejected digest before it asks.
+    Adopt {
+        /// The slot whose image verified.
+        slot: Slot,
+        /// What the check learned about the image.
+        info: ImageInfo,
+    },
     /// Nothing can boot.
     Recovery,
     /// The firmware starts writing an update into `slot`.
@@ -218,6 +228,33 @@ pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
                 kind: BootKind::Fallback,
                 slot: Some(to),
                 reason: Reason::PrimaryCorrupt,
+                tries: 0,
+            });
+        }
+        Event::Adopt { slot, info } => {
+            if candidate(&s).is_some() || s.rejected_digest == Some(info.digest) {
+                return Err(Refusal::TrialInProgress);
+            }
+            if info.security_counter < s.min_security_counter {
+                return Err(Refusal::SecurityCounter);
+            }
+            *s.slot_mut(slot) = SlotInfo {
+                state: ImageState::Confirmed,
+                version: info.version,
+                digest: info.digest,
+                attempts: 0,
+                security_counter: info.security_counter,
+                data_epoch: info.data_epoch,
+            };
+            s.primary = Some(slot);
+            s.rollback = None;
+            // As from blank metadata: the adopted image sets the floor.
+            s.min_security_counter = s.min_security_counter.max(info.security_counter);
+            s.data_epoch = s.data_epoch.max(info.data_epoch);
+            s.push_event(BootEvent {
+                kind: BootKind::Fresh,
+                slot: Some(slot),
+                reason: Reason::None,
                 tries: 0,
             });
         }

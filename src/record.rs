@@ -32,7 +32,9 @@
 //! | 0x68 | 52 | slot B | slot entry, below |
 //! | 0x9C | 32 | rejected | SHA-256 of the last rejected image (valid when flag bit 0 is set) |
 //! | 0xBC | 36 | tag | opaque update tag given to `stage`, first `tag_len` bytes used, rest 0 |
-//! | 0xE0 | 28 | reserved | `0` |
+//! | 0xE0 | 4 | home offset | offset of the erase sector the record was written into (see below) |
+//! | 0xE4 | 4 | home size | size of that sector; `0` in both: written without it |
+//! | 0xE8 | 20 | reserved | `0` |
 //! | 0xFC | 4 | crc | CRC-32/ISO-HDLC (zlib's `crc32`) of bytes 0x00..0xFC |
 //!
 //! Slot entry (52 bytes, offsets within the entry):
@@ -54,6 +56,14 @@
 //! the same record as the boot state, so the two can never disagree after a
 //! power cut. 256 divides every `WRITE_SIZE` from 1 to 32 and every erase
 //! sector from 1 KiB up, so records never straddle a word or a sector.
+//!
+//! The *home* fields let a reader prove its geometry: the journal writes
+//! the offset and size of the sector a record goes into, and a scan that
+//! finds a record whose home is not the sector it was read from is
+//! reading with the wrong geometry (another sector size or offset) and
+//! must not write ([`crate::journal::Findings::foreign`]). Records with a
+//! zero home (an encoder that does not know its sector, such as
+//! [`Record::encode`]) are accepted anywhere.
 //!
 //! Reserved bytes are written as 0 and ignored when read (they are still
 //! covered by the CRC), so a later format can use them without a new
@@ -84,6 +94,7 @@ const OFF_SLOTS: usize = 0x34;
 const SLOT_LEN: usize = 52;
 const OFF_REJECTED: usize = 0x9C;
 const OFF_TAG: usize = 0xBC;
+const OFF_HOME: usize = 0xE0;
 const OFF_CRC: usize = 0xFC;
 const NO_SLOT: u8 = 0xFF;
 const FLAG_REJECTED: u8 = 0x01;
@@ -244,6 +255,28 @@ fn fields(seq: u32, s: &BootState) -> [u8; RECORD_SIZE] {
     }
     put(&mut b, OFF_TAG, &s.update_tag);
     b
+}
+
+/// The sector `(offset, size)` an encoded record says it was written
+/// into, or `None` when its home fields are zero.
+pub fn home(b: &[u8; RECORD_SIZE]) -> Option<(u32, u32)> {
+    let h = (get_u32(b, OFF_HOME), get_u32(b, OFF_HOME + 4));
+    (h != (0, 0)).then_some(h)
+}
+
+/// Writes the home fields of an encoded record and seals its CRC again.
+pub fn set_home(b: &mut [u8; RECORD_SIZE], offset: u32, size: u32) {
+    put_u32(b, OFF_HOME, offset);
+    put_u32(b, OFF_HOME + 4, size);
+    let crc = crc32(&b[..OFF_CRC]);
+    put_u32(b, OFF_CRC, crc);
+}
+
+/// The sequence number field of bytes that carry the record magic,
+/// whatever their CRC says: what a torn or rotten record would claim if
+/// it ever read as valid.
+pub fn raw_seq(b: &[u8; RECORD_SIZE]) -> Option<u32> {
+    (get_array::<4>(b, 0) == MAGIC).then(|| get_u32(b, OFF_SEQ))
 }
 
 impl Record {

@@ -446,3 +446,108 @@ fn the_running_slot_from_a_link_address_and_disagreement() {
     );
     assert_eq!(cell.borrow().mutating_ops(), ops);
 }
+
+/// Metadata that names no bootable slot while an image verifies: the
+/// firmware staged an update with no state on flash (it knew its slot from
+/// the hand-off), the update failed its trials, and the running image —
+/// never recorded — boots again instead of recovery. The rejected update
+/// is never adopted.
+#[test]
+fn an_unrecorded_image_that_verifies_is_adopted_not_recovery() {
+    use abboot::flash::Shared;
+    use abboot::{Bootloader, Policy, Updater};
+    use std::cell::RefCell;
+
+    let mut d = Device::new(16384, DigestCheck);
+    let old = test_image(v(0), 3000, 1);
+    d.factory(Slot::A, &old);
+    let layout = d.layout();
+    let cell = RefCell::new(d.flash().clone());
+    let new = test_image(v(1), 3000, 2);
+    let staged = Updater::new(Shared::new(&cell), Shared::new(&cell), layout, DigestCheck)
+        .unwrap()
+        .running(Slot::A)
+        .stage(
+            &new,
+            &StageOptions {
+                tries: 2,
+                ..StageOptions::default()
+            },
+        )
+        .unwrap();
+    let boot = || {
+        Bootloader::new(
+            Shared::new(&cell),
+            Shared::new(&cell),
+            layout,
+            DigestCheck,
+            Policy::default(),
+        )
+        .unwrap()
+        .select()
+    };
+    assert_eq!(boot().slot, Some(Slot::B));
+    assert_eq!(boot().slot, Some(Slot::B));
+    let d1 = boot();
+    assert_eq!((d1.slot, d1.kind), (Some(Slot::A), BootKind::Fresh));
+    assert_eq!(d1.fault, None);
+    assert_eq!(d1.version, v(0));
+    let d2 = boot();
+    assert_eq!((d2.slot, d2.kind), (Some(Slot::A), BootKind::Normal));
+    let st = Updater::new(Shared::new(&cell), Shared::new(&cell), layout, DigestCheck)
+        .unwrap()
+        .status();
+    assert_eq!(st.update, UpdateState::RolledBack);
+    let raw = {
+        let mut j = abboot::journal::Journal::new(Shared::new(&cell), layout.metadata).unwrap();
+        j.read().record.unwrap().state
+    };
+    assert_eq!(raw.primary, Some(Slot::A));
+    assert_eq!(raw.rejected_digest, Some(staged.digest));
+
+    // With slot A's image gone too, the rejected update is not adopted.
+    cell.borrow_mut()
+        .set_contents(layout.slots[0].offset as usize, &[0u8; 256]);
+    let d3 = boot();
+    assert_eq!((d3.slot, d3.kind), (None, BootKind::Recovery));
+}
+
+/// Adoption stays within the security floor.
+#[test]
+fn adoption_respects_the_security_floor() {
+    use abboot::machine::{apply, Event};
+    use abboot::state::BootState;
+
+    let mut img = TestImage::new(v(0), 3000, 1);
+    img.header.security_counter = 2;
+    let mut d = Device::new(16384, DigestCheck);
+    d.factory(Slot::A, &img.build());
+    let info = d.verify(Slot::A).unwrap();
+    let floor = BootState {
+        min_security_counter: 3,
+        ..BootState::default()
+    };
+    assert_eq!(
+        apply(
+            &floor,
+            Event::Adopt {
+                slot: Slot::A,
+                info
+            }
+        ),
+        Err(Refusal::SecurityCounter)
+    );
+    let ok = apply(
+        &BootState::default(),
+        Event::Adopt {
+            slot: Slot::A,
+            info,
+        },
+    )
+    .unwrap();
+    assert_eq!(ok.primary, Some(Slot::A));
+    assert_eq!(
+        ok.min_security_counter, 2,
+        "the adopted image sets the floor"
+    );
+}

@@ -858,10 +858,16 @@ fn inspect_metadata_of_a_journal() {
     assert_eq!(json["current"]["record"]["seq"], 1);
     assert_eq!(json["current"]["findings"]["invalid"], 1);
 
-    // The journal at an offset inside a larger dump.
-    let mut big = vec![0u8; 4096];
-    big.extend_from_slice(&bytes);
-    fs::write(d.join("big.bin"), &big).unwrap();
+    // The journal at an offset inside a larger dump (written there: each
+    // record carries the sector it was written into).
+    {
+        let flash = FileFlash::<1, 4096>::create_blank(d.join("big.bin"), 12288)
+            .unwrap()
+            .sync(false);
+        let mut journal = Journal::new(flash, Geometry::contiguous(0x1000, 4096)).unwrap();
+        journal.append(&state(UpdateState::Idle)).unwrap();
+        journal.append(&state(UpdateState::Staged)).unwrap();
+    }
     let text = ok(abboot(
         &d,
         &[

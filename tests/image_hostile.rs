@@ -544,8 +544,12 @@ fn truncated_header_and_blank_slot() {
         verify_image(&mut blank, Region::new(3, 1000), Slot::A, &keys, &profile()).map(|_| ()),
         Err(ImageError::Blank)
     );
-    // Erased to zero is not blank NOR flash: just not an image.
-    assert_eq!(refused(&[0; FIXED_LEN]), ImageError::BadMagic);
+    // A slot on a part that erases to 0x00 is blank too, and one word
+    // programmed in it makes it not an image.
+    assert_eq!(refused(&[0; FIXED_LEN]), ImageError::Blank);
+    let mut one = [0; FIXED_LEN];
+    one[FIXED_LEN - 1] = 1;
+    assert_eq!(refused(&one), ImageError::BadMagic);
 }
 
 #[test]

@@ -353,10 +353,18 @@ fn wrong_geometry_is_refused() {
     // (options, what the message says)
     let cases: Vec<(Vec<&str>, &str)> = vec![
         // The sector size of the issue: 2K on a 4K journal.
-        (vec!["--sector-size", "2K"], "lies at 0x1"),
+        (
+            vec!["--sector-size", "2K"],
+            "was written into a journal sector of 0x1000 bytes at 0x0",
+        ),
         (
             vec!["--sector-size", "1K"],
-            "outside the two journal sectors",
+            "geometry disagrees with the flash",
+        ),
+        // The second sector given as the first one's other half.
+        (
+            vec!["--sector-size", "2K", "--second-offset", "0x1800"],
+            "geometry disagrees with the flash",
         ),
         // A larger sector size than written: too short for this file.
         (vec!["--sector-size", "8K"], "too short for the journal"),
@@ -365,8 +373,8 @@ fn wrong_geometry_is_refused() {
             vec!["--second-offset", "0x2000"],
             "too short for the journal",
         ),
-        // The sectors swapped: still the same two sectors, but a valid
-        // journal; refused only if it proves wrong, so not listed here.
+        // (The two sectors given in swapped order are the same journal:
+        // the journal treats its two sectors alike, so that is accepted.)
         // Offsets that are not multiples of the sector size.
         (
             vec!["--offset", "0x800"],
@@ -408,6 +416,22 @@ fn wrong_geometry_is_refused() {
         }
     }
     assert!(refused >= 40);
+
+    // A journal whose second sector was never used: by position it reads
+    // like one of 2 KiB sectors; the sector each record was written into
+    // proves it is not.
+    let young = Rig::new("linux_geometry_young");
+    let y1 = young.image("1.0.0", 20_000);
+    young.factory(&y1);
+    ok(young.run(&["init"]));
+    let snap = young.snapshot();
+    let line = fails(
+        young.run(&["confirm", "--sector-size", "2K"]),
+        "meta.bin",
+        "was written into a journal sector of 0x1000 bytes at 0x0",
+    );
+    assert!(line.contains("--sector-size"), "{line}");
+    assert_eq!(young.snapshot(), snap);
 
     // The same mistake in the configuration file names the file and key.
     let conf = fs::read_to_string(rig.path("abboot.toml")).unwrap();

@@ -102,6 +102,7 @@ pub fn refusal(r: Refusal) -> &'static str {
         Refusal::AlreadyInstalled => "AlreadyInstalled",
         Refusal::OutOfSlot => "OutOfSlot",
         Refusal::Misaligned => "Misaligned",
+        Refusal::RunningSlotUnknown => "RunningSlotUnknown",
     }
 }
 
@@ -110,6 +111,9 @@ pub fn error(l: &mut Line, e: Error) -> &mut Line {
     match e {
         Error::MetadataFlash(_) => l.s("MetadataFlash"),
         Error::MetadataVerify => l.s("MetadataVerify"),
+        Error::MetadataUnreadable => l.s("MetadataUnreadable"),
+        Error::MetadataForeign => l.s("MetadataForeign"),
+        Error::MetadataEraseValue => l.s("MetadataEraseValue"),
         Error::SlotFlash(_) => l.s("SlotFlash"),
         Error::Image(i) => l.s("Image(").s(image_error(i)).s(")"),
         Error::Refused(r) => l.s("Refused(").s(refusal(r)).s(")"),

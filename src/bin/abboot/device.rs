@@ -103,7 +103,10 @@ fn check<'k>(keys: &'k [[u8; 32]], slots: &Slots) -> SignedCheck<'k> {
 }
 
 fn layout(geometry: abboot::journal::Geometry, sf: &SlotFlash, slots: &Slots) -> Layout {
-    Layout::new(geometry, sf.regions()).slots_erased_to(slots.erased)
+    // The metadata is a file or partition of its own, never inside a slot.
+    Layout::new(geometry, sf.regions())
+        .on_separate_parts()
+        .slots_erased_to(slots.erased)
 }
 
 // ---------------------------------------------------------------- init

@@ -291,6 +291,8 @@ fn position_json(p: &Position, current: bool) -> PositionJson {
         Content::Valid(r) => ("valid", Some(r.seq), None),
         Content::Invalid(DecodeError::Blank) => ("blank", None, Some(DecodeError::Blank)),
         Content::Invalid(e) => ("invalid", None, Some(*e)),
+        Content::Foreign(r) => ("foreign", Some(r.seq), None),
+        Content::Damaged => ("damaged", None, None),
         Content::Unreadable => ("unreadable", None, None),
     };
     PositionJson {

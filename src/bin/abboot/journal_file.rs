@@ -110,7 +110,16 @@ impl Open<'_> {
         if let Err(e) = Journal::new(&mut flash, geometry) {
             return Err(geometry_error(file, e, m, capacity));
         }
-        let scan = geometry::check(&mut flash, &geometry, access != Access::Init);
+        let mut scan = geometry::check(&mut flash, &geometry, access != Access::Init);
+        if scan.is_ok() {
+            // The library's scan is the authority on its records' homes.
+            if let Ok(mut j) = Journal::new(&mut flash, geometry) {
+                let foreign = j.read().findings.foreign;
+                if foreign > 0 {
+                    scan = Err(Mismatch::Foreign { count: foreign });
+                }
+            }
+        }
         if access != Access::Read {
             if let Err(e) = scan {
                 return Err(Error::file(
@@ -173,6 +182,10 @@ fn geometry_error(file: &Path, e: GeometryError, m: &Metadata, capacity: u64) ->
         GeometryError::Overlap => m.second_offset.source.error(
             format_args!("0x{second:x}"),
             format_args!("the sectors at 0x{first:x} and 0x{second:x} of 0x{size:x} bytes overlap"),
+        ),
+        GeometryError::EraseValue => m.erased.source.error(
+            format_args!("0x{:02x}", m.erased.value),
+            "must be 0xff or 0x00",
         ),
         GeometryError::TooSmall | GeometryError::WordSize => m.sector_size.source.error(
             format_args!("0x{size:x}"),
