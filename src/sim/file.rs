@@ -461,6 +461,35 @@ mod tests {
     }
 
     #[test]
+    fn runs_the_journal_on_a_part_that_erases_to_zero() {
+        use crate::journal::{Geometry, Journal};
+        use crate::state::{BootState, Slot};
+
+        let s = Scratch::new("journal0");
+        let flash = FileFlash::<1, 1024>::create_blank_erased_to(&s.0, 2048, 0x00)
+            .unwrap()
+            .sync(false);
+        let geometry = Geometry::contiguous(0, 1024).erased_to(0x00);
+        let mut j = Journal::new(flash, geometry).unwrap();
+        assert!(j.read().blank);
+        let state = BootState {
+            primary: Some(Slot::A),
+            ..BootState::default()
+        };
+        // More records than one sector holds: the journal erases and moves.
+        for _ in 0..9 {
+            j.append(&state).unwrap();
+        }
+        drop(j);
+        let flash = FileFlash::<1, 1024>::open_read_only(&s.0)
+            .unwrap()
+            .erased_to(0x00);
+        let mut j = Journal::new(flash, geometry).unwrap();
+        let r = j.read().record.unwrap();
+        assert_eq!((r.seq, r.state), (8, state));
+    }
+
+    #[test]
     fn runs_the_journal() {
         use crate::journal::{Geometry, Journal};
         use crate::state::{BootState, Slot};

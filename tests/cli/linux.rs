@@ -720,3 +720,44 @@ fn random_dumps_never_panic() {
     }
     println!("random dumps: {runs} dumps, {ran} runs, 0 panics");
 }
+
+/// A device whose parts erase to 0x00, from the configuration file: init,
+/// stage (padding and erase with 0x00), select and confirm work, and the
+/// same files declared as 0xff are refused without a change.
+#[test]
+fn parts_that_erase_to_zero() {
+    let rig = Rig::new("linux_zero");
+    fs::write(rig.path("meta.bin"), vec![0x00; META_LEN]).unwrap();
+    fs::write(rig.path("a.img"), vec![0x00; SLOT_LEN]).unwrap();
+    fs::write(rig.path("b.img"), vec![0x00; SLOT_LEN]).unwrap();
+    let conf = fs::read_to_string(rig.path("abboot.toml")).unwrap();
+    let zero = conf
+        .replace(
+            "sector-size = \"4K\"\n",
+            "sector-size = \"4K\"\nerased = 0x00\n",
+        )
+        .replace("b = \"b.img\"\n", "b = \"b.img\"\nerased = 0x00\n");
+    fs::write(rig.path("abboot.toml"), zero).unwrap();
+    let v1 = rig.image("1.0.0", 20_000);
+    let v2 = rig.image("1.1.0", 30_001);
+    rig.factory(&v1);
+    ok(rig.run(&["init"]));
+    ok(rig.run(&["stage", "--image", &v2]));
+    // The slot past the image reads the erased value, 0x00.
+    let b = fs::read(rig.path("b.img")).unwrap();
+    assert!(b[30_513..].iter().all(|&x| x == 0x00));
+    assert_eq!(rig.boot(), "B");
+    ok(rig.run(&["confirm"]));
+    assert_eq!(rig.boot(), "B");
+    assert_eq!(rig.status()["slots"]["B"]["state"], "confirmed");
+
+    // Declared as 0xff on the command line: refused, nothing changed.
+    let before = rig.snapshot();
+    let line = fails(
+        rig.run(&["set-tries", "--tries", "2", "--erased", "0xff"]),
+        "meta.bin",
+        "erased value disagrees with the flash",
+    );
+    assert!(line.contains("--erased"), "{line}");
+    assert_eq!(rig.snapshot(), before);
+}

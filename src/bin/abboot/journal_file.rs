@@ -124,11 +124,7 @@ impl Open<'_> {
             if let Err(e) = scan {
                 return Err(Error::file(
                     file,
-                    format_args!(
-                        "{e} (check {}, {}); nothing changed",
-                        m.sector_size.source.name(),
-                        m.offset.source.name()
-                    ),
+                    format_args!("{e} ({}); nothing changed", fix_hint(&e, m)),
                 ));
             }
         }
