@@ -333,7 +333,10 @@ fn round_trip_elf32_and_elf64() {
         fs::write(d.join("fw.elf"), &bytes).unwrap();
         // No --load-address: the lowest segment address is used.
         let out = ok(abboot(&d, &sign_args("key.pem", "fw.elf", "signed.bin")));
-        assert!(out.contains("input: ELF, 2 loadable segment(s)"), "{out}");
+        assert!(
+            out.contains("input: ELF for arm, 2 loadable segment(s)"),
+            "{out}"
+        );
         let image = fs::read(d.join("signed.bin")).unwrap();
         assert_eq!(&image[0x200..], &flat[..], "ELF64 {class64}");
 
@@ -396,16 +399,20 @@ fn malformed_elf_is_refused_and_writes_nothing() {
     // An earlier image that a failed signing must leave alone.
     fs::write(d.join("signed.bin"), b"previous image").unwrap();
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (good[..40].to_vec(), "past the end of the file"),
-        (good[..52 + 3 * 32].to_vec(), "program header table"),
+        (good[..40].to_vec(), "malformed ELF header"),
+        (
+            good[..52 + 3 * 32].to_vec(),
+            "malformed program header table",
+        ),
         (good[..good.len() - 1].to_vec(), "segment 0: its data"),
         (
             {
+                // Big-endian: the machine field reads as another machine.
                 let mut b = good.clone();
                 b[5] = 2;
                 b
             },
-            "big-endian",
+            "built for machine",
         ),
         (elf(false, &[(6, 0, 0, 0)], &[]), "no loadable segment"),
     ];
@@ -416,7 +423,7 @@ fn malformed_elf_is_refused_and_writes_nothing() {
             "bad.elf",
             needle,
         );
-        assert!(line.contains("malformed ELF"), "{line}");
+        assert!(line.contains("bad.elf: ELF: "), "{line}");
         assert_eq!(fs::read(d.join("signed.bin")).unwrap(), b"previous image");
         // The same with an output that does not exist yet.
         fails(

@@ -761,3 +761,261 @@ fn parts_that_erase_to_zero() {
     assert!(line.contains("--erased"), "{line}");
     assert_eq!(rig.snapshot(), before);
 }
+
+// ------------------------------------------------ release pipeline inputs
+
+/// An ELF32 for `machine` whose first PT_LOAD holds only the ELF and
+/// program headers (lld's default), then the code at `code_at`.
+fn lld_elf(machine: u16, code_at: u32, code: &[u8]) -> Vec<u8> {
+    let phnum = 2u16;
+    let headers = 52 + 32 * u32::from(phnum);
+    let mut b = vec![0u8; 52];
+    b[..4].copy_from_slice(b"\x7fELF");
+    b[4] = 1;
+    b[5] = 1;
+    b[6] = 1;
+    b[0x10] = 2;
+    b[0x12..0x14].copy_from_slice(&machine.to_le_bytes());
+    b[0x14] = 1;
+    b[0x1C..0x20].copy_from_slice(&52u32.to_le_bytes());
+    b[0x28..0x2A].copy_from_slice(&52u16.to_le_bytes());
+    b[0x2A..0x2C].copy_from_slice(&32u16.to_le_bytes());
+    b[0x2C..0x2E].copy_from_slice(&phnum.to_le_bytes());
+    let ph = |off: u32, addr: u32, size: u32| {
+        let mut p = vec![0u8; 32];
+        p[0..4].copy_from_slice(&1u32.to_le_bytes());
+        p[4..8].copy_from_slice(&off.to_le_bytes());
+        p[8..12].copy_from_slice(&addr.to_le_bytes());
+        p[12..16].copy_from_slice(&addr.to_le_bytes());
+        p[16..20].copy_from_slice(&size.to_le_bytes());
+        p[20..24].copy_from_slice(&size.to_le_bytes());
+        p
+    };
+    // Segment 0: the headers, mapped just below the code.
+    b.extend(ph(0, code_at - headers, headers));
+    // Segment 1: the code.
+    b.extend(ph(headers, code_at, code.len() as u32));
+    b.extend_from_slice(code);
+    b
+}
+
+fn sign_elf(rig: &Rig, input: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "sign",
+        "--key",
+        "k.pem",
+        "--in",
+        input,
+        "--out",
+        "s.bin",
+        "--version",
+        "1.0.0",
+        "--hardware-id",
+        "7",
+        "--header-len",
+        "0x200",
+    ];
+    args.extend_from_slice(extra);
+    rig.raw(&args)
+}
+
+#[test]
+fn elf_headers_only_segment_and_machine() {
+    let rig = Rig::new("sign_elf_lld");
+    let code: Vec<u8> = (0..300u32).map(|i| (i * 7) as u8).collect();
+    fs::write(rig.path("fw.elf"), lld_elf(40, 0x0800_0200, &code)).unwrap();
+    let text = ok(sign_elf(&rig, "fw.elf", &[]));
+    assert!(text.contains("skipped segment 0"), "{text}");
+    assert!(text.contains("from 0x08000200, 300 bytes"), "{text}");
+    let image = fs::read(rig.path("s.bin")).unwrap();
+    assert_eq!(&image[0x200..], &code[..]);
+    let v: Value = serde_json::from_str(&ok(
+        rig.raw(&["inspect", "image", "--image", "s.bin", "--json"])
+    ))
+    .unwrap();
+    assert_eq!(v["header"]["load_address"], 0x0800_0200);
+
+    // An x86-64 program is refused unless the machine is named.
+    fs::write(rig.path("pc.elf"), lld_elf(62, 0x40_0000, &code)).unwrap();
+    fs::write(rig.path("s.bin"), b"previous").unwrap();
+    let line = fails(sign_elf(&rig, "pc.elf", &[]), "pc.elf", "built for x86-64");
+    assert!(line.contains("--arch"), "{line}");
+    fails(
+        sign_elf(&rig, "pc.elf", &["--arch", "arm"]),
+        "pc.elf",
+        "not for arm (--arch)",
+    );
+    fails(
+        sign_elf(&rig, "fw.elf", &["--arch", "riscv32"]),
+        "fw.elf",
+        "built for arm",
+    );
+    assert_eq!(fs::read(rig.path("s.bin")).unwrap(), b"previous");
+    ok(sign_elf(&rig, "pc.elf", &["--arch", "x86-64"]));
+}
+
+#[test]
+fn intel_hex_input() {
+    let rig = Rig::new("sign_hex");
+    // 0x08000200: 4 bytes, a gap of 4, then 2 bytes.
+    let hex = ":020000040800F2\n:0402000001020304F0\n:02020800AABB8F\n:00000001FF\n";
+    fs::write(rig.path("fw.hex"), hex).unwrap();
+    let text = ok(sign_elf(&rig, "fw.hex", &[]));
+    assert!(text.contains("input: Intel HEX"), "{text}");
+    let image = fs::read(rig.path("s.bin")).unwrap();
+    assert_eq!(
+        &image[0x200..],
+        &[1, 2, 3, 4, 0xFF, 0xFF, 0xFF, 0xFF, 0xAA, 0xBB]
+    );
+    fs::write(rig.path("s.bin"), b"previous").unwrap();
+    // A bad checksum names the record; a cut file says so.
+    fs::write(rig.path("bad.hex"), hex.replace("F0\n", "F1\n")).unwrap();
+    fails(
+        sign_elf(&rig, "bad.hex", &[]),
+        "bad.hex",
+        "Intel HEX: record 2",
+    );
+    fs::write(rig.path("cut.hex"), &hex[..hex.len() - 12]).unwrap();
+    fails(
+        sign_elf(&rig, "cut.hex", &[]),
+        "cut.hex",
+        "no end-of-file record",
+    );
+    // A --load-address that is not where the HEX file puts the code.
+    fails(
+        sign_elf(&rig, "fw.hex", &["--load-address", "0x08000000"]),
+        "fw.hex",
+        "differs from 0x08000200",
+    );
+    assert_eq!(fs::read(rig.path("s.bin")).unwrap(), b"previous");
+}
+
+/// Signing with a key kept elsewhere: --emit-tbs, a signature made from
+/// those bytes alone, --signature; the result is what --key makes.
+#[test]
+fn external_signature() {
+    let rig = Rig::new("sign_external");
+    fs::write(rig.path("fw.bin"), super::noise(5, 3000)).unwrap();
+    let fields = [
+        "--in",
+        "fw.bin",
+        "--version",
+        "2.1.0",
+        "--hardware-id",
+        "7",
+        "--load-address",
+        "0x100",
+        "--header-len",
+        "0x200",
+    ];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["sign"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&fields);
+        rig.raw(&args)
+    };
+    ok(run(&["--key", "k.pem", "--out", "direct.bin"]));
+    ok(run(&["--pub", "pub.pem", "--emit-tbs", "tbs.bin"]));
+    let tbs = fs::read(rig.path("tbs.bin")).unwrap();
+    assert_eq!(tbs.len(), 80);
+    // The signer has only the bytes and the key.
+    let pem = fs::read_to_string(rig.path("k.pem")).unwrap();
+    let key = abboot::image::sign::secret_key_from_pem(&pem).unwrap();
+    let sig = key.sk.sign(&tbs, None);
+    fs::write(rig.path("sig.bin"), &sig[..]).unwrap();
+    ok(run(&[
+        "--pub",
+        "pub.pem",
+        "--signature",
+        "sig.bin",
+        "--out",
+        "spliced.bin",
+    ]));
+    assert_eq!(
+        fs::read(rig.path("spliced.bin")).unwrap(),
+        fs::read(rig.path("direct.bin")).unwrap()
+    );
+
+    // A signature over other fields, a wrong length, a wrong key: refused,
+    // nothing written.
+    let mut other = fields.to_vec();
+    other[3] = "2.1.1";
+    let mut args = vec![
+        "sign",
+        "--pub",
+        "pub.pem",
+        "--signature",
+        "sig.bin",
+        "--out",
+        "x.bin",
+    ];
+    args.extend_from_slice(&other);
+    fails(rig.raw(&args), "sig.bin", "does not verify with key id");
+    fs::write(rig.path("short.bin"), &sig[..63]).unwrap();
+    fails(
+        run(&[
+            "--pub",
+            "pub.pem",
+            "--signature",
+            "short.bin",
+            "--out",
+            "x.bin",
+        ]),
+        "short.bin",
+        "is 63 bytes",
+    );
+    ok(rig.raw(&["keygen", "--out", "o.pem", "--pub", "o.pub.pem"]));
+    fails(
+        run(&[
+            "--pub",
+            "o.pub.pem",
+            "--signature",
+            "sig.bin",
+            "--out",
+            "x.bin",
+        ]),
+        "sig.bin",
+        "does not verify",
+    );
+    assert!(!rig.path("x.bin").exists());
+    // Usage errors: exit 2.
+    for extra in [
+        &["--pub", "pub.pem", "--out", "x.bin"][..],
+        &["--out", "x.bin"],
+        &["--pub", "pub.pem", "--emit-tbs", "t.bin", "--out", "x.bin"],
+        &["--key", "k.pem", "--emit-tbs", "t.bin"],
+    ] {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1);
+    }
+    assert!(!rig.path("x.bin").exists());
+}
+
+#[test]
+fn pubkey_formats_carry_the_key_id() {
+    let rig = Rig::new("pubkey_formats");
+    let j: Value =
+        serde_json::from_str(&ok(rig.raw(&["pubkey", "--key", "k.pem", "--json"]))).unwrap();
+    let id = j["key_id"].as_str().unwrap().to_string();
+    let hex = j["public_key"].as_str().unwrap().to_string();
+    assert_eq!(
+        ok(rig.raw(&["pubkey", "--key", "k.pem", "--format", "pem"])),
+        fs::read_to_string(rig.path("pub.pem")).unwrap()
+    );
+    let h = ok(rig.raw(&["pubkey", "--key", "pub.pem", "--format", "hex"]));
+    assert_eq!(h, format!("# key id {id}\n{hex}\n"));
+    for f in ["rust", "c"] {
+        let t = ok(rig.raw(&["pubkey", "--key", "k.pem", "--format", f]));
+        assert!(t.contains(&format!("key id {id}")), "{t}");
+        assert_eq!(t.matches("0x").count(), 32, "{t}");
+    }
+    ok(rig.raw(&[
+        "pubkey", "--key", "k.pem", "--format", "raw", "--out", "k.raw",
+    ]));
+    let raw = fs::read(rig.path("k.raw")).unwrap();
+    let raw_hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(raw_hex, hex);
+    let out = rig.raw(&["pubkey", "--key", "k.pem", "--format", "raw"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -24,7 +24,9 @@ mod config;
 mod control;
 mod device;
 mod elf;
+mod firmware;
 mod geometry;
+mod hex;
 mod inspect;
 mod journal_file;
 mod keys;
@@ -61,7 +63,8 @@ enum Command {
     Keygen(keys::KeygenArgs),
     /// Prints the public key of a secret or public key PEM.
     Pubkey(keys::PubkeyArgs),
-    /// Signs a raw binary or an ELF file into a slot image.
+    /// Signs a raw binary, an ELF or an Intel HEX file into a slot image
+    /// (or emits the bytes to sign, and splices a signature made elsewhere).
     Sign(sign::SignArgs),
     /// Verifies a signed image as the bootloader would for a slot.
     Verify(verify::VerifyArgs),
