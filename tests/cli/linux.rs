@@ -1019,3 +1019,83 @@ fn pubkey_formats_carry_the_key_id() {
     let out = rig.raw(&["pubkey", "--key", "k.pem", "--format", "raw"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// mark-active on a slot whose image was rolled back: it verifies, so it
+/// boots on trial once; unconfirmed, the device returns to the primary.
+/// Every refusal of mark-active changes nothing.
+#[test]
+fn mark_active_for_service_work() {
+    let rig = Rig::new("linux_mark_active");
+    let v1 = rig.image("1.0.0", 20_000);
+    let v2 = rig.image("1.1.0", 20_000);
+    rig.factory(&v1);
+    ok(rig.run(&["init"]));
+    let before = rig.snapshot();
+    // Slot B is empty: nothing verifies there.
+    fails(
+        rig.run(&["mark-active", "--slot", "b"]),
+        "b.img",
+        "slot B does not verify",
+    );
+    assert_eq!(rig.snapshot(), before);
+    ok(rig.run(&["stage", "--image", &v2, "--tries", "1"]));
+    // An update is pending in B: marking A is refused.
+    let before = rig.snapshot();
+    fails(
+        rig.run(&["mark-active", "--slot", "a"]),
+        "meta.bin",
+        "confirm, mark-bad or abort it first",
+    );
+    assert_eq!(rig.snapshot(), before);
+    assert_eq!(rig.boot(), "B");
+    assert_eq!(rig.boot(), "A"); // its one try used: rolled back
+    assert_eq!(rig.status()["slots"]["B"]["state"], "rejected");
+
+    let text = ok(rig.run(&["mark-active", "--slot", "b", "--tries", "1"]));
+    assert!(text.contains("boots next on trial"), "{text}");
+    assert_eq!(rig.status()["slots"]["B"]["state"], "pending");
+    assert_eq!(rig.boot(), "B");
+    assert_eq!(rig.boot(), "A");
+
+    // --json on a failure: the error as JSON on standard output, the line
+    // on standard error, exit 1.
+    let blank = Rig::new("linux_json_error");
+    let out = blank.run(&["confirm", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("no image is on trial"),
+        "{v}"
+    );
+    assert!(v["file"].as_str().unwrap().ends_with("meta.bin"));
+    assert_eq!(stderr(&out).lines().count(), 1);
+    // A usage error under --json: exit 2, the same shape.
+    let out = blank.run(&["status", "--json", "--sector-size", "3K"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("--sector-size 3072"),
+        "{v}"
+    );
+}
+
+#[test]
+fn inspect_warns_of_a_wrong_geometry() {
+    let rig = Rig::new("linux_inspect_geometry");
+    let v1 = rig.image("1.0.0", 20_000);
+    rig.factory(&v1);
+    ok(rig.run(&["init"]));
+    let text = ok(rig.run(&["inspect", "metadata", "--sector-size", "2K"]));
+    assert!(
+        text.contains("WARNING: geometry disagrees with the flash"),
+        "{text}"
+    );
+    let v: Value = serde_json::from_str(&ok(rig.run(&["inspect", "metadata", "--json"]))).unwrap();
+    assert_eq!(v["geometry_mismatch"], Value::Null);
+}

@@ -211,6 +211,8 @@ struct MetadataJson {
     positions: Vec<PositionJson>,
     /// What a device reads from this journal.
     current: CurrentJson,
+    /// Why the geometry given disagrees with the flash, or null.
+    geometry_mismatch: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -255,7 +257,7 @@ impl JournalTask for Inspect<'_> {
         let Opened {
             mut journal,
             geometry,
-            ..
+            scan,
         } = opened;
         let mut positions = Vec::new();
         journal.inspect(|p| positions.push(p));
@@ -281,6 +283,9 @@ impl JournalTask for Inspect<'_> {
                 findings: loaded.findings,
                 record: loaded.record,
             },
+            geometry_mismatch: scan
+                .err()
+                .map(|e| format!("{e} ({})", journal_file::fix_hint(&e, m))),
         };
         Ok(Report::of(metadata_text(&json), &json))
     }
@@ -357,6 +362,12 @@ fn metadata_text(m: &MetadataJson) -> String {
             let _ = writeln!(s, "  #{:<4} 0x{:08x}  {what}{mark}", p.index, p.offset);
             i += 1;
         }
+    }
+    if let Some(g) = &m.geometry_mismatch {
+        let _ = writeln!(
+            s,
+            "WARNING: {g}; the positions above may not be this journal's"
+        );
     }
     let f = &m.current.findings;
     let count = |st: &str| m.positions.iter().filter(|p| p.status == st).count();
