@@ -375,6 +375,8 @@ fn wrong_geometry_is_refused() {
         ),
         // (The two sectors given in swapped order are the same journal:
         // the journal treats its two sectors alike, so that is accepted.)
+        // The two sectors on top of each other.
+        (vec!["--second-offset", "0x0"], "overlap"),
         // Offsets that are not multiples of the sector size.
         (
             vec!["--offset", "0x800"],
@@ -409,7 +411,9 @@ fn wrong_geometry_is_refused() {
             assert!(!out.status.success(), "{args:?} succeeded");
             assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
             assert!(err.contains(says), "{args:?}: {err}");
-            let named = err.contains("meta.bin") || err.contains("--offset");
+            let named = err.contains("meta.bin")
+                || err.contains("--offset")
+                || err.contains("--second-offset");
             assert!(named, "{args:?} does not name the file or option: {err}");
             assert_eq!(rig.snapshot(), before, "{args:?} changed the device");
             refused += 1;

@@ -336,7 +336,7 @@ impl JournalTask for Stage<'_> {
         }
         let mut readback = FileFlash::<1, SLOT_ERASE>::open_read_only(target_file(target))
             .map_err(|e| Error::file(target_file(target), format_args!("cannot read: {e}")))?;
-        let bar = progress(total, a);
+        let bar = progress(total);
         let mut buf = vec![0u8; CHUNK];
         let mut back = vec![0u8; CHUNK];
         let mut done: u64 = 0;
@@ -424,8 +424,9 @@ impl JournalTask for Stage<'_> {
 }
 
 /// A progress bar on standard error, only on a terminal and without --json.
-fn progress(total: u64, _a: &StageArgs) -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() || std::env::args().any(|x| x == "--json") {
+fn progress(total: u64) -> Option<indicatif::ProgressBar> {
+    let json = crate::JSON.load(std::sync::atomic::Ordering::Relaxed);
+    if json || !std::io::stderr().is_terminal() {
         return None;
     }
     let bar = indicatif::ProgressBar::new(total);

@@ -197,6 +197,10 @@ fn one_line(text: &str) -> String {
         .join(" ")
 }
 
+/// Whether `--json` was given: the output is for a script, so nothing is
+/// drawn on the terminal (the `stage` progress bar).
+pub static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// What a command that succeeded prints: text, or JSON under `--json`.
 pub struct Report {
     /// For a person.
@@ -269,6 +273,7 @@ fn main() -> ExitCode {
         Err(e) => return clap_error(e),
     };
     let json = cli.json;
+    JSON.store(json, std::sync::atomic::Ordering::Relaxed);
     match run(cli.command) {
         Ok(report) => {
             let text = if json {
