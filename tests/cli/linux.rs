@@ -685,7 +685,7 @@ fn random_dumps_never_panic() {
     ok(rig.run(&["init"]));
     let good = fs::read(rig.path("meta.bin")).unwrap();
     let record = good[..256].to_vec();
-    let runs = 40u32;
+    let runs = 100u32;
     let mut ran = 0;
     for i in 0..runs {
         let len = [4096usize, 8192, 12288, 5000, 256][i as usize % 5];

@@ -172,11 +172,21 @@ impl JournalTask for Init<'_> {
                 Error::file(self.path, format_args!("cannot erase the journal: {e}"))
             })?;
         }
-        let mut journal = Journal::new(flash, geometry)
-            .map_err(|e| Error::file(self.path, format_args!("journal: {e:?}")))?;
-        let seq = journal
-            .append(&state)
-            .map_err(|e| Error::file(self.path, format_args!("cannot write the state: {e:?}")))?;
+        let mut journal = Journal::new(flash, geometry).map_err(|e| {
+            Error::file(
+                self.path,
+                format_args!(
+                    "journal: {}",
+                    abboot::Error::Layout(abboot::error::LayoutError::Metadata(e))
+                ),
+            )
+        })?;
+        let seq = journal.append(&state).map_err(|e| {
+            Error::file(
+                self.path,
+                format_args!("cannot write the state: {}", abboot::Error::from(e)),
+            )
+        })?;
         match journal.read().record {
             Some(r) if r.state == state => {}
             _ => {
@@ -683,9 +693,12 @@ impl JournalTask for MarkActive<'_> {
                 new.rollback = None;
             }
         }
-        journal
-            .append(&new)
-            .map_err(|e| Error::file(self.path, format_args!("cannot write the state: {e:?}")))?;
+        journal.append(&new).map_err(|e| {
+            Error::file(
+                self.path,
+                format_args!("cannot write the state: {}", abboot::Error::from(e)),
+            )
+        })?;
         match journal.read().record {
             Some(r) if r.state == new => Ok((old, new)),
             _ => Err(Error::file(
