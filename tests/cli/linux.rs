@@ -1103,3 +1103,51 @@ fn inspect_warns_of_a_wrong_geometry() {
     let v: Value = serde_json::from_str(&ok(rig.run(&["inspect", "metadata", "--json"]))).unwrap();
     assert_eq!(v["geometry_mismatch"], Value::Null);
 }
+
+/// The stage progress bar is drawn on a terminal only: under `script` (a
+/// pseudo-terminal) it appears; with standard error a pipe, or with
+/// --json, nothing but the report is printed.
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    let has_script = Command::new("script").arg("--version").output().is_ok();
+    if !has_script {
+        eprintln!("skipped: no `script` (util-linux) to make a terminal");
+        return;
+    }
+    let rig = Rig::new("linux_progress");
+    let v1 = rig.image("1.0.0", 20_000);
+    let v2 = rig.image("1.1.0", 150_000);
+    let v3 = rig.image("1.2.0", 150_000);
+    rig.factory(&v1);
+    ok(rig.run(&["init"]));
+    let cmd = format!("{} stage --image {v2}", env!("CARGO_BIN_EXE_abboot"));
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(&rig.dir)
+        .env("ABBOOT_CONFIG", rig.path("abboot.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stdout(&out));
+    let tty = stdout(&out);
+    assert!(tty.contains("staging ["), "{tty:?}");
+    assert!(tty.contains("staged v1.1.0.bin into slot B"), "{tty:?}");
+    ok(rig.run(&["abort"]));
+
+    // Not a terminal: no bar on standard error.
+    let out = rig.run(&["stage", "--image", &v3]);
+    assert!(out.status.success());
+    assert_eq!(stderr(&out), "");
+    ok(rig.run(&["abort"]));
+    // --json on a terminal: only the JSON document.
+    let cmd = format!("{} stage --json --image {v2}", env!("CARGO_BIN_EXE_abboot"));
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(&rig.dir)
+        .env("ABBOOT_CONFIG", rig.path("abboot.toml"))
+        .output()
+        .unwrap();
+    let tty = stdout(&out);
+    assert!(!tty.contains("staging ["), "{tty:?}");
+    let v: Value = serde_json::from_str(tty.trim()).unwrap();
+    assert_eq!(v["slot"], "B");
+}
