@@ -1151,3 +1151,70 @@ fn progress_bar_only_on_a_terminal() {
     let v: Value = serde_json::from_str(tty.trim()).unwrap();
     assert_eq!(v["slot"], "B");
 }
+
+/// The three status answers of the issue: records that pass their CRC but
+/// hold an impossible field are not "erased"; a directory is a directory;
+/// neither exits 0.
+#[test]
+fn status_says_what_is_wrong() {
+    let rig = Rig::new("linux_status_wrong");
+    let v1 = rig.image("1.0.0", 20_000);
+    rig.factory(&v1);
+    ok(rig.run(&["init"]));
+    let mut meta = fs::read(rig.path("meta.bin")).unwrap();
+    let mut resealed = 0;
+    for r in meta.chunks_mut(256) {
+        if r.starts_with(b"ABBT") {
+            r[0x0E] = 9; // no such update state
+            let crc = crc32(&r[..0xFC]);
+            r[0xFC..].copy_from_slice(&crc.to_le_bytes());
+            resealed += 1;
+        }
+    }
+    assert!(resealed > 0);
+    fs::write(rig.path("bad.bin"), &meta).unwrap();
+    let line = fails(
+        rig.run(&["status", "--metadata", "bad.bin"]),
+        "bad.bin",
+        "no valid record",
+    );
+    assert!(!line.contains("erased"), "{line}");
+    // They pass their CRC: inspect calls them a bad field, not torn.
+    let v: Value = serde_json::from_str(&ok(rig.run(&[
+        "inspect",
+        "metadata",
+        "--metadata",
+        "bad.bin",
+        "--json",
+    ])))
+    .unwrap();
+    let bad = v["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["reason"] == "BadField")
+        .count();
+    assert_eq!(bad, resealed);
+    fs::create_dir_all(rig.path("dir")).unwrap();
+    fails(
+        rig.run(&["status", "--metadata", "dir"]),
+        "dir",
+        "is a directory, not a metadata file or device",
+    );
+}
+
+/// CRC-32/ISO-HDLC, bit by bit (what zlib's crc32 computes).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in bytes {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
