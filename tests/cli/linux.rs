@@ -1218,3 +1218,33 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !c
 }
+
+/// Staging on blank metadata: the running slot is not guessed; with
+/// --running it is known and the other slot is written.
+#[test]
+fn stage_needs_the_running_slot_on_blank_metadata() {
+    let rig = Rig::new("linux_stage_blank");
+    let v1 = rig.image("1.0.0", 20_000);
+    let v2 = rig.image("1.1.0", 20_000);
+    rig.factory(&v1);
+    let before = rig.snapshot();
+    let line = fails(
+        rig.run(&["stage", "--image", &v2]),
+        "meta.bin",
+        "--running a|b",
+    );
+    assert!(line.contains("nothing changed"), "{line}");
+    assert_eq!(rig.snapshot(), before);
+    let out: Value = serde_json::from_str(&ok(rig.run(&[
+        "stage",
+        "--image",
+        &v2,
+        "--running",
+        "a",
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(out["slot"], "B");
+    // Slot A, the running one, is untouched.
+    assert_eq!(fs::read(rig.path("a.img")).unwrap(), before[1]);
+}

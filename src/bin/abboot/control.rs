@@ -529,7 +529,7 @@ fn done_text(op: Op, old: &BootState, new: &BootState) -> String {
             of(old, machine::trial_slot(old)),
             match new.primary {
                 Some(p) => image(new, p),
-                None => "no confirmed image (recovery)".to_string(),
+                None => "the images that verify (no image is recorded as confirmed; the bootloader rebuilds the state from them)".to_string(),
             }
         ),
         Op::SetTries(tries) => {

@@ -328,6 +328,11 @@ impl JournalTask for Stage<'_> {
                 abboot::Error::Image(e) => {
                     Error::file(&a.image, format_args!("refused: {e}; nothing changed"))
                 }
+                abboot::Error::Refused(machine::Refusal::RunningSlotUnknown) => Error::file(
+                    path,
+                    "holds no state that says which slot runs: give it with --running a|b (from \
+                     the kernel command line), or run abboot init; nothing changed",
+                ),
                 abboot::Error::Refused(r) => {
                     Error::file(&a.image, format_args!("refused: {r}; nothing changed"))
                 }
