@@ -81,10 +81,18 @@ pub fn select<B: XipBoard>(flash: impl NorFlash) -> Option<Entry> {
 /// The verified payload of `slot` as a vector table: its address (slot
 /// address + header length), if the payload is linked to run there and its
 /// first two words are a stack pointer in RAM and a Thumb reset handler
-/// inside the slot.
+/// inside the *signed payload*.
+///
+/// Both words and the reset handler are bounded by the end of the payload
+/// `select` verified (load address + `payload_len` from
+/// [`Decision::image`](abboot::boot::Decision::image)), not by the slot's
+/// end: the rest of the slot after the payload is unsigned (padding, an
+/// old image's tail), and a reset vector pointing there would run code no
+/// key signed. A payload too short to hold the two words is refused.
 ///
 /// The payload is signed, so this only catches an image linked for other
-/// memory; it is read through the flash driver, with no `unsafe`.
+/// memory or built wrong; it is read through the flash driver, with no
+/// `unsafe`.
 fn vector_table<B: XipBoard>(
     flash: &mut impl ReadNorFlash,
     slot: Slot,
@@ -94,8 +102,13 @@ fn vector_table<B: XipBoard>(
     // No overflow: `LAYOUT` keeps the slots inside the address space, and
     // the check keeps the header inside the slot.
     let entry = B::SLOT_ADDRESS[i] + image.header_len;
-    let slot_end = B::SLOT_ADDRESS[i] + B::SLOT_LEN;
+    // The check keeps the payload inside the slot too; `checked_add`
+    // anyway, so that a check that did not would be a refusal here.
+    let payload_end = entry.checked_add(image.payload_len)?;
     let mut words = [0u8; 8];
+    if image.payload_len < words.len() as u32 {
+        return None;
+    }
     flash
         .read(B::SLOT_OFFSET[i] + image.header_len, &mut words)
         .ok()?;
@@ -104,7 +117,9 @@ fn vector_table<B: XipBoard>(
     let reset = u32::from_le_bytes([r0, r1, r2, r3]);
     let linked_here = image.load_address == entry;
     let sp_ok = sp > B::RAM_START && sp <= B::RAM_END && sp % 8 == 0;
-    let reset_ok = reset & 1 == 1 && reset > entry && reset < slot_end;
+    // `reset - 1` is the handler's first instruction (Thumb bit set):
+    // `reset < payload_end` keeps its first 2 bytes inside the payload.
+    let reset_ok = reset & 1 == 1 && reset > entry && reset < payload_end;
     (linked_here && sp_ok && reset_ok).then_some(entry)
 }
 
@@ -133,7 +148,7 @@ impl Entry {
         // driver went with it, so the slot is as checked), linked to run
         // exactly there (its signed load address, checked equal), and its
         // first words are a stack pointer in RAM and a Thumb reset handler
-        // inside the slot. No code of the bootloader runs after the jump,
+        // inside the signed payload. No code of the bootloader runs after the jump,
         // so taking the core peripherals and resetting MSP cannot break
         // anything still in use; the interrupts the HAL may have enabled
         // are disabled and cleared first, so none reaches the firmware

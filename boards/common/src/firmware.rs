@@ -7,10 +7,22 @@
 //! is [`abboot::Updater`], over the same flash, made by [`updater`]: told
 //! the running slot from the hand-off, it never stages into it, even with
 //! no state on flash.
+//!
+//! The firmware's flash handle is [`fence`]d first: an
+//! [`abboot::fence::Fenced`] that writes and erases only the two metadata
+//! pages and the two slots of the board's layout, and refuses
+//! ([`FenceError::Outside`](abboot::fence::FenceError::Outside)) any write
+//! or erase elsewhere — the bootloader and its keys included — without
+//! touching the part. [`start`] and [`updater`] take only a fenced handle.
+//! That stops a firmware *bug*; a compromised firmware can drive the flash
+//! controller itself, which is what the board's own write protection
+//! (nRF52840 ACL, STM32L4 WRP), set by the bootloader before the jump, is
+//! for.
 
 use core::cell::RefCell;
 
 use abboot::app::{Control, Updater};
+use abboot::fence::Fenced;
 use abboot::flash::Shared;
 use abboot::handoff::{Handoff, HandoffError};
 use abboot::image::signed::SignedCheck;
@@ -41,6 +53,17 @@ impl Boot {
     }
 }
 
+/// The firmware's flash handle: the board's driver `F`, writable only in
+/// the metadata pages and the slots of the board's layout ([`fence`]).
+pub type FirmwareFlash<F> = Fenced<F, 4>;
+
+/// Fences `flash` (the board's whole-flash driver) to board `B`'s metadata
+/// pages and slots ([`Fenced::for_layout`] over [`XipBoard::LAYOUT`]). Do
+/// it first, and keep only the fenced handle.
+pub const fn fence<B: XipBoard, F>(flash: F) -> FirmwareFlash<F> {
+    Fenced::for_layout(flash, &B::LAYOUT)
+}
+
 /// Takes the hand-off (it is cleared), then reads the status from board
 /// `B`'s metadata pages of `flash`. If the image is on trial, runs
 /// `healthy` on what it learnt, then confirms it, or marks it bad and
@@ -54,8 +77,8 @@ impl Boot {
 /// # Errors
 ///
 /// [`Control::new`]'s: the metadata pages do not fit `flash`.
-pub fn start<B: XipBoard>(
-    flash: &mut impl NorFlash,
+pub fn start<B: XipBoard, F: NorFlash>(
+    flash: &mut FirmwareFlash<F>,
     healthy: impl FnOnce(&Boot) -> bool,
 ) -> Result<Boot, Error> {
     let handoff = handoff::take();
@@ -78,6 +101,11 @@ pub fn start<B: XipBoard>(
     Ok(boot)
 }
 
+/// The firmware's [`Updater`]: metadata and slots through one fenced
+/// handle, with the board's signed image check.
+pub type FirmwareUpdater<'a, F> =
+    Updater<Shared<'a, FirmwareFlash<F>>, Shared<'a, FirmwareFlash<F>>, SignedCheck<'static>>;
+
 /// The example health check: the bootloader says this image runs from the
 /// slot it is linked for, and the metadata, if it names a running slot,
 /// agrees. A product adds its own: peripherals answer, the radio joins,
@@ -87,7 +115,8 @@ pub fn runs_from(boot: &Boot, linked_for: Slot) -> bool {
 }
 
 /// The updater the application stages with: over `flash` (metadata and
-/// slots on the one device), with board `B`'s layout and image check, and
+/// slots on the one device, [`fence`]d to them, so a write anywhere else is
+/// refused), with board `B`'s layout and image check, and
 /// told the running slot when the hand-off gave one
 /// ([`Updater::running`]). Without it and without state on flash,
 /// `stage_begin` refuses with `RunningSlotUnknown`.
@@ -95,11 +124,10 @@ pub fn runs_from(boot: &Boot, linked_for: Slot) -> bool {
 /// # Errors
 ///
 /// [`Updater::new`]'s: the layout does not fit `flash`.
-#[allow(clippy::type_complexity)] // the type is abboot's
 pub fn updater<'a, B: XipBoard, F: NorFlash>(
-    flash: &'a RefCell<F>,
+    flash: &'a RefCell<FirmwareFlash<F>>,
     running: Option<Slot>,
-) -> Result<Updater<Shared<'a, F>, Shared<'a, F>, SignedCheck<'static>>, Error> {
+) -> Result<FirmwareUpdater<'a, F>, Error> {
     let updater = Updater::new(Shared::new(flash), Shared::new(flash), B::LAYOUT, B::CHECK)?;
     Ok(match running {
         Some(slot) => updater.running(slot),

@@ -12,7 +12,7 @@
 use core::cell::RefCell;
 
 use abboot::Slot;
-use abboot_board_common::firmware::{runs_from, start, updater};
+use abboot_board_common::firmware::{fence, runs_from, start, updater};
 use embassy_rp::gpio::{Level, Output};
 
 use crate::{blink_forever, Board, Flash, Watchdog};
@@ -23,8 +23,9 @@ pub fn run(linked_for: Slot) -> ! {
     let mut wd = Watchdog::new(p.WATCHDOG);
     wd.feed();
     let mut led = Output::new(p.PIN_25, Level::Low);
-    let mut flash = Flash::new_blocking(p.FLASH);
-    let Ok(boot) = start::<Board>(&mut flash, |boot| runs_from(boot, linked_for)) else {
+    // Fenced: writable only in the metadata sectors and the slots.
+    let mut flash = fence::<Board, _>(Flash::new_blocking(p.FLASH));
+    let Ok(boot) = start::<Board, _>(&mut flash, |boot| runs_from(boot, linked_for)) else {
         blink_forever(&mut led, &mut wd, 100, 900)
     };
     wd.feed();

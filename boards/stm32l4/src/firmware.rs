@@ -12,7 +12,7 @@
 use core::cell::RefCell;
 
 use abboot::Slot;
-use abboot_board_common::firmware::{runs_from, start, updater};
+use abboot_board_common::firmware::{fence, runs_from, start, updater};
 use embassy_stm32::flash::Flash;
 use embassy_stm32::gpio::{Level, Output, Speed};
 
@@ -24,8 +24,9 @@ pub fn run(linked_for: Slot) -> ! {
     let mut wdg = Watchdog::new(p.IWDG);
     wdg.feed();
     let mut led = Output::new(p.PA5, Level::Low, Speed::Low);
-    let mut flash = EccFlash(Flash::new_blocking(p.FLASH));
-    let Ok(boot) = start::<Board>(&mut flash, |boot| runs_from(boot, linked_for)) else {
+    // Fenced: writable only in the metadata pages and the slots.
+    let mut flash = fence::<Board, _>(EccFlash(Flash::new_blocking(p.FLASH)));
+    let Ok(boot) = start::<Board, _>(&mut flash, |boot| runs_from(boot, linked_for)) else {
         blink_forever(&mut led, &mut wdg, 100, 900)
     };
     wdg.feed();
