@@ -12,7 +12,7 @@
 use abboot_board_common::boot;
 use board::led::Led;
 use board::nvmc::Nvmc;
-use board::{wdt, Board};
+use board::{protect, wdt, Board};
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
@@ -23,6 +23,12 @@ fn main() -> ! {
     // A soft reset does not stop the watchdog: if one left it running, feed
     // it, so that `select` gets a whole period.
     wdt::feed();
+    // Production (feature `approtect`): debug access off, once for good.
+    // SAFETY: no NVMC driver exists yet.
+    #[cfg(feature = "approtect")]
+    unsafe {
+        protect::enable_approtect()
+    };
     let mut led = Led::new();
     // SAFETY: the one NVMC driver here, and no interrupt is enabled.
     // `select` writes and erases only the metadata pages and the slots
@@ -38,6 +44,9 @@ fn main() -> ! {
                 wdt::start();
             }
             led.off();
+            // Last before the jump: the bootloader's flash (code, keys)
+            // becomes unwritable until the next reset (ACL).
+            protect::lock_bootloader();
             entry.jump()
         }
         None => recovery(&mut led),
