@@ -4,7 +4,7 @@
 //! and starts its watchdog for a trial boot only:
 //!
 //! ```ignore
-//! match boot::select::<board::Board>(flash) {
+//! match boot::select::<board::Board>(flash, board::counter()) {
 //!     Some(entry) => {
 //!         if entry.is_trial() {
 //!             watchdog_start();
@@ -19,6 +19,7 @@
 use core::cell::RefCell;
 
 use abboot::boot::{Bootloader, Policy, VerifyPolicy};
+use abboot::counter::SecurityCounter;
 use abboot::flash::Shared;
 use abboot::handoff::Handoff;
 use abboot::image::ImageInfo;
@@ -50,10 +51,16 @@ pub struct Entry {
 /// [`XipBoard::CHECK`] and [`POLICY`], then the vector table check of the
 /// chosen payload.
 ///
+/// `counter` is the board's hardware security counter
+/// ([`abboot::counter`]; [`abboot::counter::NoCounter`] where the part has
+/// none): nothing below the higher of it and the journal's floor boots,
+/// and a raise that a power cut kept from the firmware's confirm is
+/// caught up here, before the jump.
+///
 /// `None`: nothing verified to boot, the layout does not fit the device (a
 /// build mistake), or the payload's first words are not a vector table for
 /// this board. The board then runs its recovery and never jumps.
-pub fn select<B: XipBoard>(flash: impl NorFlash) -> Option<Entry> {
+pub fn select<B: XipBoard>(flash: impl NorFlash, counter: impl SecurityCounter) -> Option<Entry> {
     let flash = RefCell::new(flash);
     let mut bootloader = Bootloader::new(
         Shared::new(&flash),
@@ -62,7 +69,8 @@ pub fn select<B: XipBoard>(flash: impl NorFlash) -> Option<Entry> {
         B::CHECK,
         POLICY,
     )
-    .ok()?;
+    .ok()?
+    .with_counter(counter);
     let decision = bootloader.select();
     // `select` has verified the image of the slot it returns (signature,
     // payload digest, hardware id, load address, header length) and, for a

@@ -14,6 +14,7 @@ use core::cell::RefCell;
 use abboot::Slot;
 use abboot_board_common::firmware::{fence, runs_from, start, updater};
 
+use crate::counter;
 use crate::led::Led;
 use crate::nvmc::Nvmc;
 use crate::{blink_forever, wdt, Board};
@@ -51,7 +52,13 @@ pub fn run(linked_for: Slot) -> ! {
     // pages and the slots at once, so nothing through it reaches the
     // bootloader (which the ACL also locks: `board::protect`).
     let mut flash = fence::<Board, _>(unsafe { Nvmc::new() });
-    let Ok(boot) = start::<Board, _>(&mut flash, |boot| runs_from(boot, linked_for)) else {
+    // SAFETY: as the NVMC driver's: the counter programs UICR words
+    // through the NVMC, never while the driver is in the middle of a write
+    // (both are used from this thread only, one call at a time).
+    let mut counter = unsafe { counter::counter() };
+    let Ok(boot) =
+        start::<Board, _, _>(&mut flash, &mut counter, |boot| runs_from(boot, linked_for))
+    else {
         blink_forever(&mut led, 100, 900)
     };
     wdt::feed();
@@ -59,7 +66,7 @@ pub fn run(linked_for: Slot) -> ! {
     // The application stages updates (from its radio, its USB) with this
     // updater: it writes only the other slot than the hand-off's.
     let flash = RefCell::new(flash);
-    let Ok(_updater) = updater::<Board, _>(&flash, boot.running()) else {
+    let Ok(_updater) = updater::<Board, _, _>(&flash, boot.running(), counter) else {
         blink_forever(&mut led, 100, 900)
     };
 

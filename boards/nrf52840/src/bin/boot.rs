@@ -12,7 +12,7 @@
 use abboot_board_common::boot;
 use board::led::Led;
 use board::nvmc::Nvmc;
-use board::{protect, wdt, Board};
+use board::{counter, protect, wdt, Board};
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
@@ -36,7 +36,11 @@ fn main() -> ! {
     // `META_OFFSET`, which holds all the code and data running here.
     let flash = unsafe { Nvmc::new() };
     // `select`, the vector table check and the jump: `boards/common`.
-    match boot::select::<Board>(flash) {
+    // SAFETY: the counter programs UICR words through the NVMC; `select`
+    // uses it and the flash driver one call at a time, never during a
+    // write of the other.
+    let counter = unsafe { counter::counter() };
+    match boot::select::<Board>(flash, counter) {
         Some(entry) => {
             // Only a trial boot runs under the watchdog: a hang resets,
             // and the reset counts as the try (counted on flash already).

@@ -10,7 +10,7 @@
 #![no_main]
 
 use abboot_board_common::boot;
-use board::{protect, Board, EccFlash, Watchdog};
+use board::{counter, protect, Board, EccFlash, Watchdog};
 use embassy_stm32::flash::Flash;
 use embassy_stm32::gpio::{Level, Output, Speed};
 
@@ -30,7 +30,10 @@ fn main() -> ! {
     let mut led = Output::new(p.PA5, Level::Low, Speed::Low);
     let flash = EccFlash(Flash::new_blocking(p.FLASH));
     // `select`, the vector table check and the jump: `boards/common`.
-    match boot::select::<Board>(flash) {
+    // SAFETY: the counter programs OTP through the flash controller;
+    // `select` uses it and the flash driver one call at a time.
+    let counter = unsafe { counter::counter() };
+    match boot::select::<Board>(flash, counter) {
         Some(entry) => {
             // Only a trial boot runs under the watchdog: a hang resets,
             // and the reset counts as the try (counted on flash already).
