@@ -519,3 +519,51 @@ fn bounded_trial_confirm_refusals_and_the_way_back() {
     st.slot_mut(Slot::A).state = ImageState::Confirmed;
     assert_eq!(apply(&st, Event::Confirm).unwrap().rollback, Some(Slot::A));
 }
+
+/// Rejecting an image that the metadata also names as the way back (a
+/// record that says both, CRC-valid) leaves no way back pointing at it.
+#[test]
+fn way_back_a_rejected_slot_is_no_way_back() {
+    use abboot::machine::{apply, Event};
+    let mut st = BootState {
+        primary: Some(Slot::A),
+        rollback: Some(Slot::B),
+        ..BootState::default()
+    };
+    st.slot_mut(Slot::A).state = ImageState::Confirmed;
+    st.slot_mut(Slot::B).state = ImageState::Pending { tries: 1 };
+    let next = apply(
+        &st,
+        Event::Reject {
+            slot: Slot::B,
+            reason: Reason::TriesExhausted,
+            check: 0,
+        },
+    )
+    .unwrap();
+    assert_eq!(next.rollback, None);
+    assert_eq!(next.slot(Slot::B).state, ImageState::Rejected);
+    assert_eq!(next.primary, Some(Slot::A));
+}
+
+/// Blank metadata over two images: the older is the primary whichever
+/// slot it is in; on a tie, slot A.
+#[test]
+fn way_back_a_fresh_state_keeps_the_older_image_primary() {
+    for (a, b, primary) in [(0, 1, Slot::A), (1, 0, Slot::B), (1, 1, Slot::A)] {
+        let mut d = Device::new(16384, DigestCheck);
+        d.factory(Slot::A, &test_image(v(a), 3000, 1));
+        d.factory(Slot::B, &test_image(v(b), 3000, 2));
+        let dec = d.boot().unwrap();
+        let st = d.read_state().unwrap();
+        assert_eq!(st.primary, Some(primary), "A v{a}, B v{b}");
+        if a == b {
+            assert_eq!((dec.slot, dec.kind), (Some(Slot::A), BootKind::Fresh));
+        } else {
+            assert_eq!(
+                (dec.slot, dec.kind),
+                (Some(primary.other()), BootKind::Trial)
+            );
+        }
+    }
+}
