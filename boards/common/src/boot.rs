@@ -156,11 +156,11 @@ impl Entry {
         // driver went with it, so the slot is as checked), linked to run
         // exactly there (its signed load address, checked equal), and its
         // first words are a stack pointer in RAM and a Thumb reset handler
-        // inside the signed payload. No code of the bootloader runs after the jump,
-        // so taking the core peripherals and resetting MSP cannot break
-        // anything still in use; the interrupts the HAL may have enabled
-        // are disabled and cleared first, so none reaches the firmware
-        // before it sets up its own.
+        // inside the signed payload. No code of the bootloader runs after
+        // the jump, so taking the core peripherals and resetting MSP cannot
+        // break anything still in use; the interrupts the HAL may have
+        // enabled are disabled and cleared first, so none reaches the
+        // firmware before it sets up its own.
         unsafe {
             let core = cortex_m::Peripherals::steal();
             let nvic = core.NVIC.icer.iter().zip(&core.NVIC.icpr);

@@ -81,6 +81,7 @@ pub const fn fence<B: XipBoard, F>(flash: F) -> FirmwareFlash<F> {
 /// [`Updater::confirm`]'s); a cut in between is caught up by the
 /// bootloader at the next boot. A counter that is used up or fails does
 /// not undo the confirmation.
+///
 /// `flash` is only borrowed: the application keeps it, for an
 /// [`Updater`] ([`updater`]) or a [`Control`] of its own.
 ///
