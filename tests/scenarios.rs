@@ -1,21 +1,43 @@
-//! The update scenarios of the lifecycle, each replayed by the power-cut
-//! harness with a cut at every flash operation in every cut mode.
+//! The update scenarios of the lifecycle, each replayed by the fault
+//! harness on several rigs: a power cut at every flash operation in every
+//! cut mode, a read fault at every read (sampled), and sampled double cuts
+//! (a second cut while recovering from the first).
+//!
+//! Rigs:
+//!
+//! * **default** — one part, 4 KiB sectors, 4-byte words, erases to `0xFF`
+//!   (`Device::new`);
+//! * **two parts** — metadata on a write-once (ECC) part with 2 KiB
+//!   sectors and 8-byte words, slots on a part with 4 KiB sectors, 4-byte
+//!   words and 4-byte reads, both erasing to `0xFF`, one power supply;
+//! * **0x00** — one write-once part with 2 KiB sectors, 8-byte words and
+//!   4-byte reads that erases to `0x00`;
+//! * **mixed** — metadata on a part with 1 KiB sectors and 16-byte words
+//!   that erases to `0x00`, slots on a byte-writable SPI NOR that erases
+//!   to `0xFF`.
+//!
+//! Seeds (each draws other torn bits, half-erased bits, weak-bit reads and
+//! samples): 1 by default, 16 with `ABBOOT_EXHAUSTIVE=1`, which also fails
+//! every read of every scenario instead of a sample and runs more double
+//! cuts.
 
 use abboot::image::digest::DigestCheck;
 use abboot::machine::Refusal;
 use abboot::sim::device::test_image;
-use abboot::sim::{Device, Harness, Stop};
+use abboot::sim::{Device, Harness, ReadScope, Report, Rig, SimFlash, Stop};
 use abboot::state::{BootKind, Reason, Slot, UpdateState};
 use abboot::{StageOptions, Version};
+
+type Dev<R> = Device<DigestCheck, R>;
 
 fn v(minor: u8) -> Version {
     Version::new(1, minor, 0, 0)
 }
 
-fn factory() -> Device<DigestCheck> {
-    let mut d = Device::new(16384, DigestCheck);
-    d.factory(Slot::A, &test_image(v(0), 3000, 1));
-    d
+const SLOT: u32 = 16384;
+
+fn exhaustive() -> bool {
+    std::env::var_os("ABBOOT_EXHAUSTIVE").is_some()
 }
 
 fn opts(tries: u8) -> StageOptions<'static> {
@@ -34,47 +56,90 @@ fn check(cond: bool, what: &str) -> Result<(), Stop> {
     }
 }
 
-/// Runs `scenario` under the harness and returns the report.
-fn sweep(
+/// Slot A holds the factory image, the metadata is blank.
+fn factory<R: Rig>(mut d: Dev<R>) -> Dev<R> {
+    d.factory(Slot::A, &test_image(v(0), 3000, 1));
+    d
+}
+
+/// Runs `$scenario` (a closure over `d`) on every rig.
+macro_rules! on_every_rig {
+    ($name:expr, |$d:ident| $body:expr) => {{
+        let name = $name;
+        sweep(
+            name,
+            "default",
+            factory(Device::new(SLOT, DigestCheck)),
+            |$d| $body,
+        );
+        sweep(
+            name,
+            "two parts",
+            factory(Device::two_parts(
+                SimFlash::<1, 8, 2048>::new(2 * 2048).write_once(true),
+                SimFlash::<4, 4, 4096>::new(2 * SLOT as usize),
+                SLOT,
+                DigestCheck,
+            )),
+            |$d| $body,
+        );
+        sweep(
+            name,
+            "0x00",
+            factory(Device::one_part(
+                SimFlash::<4, 8, 2048>::new(2 * 2048 + 2 * SLOT as usize)
+                    .erased_to(0x00)
+                    .write_once(true),
+                SLOT,
+                DigestCheck,
+            )),
+            |$d| $body,
+        );
+        sweep(
+            name,
+            "mixed",
+            factory(Device::two_parts(
+                SimFlash::<1, 16, 1024>::new(2 * 1024).erased_to(0x00),
+                SimFlash::<1, 1, 4096>::new(2 * SLOT as usize),
+                SLOT,
+                DigestCheck,
+            )),
+            |$d| $body,
+        );
+    }};
+}
+
+/// Runs `scenario` under the harness on `device` and prints the report.
+fn sweep<R: Rig>(
     name: &str,
-    device: Device<DigestCheck>,
-    scenario: impl Fn(&mut Device<DigestCheck>) -> Result<(), Stop>,
+    rig: &str,
+    device: Dev<R>,
+    scenario: impl Fn(&mut Dev<R>) -> Result<(), Stop>,
 ) {
-    // Each seed draws other torn bits, half-erased bits and weak-bit reads;
-    // 4 seeds by default, 64 with `ABBOOT_EXHAUSTIVE=1`.
-    let seeds = if std::env::var_os("ABBOOT_EXHAUSTIVE").is_some() {
-        32
-    } else {
-        1
-    };
+    let seeds = if exhaustive() { 16 } else { 1 };
+    let mut total = Report::default();
     for seed in 0..seeds {
         let harness = Harness {
             seed: 0xAB_B007 ^ (seed << 32),
+            read_faults: if exhaustive() { usize::MAX } else { 200 },
+            double_cuts: if exhaustive() { 64 } else { 16 },
+            // Reads of the images and bursts that outlast the journal's
+            // retries break the promise today: see the ignored tests below.
+            read_scope: ReadScope::Metadata,
             ..Harness::default()
         };
-        sweep_once(name, &harness, &device, &scenario);
-    }
-}
-
-fn sweep_once(
-    name: &str,
-    harness: &Harness,
-    device: &Device<DigestCheck>,
-    scenario: &impl Fn(&mut Device<DigestCheck>) -> Result<(), Stop>,
-) {
-    match harness.run(device, scenario) {
-        Ok(r) => {
-            println!(
-                "{name}: {} operations ({} writes, {} erases), {} cut runs {:?}, 0 violations",
-                r.ops, r.writes, r.erases, r.runs, r.per_mode
-            );
-            assert!(r.runs >= r.ops, "{name}: every operation cut at least once");
+        match harness.run(&device, &scenario) {
+            Ok(r) => {
+                assert!(r.runs >= r.ops, "{name}: every operation cut at least once");
+                total.add(&r);
+            }
+            Err(v) => panic!("{name} on rig {rig}: {v}"),
         }
-        Err(v) => panic!("{name}: {v}"),
     }
+    println!("{name} [{rig}], {seeds} seed(s): {total}");
 }
 
-fn boot(d: &mut Device<DigestCheck>, kind: BootKind, slot: Slot) -> Result<(), Stop> {
+fn boot<R: Rig>(d: &mut Dev<R>, kind: BootKind, slot: Slot) -> Result<(), Stop> {
     let got = d.boot()?;
     check(
         got.kind == kind && got.slot == Some(slot),
@@ -84,7 +149,7 @@ fn boot(d: &mut Device<DigestCheck>, kind: BootKind, slot: Slot) -> Result<(), S
 
 #[test]
 fn first_boot_from_blank_metadata() {
-    sweep("first boot", factory(), |d| {
+    on_every_rig!("first boot", |d| {
         boot(d, BootKind::Fresh, Slot::A)?;
         boot(d, BootKind::Normal, Slot::A)
     });
@@ -93,7 +158,7 @@ fn first_boot_from_blank_metadata() {
 #[test]
 fn update_and_confirm() {
     let b = test_image(v(1), 3000, 2);
-    sweep("update and confirm", factory(), move |d| {
+    on_every_rig!("update and confirm", |d| {
         boot(d, BootKind::Fresh, Slot::A)?;
         d.stage(&b, &opts(3))?;
         boot(d, BootKind::Trial, Slot::B)?;
@@ -110,7 +175,7 @@ fn update_and_confirm() {
 #[test]
 fn update_that_never_confirms() {
     let b = test_image(v(1), 3000, 2);
-    sweep("never confirms", factory(), move |d| {
+    on_every_rig!("never confirms", |d| {
         boot(d, BootKind::Fresh, Slot::A)?;
         d.stage(&b, &opts(2))?;
         boot(d, BootKind::Trial, Slot::B)?;
@@ -133,7 +198,7 @@ fn update_that_never_confirms() {
 #[test]
 fn update_that_marks_itself_bad() {
     let b = test_image(v(1), 3000, 2);
-    sweep("marks itself bad", factory(), move |d| {
+    on_every_rig!("marks itself bad", |d| {
         boot(d, BootKind::Fresh, Slot::A)?;
         d.stage(&b, &opts(3))?;
         boot(d, BootKind::Trial, Slot::B)?;
@@ -150,7 +215,7 @@ fn update_that_marks_itself_bad() {
 #[test]
 fn image_corrupted_after_staging() {
     let b = test_image(v(1), 3000, 2);
-    sweep("bit rot after staging", factory(), move |d| {
+    on_every_rig!("bit rot after staging", |d| {
         boot(d, BootKind::Fresh, Slot::A)?;
         d.stage(&b, &opts(3))?;
         d.corrupt(Slot::B, 1000, 3);
@@ -171,7 +236,7 @@ fn image_corrupted_after_staging() {
 #[test]
 fn staging_interrupted_by_a_reset() {
     let b = test_image(v(1), 3000, 2);
-    sweep("staging interrupted", factory(), move |d| {
+    on_every_rig!("staging interrupted", |d| {
         boot(d, BootKind::Fresh, Slot::A)?;
         d.stage_partial(&b, 1500, &opts(3))?;
         boot(d, BootKind::Normal, Slot::A)?;
@@ -186,7 +251,7 @@ fn staging_interrupted_by_a_reset() {
 #[test]
 fn abort_a_staged_update() {
     let b = test_image(v(1), 3000, 2);
-    sweep("abort", factory(), move |d| {
+    on_every_rig!("abort", |d| {
         boot(d, BootKind::Fresh, Slot::A)?;
         d.stage(&b, &opts(3))?;
         d.abort()?;
@@ -202,7 +267,7 @@ fn abort_a_staged_update() {
 #[test]
 fn rejected_image_is_refused_then_forced() {
     let c = test_image(v(2), 3000, 3);
-    sweep("re-stage rejected", factory(), move |d| {
+    on_every_rig!("re-stage rejected", |d| {
         boot(d, BootKind::Fresh, Slot::A)?;
         d.stage(&c, &opts(1))?;
         boot(d, BootKind::Trial, Slot::B)?;
@@ -228,7 +293,7 @@ fn rejected_image_is_refused_then_forced() {
 fn two_updates_back_to_back() {
     let b = test_image(v(1), 3000, 2);
     let a2 = test_image(v(2), 2500, 4);
-    sweep("two updates", factory(), move |d| {
+    on_every_rig!("two updates", |d| {
         boot(d, BootKind::Fresh, Slot::A)?;
         d.stage(&b, &opts(3))?;
         boot(d, BootKind::Trial, Slot::B)?;
@@ -247,7 +312,7 @@ fn two_updates_back_to_back() {
 #[test]
 fn primary_corrupted_while_a_trial_runs() {
     let b = test_image(v(1), 3000, 2);
-    sweep("primary corrupted during trial", factory(), move |d| {
+    on_every_rig!("primary corrupted during trial", |d| {
         boot(d, BootKind::Fresh, Slot::A)?;
         d.stage(&b, &opts(3))?;
         boot(d, BootKind::Trial, Slot::B)?;
@@ -261,7 +326,7 @@ fn primary_corrupted_while_a_trial_runs() {
 #[test]
 fn confirmed_primary_corrupted_falls_back() {
     let b = test_image(v(1), 3000, 2);
-    sweep("fallback", factory(), move |d| {
+    on_every_rig!("fallback", |d| {
         boot(d, BootKind::Fresh, Slot::A)?;
         d.stage(&b, &opts(3))?;
         boot(d, BootKind::Trial, Slot::B)?;
