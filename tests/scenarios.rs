@@ -393,10 +393,7 @@ fn a_read_burst_during_a_boot_never_goes_back_in_time() {
             })
             .collect();
         let want = start.clone().read_state();
-        for at in 0..journal.len() {
-            if !journal[at] {
-                continue;
-            }
+        for (at, _) in journal.iter().enumerate().filter(|(_, &j)| j) {
             let mut d = start.clone();
             let base = d.flash().reads_done();
             for i in 0..8 {
