@@ -118,25 +118,52 @@ fn sweep<R: Rig>(
 ) {
     let seeds = if exhaustive() { 16 } else { 1 };
     let mut total = Report::default();
+    let mut bursts = 0;
     for seed in 0..seeds {
+        // Read faults draw nothing from the seed unless sampled: with
+        // `ABBOOT_EXHAUSTIVE=1` every read is failed, once, on seed 0.
+        let read_faults = match (exhaustive(), seed) {
+            (false, _) => 200,
+            (true, 0) => usize::MAX,
+            (true, _) => 0,
+        };
         let harness = Harness {
             seed: 0xAB_B007 ^ (seed << 32),
-            read_faults: if exhaustive() { usize::MAX } else { 200 },
+            read_faults,
             double_cuts: if exhaustive() { 64 } else { 16 },
-            // Reads of the images and bursts that outlast the journal's
-            // retries break the promise today: see the ignored tests below.
+            // Reads of the images, and bursts of more than 5 failed reads,
+            // break the promise today: see the ignored tests below.
             read_scope: ReadScope::Metadata,
             ..Harness::default()
         };
-        match harness.run(&device, &scenario) {
-            Ok(r) => {
-                assert!(r.runs >= r.ops, "{name}: every operation cut at least once");
-                total.add(&r);
+        // Bursts of READ_ATTEMPTS failed reads: the journal's retries all
+        // fail, and the reads after them work.
+        let burst = Harness {
+            modes: Vec::new(),
+            double_cuts: 0,
+            read_burst: abboot::journal::READ_ATTEMPTS as u32,
+            ..harness.clone()
+        };
+        for (h, is_burst) in [(&harness, false), (&burst, true)] {
+            match h.run(&device, &scenario) {
+                Ok(r) if is_burst => bursts += r.read_fault_runs,
+                Ok(r) => {
+                    assert!(r.runs >= r.ops, "{name}: every operation cut at least once");
+                    total.add(&r);
+                }
+                Err(v) => panic!("{name} on rig {rig} (read bursts: {is_burst}): {v}"),
             }
-            Err(v) => panic!("{name} on rig {rig}: {v}"),
         }
     }
-    println!("{name} [{rig}], {seeds} seed(s): {total}");
+    println!(
+        "{name} [{rig}], {seeds} seed(s): {} cut runs ({} operations), {} read faults + {bursts} read bursts of {} ({} reads), {} double cuts, 0 violations",
+        total.runs,
+        total.ops,
+        total.read_fault_runs,
+        abboot::journal::READ_ATTEMPTS,
+        total.reads,
+        total.double_cut_runs
+    );
 }
 
 fn boot<R: Rig>(d: &mut Dev<R>, kind: BootKind, slot: Slot) -> Result<(), Stop> {
@@ -341,6 +368,46 @@ fn confirmed_primary_corrupted_falls_back() {
     });
 }
 
+/// The user's check runs after every fault run and sees, per image, how
+/// many times it booted on trial: never more than its 2 tries, whatever
+/// the fault.
+#[test]
+fn the_user_check_sees_trial_boots_per_image() {
+    let b = test_image(v(1), 3000, 2);
+    let digest = {
+        let mut d = factory(Device::new(SLOT, DigestCheck));
+        d.boot().unwrap();
+        d.stage(&b, &opts(2)).unwrap().digest
+    };
+    let most = std::cell::Cell::new(0);
+    let harness = Harness {
+        read_scope: ReadScope::Metadata,
+        ..Harness::default()
+    };
+    let r = harness.run_with_check(
+        &factory(Device::new(SLOT, DigestCheck)),
+        |d| {
+            boot(d, BootKind::Fresh, Slot::A)?;
+            d.stage(&b, &opts(2))?;
+            boot(d, BootKind::Trial, Slot::B)?;
+            boot(d, BootKind::Trial, Slot::B)?;
+            boot(d, BootKind::Rollback, Slot::A)
+        },
+        |d| {
+            let n = d.trial_boots(&digest);
+            most.set(most.get().max(n));
+            if n <= 2 {
+                Ok(())
+            } else {
+                Err(format!("booted on trial {n} times with 2 tries"))
+            }
+        },
+    );
+    let r = r.unwrap_or_else(|v| panic!("{v}"));
+    println!("trial boots checked by the user: {r}");
+    assert_eq!(most.get(), 2, "the check saw the image's trial boots");
+}
+
 // Faults the harness finds that break the promise today. Each test is the
 // smallest reproduction of a class of violations the sweeps above report
 // when run with `read_scope: ReadScope::All` or a `read_burst` above the
@@ -485,6 +552,54 @@ fn a_read_error_while_checking_the_primary_does_not_move_it() {
         "{}",
         abboot::sim::device::describe(&dec)
     );
+}
+
+/// A double cut on an ECC metadata part: the confirm's record is torn as
+/// the journal starts its second sector, and the next boot's erase of that
+/// sector (to clear the torn record) is cut too. The half-erased sector
+/// holds a position whose every word fails ECC and nothing valid: the
+/// journal counts it as "may be newer" at every boot, so it never writes
+/// or erases again. The device boots its confirmed image, but the trial
+/// of the update never starts and nothing can ever be staged: stalled
+/// for good. Found by the double cuts of `ABBOOT_EXHAUSTIVE=1` (two
+/// updates, rig "two parts", seed `0xa00abb007`, first cut at operation
+/// 34 torn, second at recovery operation 0 unstable); 1 seed in 32 here.
+#[test]
+#[ignore = "library: a half-erased ECC journal sector stalls the journal for good (issue 11 item 5)"]
+fn an_interrupted_erase_of_the_journal_does_not_stall_it_for_good() {
+    let o = opts(3);
+    let mut d = factory(Device::two_parts(
+        SimFlash::<1, 8, 2048>::new(2 * 2048).write_once(true),
+        SimFlash::<4, 4, 4096>::new(2 * SLOT as usize),
+        SLOT,
+        DigestCheck,
+    ));
+    d.boot().unwrap();
+    d.stage(&test_image(v(1), 3000, 2), &o).unwrap();
+    d.boot().unwrap();
+    d.confirm().unwrap();
+    d.stage(&test_image(v(2), 2500, 4), &o).unwrap();
+    assert!(d.boot().unwrap().is_trial());
+    // Cut the confirm's record write, then the next boot's first
+    // operation: the erase of the journal's second sector.
+    d.meta_mut().reseed(4);
+    let at = d.meta().mutating_ops();
+    d.meta_mut().cut_at(at, abboot::sim::CutMode::Torn);
+    assert_eq!(d.confirm(), Err(Stop::PowerCut));
+    d.power_on();
+    let at = d.meta().mutating_ops();
+    d.meta_mut().cut_at(at, abboot::sim::CutMode::HalfErase);
+    assert_eq!(d.boot(), Err(Stop::PowerCut));
+    d.power_on();
+    let mut last = String::new();
+    for _ in 0..12 {
+        let dec = d.boot().unwrap();
+        last = abboot::sim::device::describe(&dec);
+        if dec.fault.is_none() {
+            return;
+        }
+    }
+    panic!("12 boots and the journal still writes nothing: {last}");
 }
 
 /// The sweeps with every read of the images faulted, and with bursts of

@@ -718,7 +718,10 @@ impl Harness {
             let info = dev
                 .verify(slot)
                 .map_err(|e| format!("booted slot {slot}, whose image does not verify: {e}"))?;
-            if d.kind == BootKind::Trial {
+            // A trial boot, or a boot whose metadata write failed (it
+            // booted the safe choice; the next boot tries again), is not
+            // settled yet.
+            if d.kind == BootKind::Trial || d.fault.is_some() {
                 continue;
             }
             if !good.contains(&info.digest) {
