@@ -24,6 +24,16 @@
 //! it fall back to the safe choice (never an uncounted trial boot) and is
 //! reported in [`Decision::fault`].
 //!
+//! # Read errors
+//!
+//! A slot read that keeps failing (after [`READ_ATTEMPTS`] tries) is not a
+//! verdict on the image: the image is not booted in this boot, but nothing
+//! is recorded about it either — no rejection, no fallback that forgets
+//! the primary, no fresh state without it. While a slot cannot be read,
+//! `select` boots what it can prove and writes nothing
+//! ([`Decision::fault`] is a slot flash error); the journal does the same
+//! for metadata it cannot read ([`crate::journal`]).
+//!
 //! # Cost of the verification policy
 //!
 //! [`VerifyPolicy::Always`] hashes the primary image at every boot: for a
@@ -37,9 +47,11 @@
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 
 use crate::context::{Context, Layout};
-use crate::error::Error;
+use crate::counter::{NoCounter, SecurityCounter};
+use crate::error::{Error, FlashFault};
 use crate::image::{ImageCheck, ImageError, ImageInfo};
 use crate::journal::Findings;
+use crate::journal::READ_ATTEMPTS;
 use crate::machine::{self, Event};
 use crate::record::same_state;
 use crate::state::{BootKind, BootState, ImageState, Reason, Slot};
@@ -120,15 +132,25 @@ impl Decision {
 }
 
 /// The bootloader's face.
-pub struct Bootloader<M, S, C> {
+///
+/// `K` is the hardware security counter ([`crate::counter`]); without
+/// [`with_counter`](Bootloader::with_counter) there is none.
+pub struct Bootloader<M, S, C, K = NoCounter> {
     ctx: Context<M, S, C>,
     policy: Policy,
+    counter: K,
     /// Checks already made during this `select`, per slot, so no image is
     /// hashed twice in one boot.
     checked: [Option<Result<ImageInfo, ImageError>>; 2],
+    /// A slot could not be read in this `select`: what it holds is
+    /// unknown, so nothing is recorded about it (see [`Bootloader::select`]).
+    unsure: bool,
+    /// The state's floor is the one on flash (read for certain, or just
+    /// written): only then may the hardware counter follow it.
+    floor_on_flash: bool,
 }
 
-impl<M, S, C> Bootloader<M, S, C>
+impl<M, S, C> Bootloader<M, S, C, NoCounter>
 where
     M: NorFlash,
     S: ReadNorFlash,
@@ -146,25 +168,64 @@ where
         Ok(Self {
             ctx: Context::new(metadata, slots, layout, check)?,
             policy,
+            counter: NoCounter,
             checked: [None, None],
+            unsure: false,
+            floor_on_flash: false,
         })
+    }
+}
+
+impl<M, S, C, K> Bootloader<M, S, C, K>
+where
+    M: NorFlash,
+    S: ReadNorFlash,
+    C: ImageCheck<S>,
+    K: SecurityCounter,
+{
+    /// The same bootloader with a hardware security counter: nothing below
+    /// the higher of it and the journal's floor boots, and the counter
+    /// follows the journal's floor up (which rises only at a confirm).
+    pub fn with_counter<K2: SecurityCounter>(self, counter: K2) -> Bootloader<M, S, C, K2> {
+        Bootloader {
+            ctx: self.ctx,
+            policy: self.policy,
+            counter,
+            checked: self.checked,
+            unsure: self.unsure,
+            floor_on_flash: self.floor_on_flash,
+        }
     }
 
     /// Decides which slot boots; see the [module documentation](self).
     pub fn select(&mut self) -> Decision {
         self.checked = [None, None];
+        self.unsure = false;
         let loaded = self.ctx.load();
         let findings = loaded.findings;
+        self.floor_on_flash = loaded.record.is_some() && !loaded.uncertain;
+        // An unreadable counter gives no floor of its own; the journal's
+        // still holds.
+        let hardware = self.counter.read().ok();
         // Whether `st` differs from what is on flash: a normal boot never
         // sets it, so it writes nothing and compares nothing.
         let (mut st, mut kind, mut changed) = match loaded.record {
             Some(r) => (r.state, BootKind::Normal, false),
             None => {
-                let infos = Slot::ALL.map(|s| self.check(s).ok());
+                // Images below the hardware floor are not candidates of a
+                // fresh state at all.
+                let floor = hardware.unwrap_or(0);
+                let infos =
+                    Slot::ALL.map(|s| self.check(s).ok().filter(|i| i.security_counter >= floor));
                 let fresh = machine::fresh(infos, self.policy.fresh_tries);
                 (fresh, BootKind::Fresh, true)
             }
         };
+        // The hardware floor applies in memory: erased or rewritten
+        // metadata cannot make an image below it boot.
+        if let Some(h) = hardware {
+            st.min_security_counter = st.min_security_counter.max(h);
+        }
         let mut reason = Reason::None;
         let mut fault = None;
 
@@ -172,7 +233,7 @@ where
             match self.judge_candidate(&st, c) {
                 Ok(()) => {
                     if let Ok(next) = machine::apply(&st, Event::TrialBoot(c)) {
-                        match self.ctx.persist(&next) {
+                        match self.persist(&next) {
                             Ok(()) => {
                                 return self.decide(
                                     &next,
@@ -188,6 +249,11 @@ where
                             Err(e) => fault = Some(e),
                         }
                     }
+                }
+                // A read error, not a verdict: no trial and no rejection
+                // in this boot (`persist` refuses while unsure).
+                Err((_, check)) if check == ImageError::Flash.code() => {
+                    fault = Some(Error::SlotFlash(FlashFault::Other));
                 }
                 Err((r, check)) => {
                     let event = Event::Reject {
@@ -302,26 +368,48 @@ where
         !verify || self.check(slot).is_ok_and(|c| c.digest == info.digest)
     }
 
-    /// The image check of `slot`, made at most once per `select`.
+    /// The image check of `slot`, made at most once per `select`. A read
+    /// error is tried again, as the journal does; one that persists makes
+    /// the boot unsure.
     fn check(&mut self, slot: Slot) -> Result<ImageInfo, ImageError> {
-        let [a, b] = &mut self.checked;
         let memo = match slot {
-            Slot::A => a,
-            Slot::B => b,
+            Slot::A => self.checked[0],
+            Slot::B => self.checked[1],
         };
-        match memo {
-            Some(r) => *r,
-            None => {
-                let r = self.ctx.check(slot);
-                *memo = Some(r);
-                r
-            }
+        if let Some(r) = memo {
+            return r;
         }
+        let mut r = self.ctx.check(slot);
+        for _ in 1..READ_ATTEMPTS {
+            if r != Err(ImageError::Flash) {
+                break;
+            }
+            r = self.ctx.check(slot);
+        }
+        self.unsure |= r == Err(ImageError::Flash);
+        match slot {
+            Slot::A => self.checked[0] = Some(r),
+            Slot::B => self.checked[1] = Some(r),
+        }
+        r
+    }
+
+    /// Writes `st`, unless a slot could not be read in this boot: then what
+    /// the state would record about it (a rejection, a fallback that
+    /// forgets the primary, a fresh state without it) may be wrong, and
+    /// nothing is written.
+    fn persist(&mut self, st: &BootState) -> Result<(), Error> {
+        if self.unsure {
+            return Err(Error::SlotFlash(FlashFault::Other));
+        }
+        self.ctx.persist(st)?;
+        self.floor_on_flash = true;
+        Ok(())
     }
 
     /// The decision for booting `slot` (or recovery) from state `st`.
     fn decide(
-        &self,
+        &mut self,
         st: &BootState,
         slot: Option<Slot>,
         kind: BootKind,
@@ -330,6 +418,16 @@ where
         findings: Findings,
     ) -> Decision {
         let info = slot.map(|s| *st.slot(s)).unwrap_or_default();
+        // The journal's floor rose at a confirm whose own raise of the
+        // counter may have been cut: catch up before the jump. A failed
+        // raise is tried again at the next boot.
+        if slot.is_some() && self.floor_on_flash {
+            if let Ok(h) = self.counter.read() {
+                if st.min_security_counter > h {
+                    let _ = self.counter.raise(st.min_security_counter);
+                }
+            }
+        }
         let image = slot.and_then(|s| match (s, &self.checked) {
             (Slot::A, [Some(Ok(i)), _]) | (Slot::B, [_, Some(Ok(i))]) => Some(*i),
             _ => None,
@@ -350,7 +448,7 @@ where
 
     fn persist_if(&mut self, changed: bool, st: &BootState) -> Option<Error> {
         if changed {
-            self.ctx.persist(st).err()
+            self.persist(st).err()
         } else {
             None
         }
@@ -360,5 +458,10 @@ where
     /// to the application).
     pub fn into_parts(self) -> (M, S, C) {
         self.ctx.into_parts()
+    }
+
+    /// Gives the security counter back.
+    pub fn counter(&mut self) -> &mut K {
+        &mut self.counter
     }
 }

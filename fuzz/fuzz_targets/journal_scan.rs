@@ -15,7 +15,7 @@
 #![no_main]
 
 use abboot::journal::{Content, Error, Journal, Position};
-use abboot::record::{seq_newer, Record, RECORD_SIZE};
+use abboot::record::{home, seq_newer, Record, RECORD_SIZE};
 use abboot_fuzz::{canonical_record, fixed_state, JournalFlash, JOURNAL_GEOMETRY, JOURNAL_LEN};
 use libfuzzer_sys::fuzz_target;
 
@@ -46,8 +46,15 @@ fn check_inspect(positions: &[Position], image: &[u8]) {
         assert_eq!(usize::from(p.sector), k / (POSITIONS / 2));
         assert_eq!(p.index as usize, k % (POSITIONS / 2));
         assert_eq!(p.offset as usize, k * RECORD_SIZE);
-        let expected = match Record::decode(&position_bytes(image, k)) {
-            Ok(r) => Content::Valid(r),
+        let bytes = position_bytes(image, k);
+        let sector = JOURNAL_GEOMETRY.sectors[k / (POSITIONS / 2)];
+        let expected = match Record::decode(&bytes) {
+            // A record whose home is another sector was written under
+            // another geometry.
+            Ok(r) => match home(&bytes) {
+                Some(h) if h != (sector.offset, sector.len) => Content::Foreign(r),
+                _ => Content::Valid(r),
+            },
             Err(e) => Content::Invalid(e),
         };
         assert_eq!(p.content, expected, "position {k}");
@@ -128,14 +135,38 @@ fuzz_target!(init: abboot_fuzz::write_seeds(abboot_fuzz::journal_seeds), |data: 
     check_inspect(&inspect(&mut journal), &image);
 
     let state = fixed_state();
-    let seq = (0..MAX_APPENDS)
-        .find_map(|_| match journal.append(&state) {
-            Ok(seq) => Some(seq),
-            // Garbage where the record went: the next append moves on.
-            Err(Error::Verify) => None,
-            Err(e) => panic!("append failed on a healthy flash: {e:?}"),
-        })
-        .expect("append never succeeded");
+    let mut refused = None;
+    let seq = (0..MAX_APPENDS).find_map(|_| match journal.append(&state) {
+        Ok(seq) => Some(seq),
+        // Garbage where the record went: the next append moves on.
+        Err(Error::Verify) => None,
+        Err(e @ (Error::Foreign | Error::EraseValue)) => {
+            refused = Some(e);
+            None
+        }
+        Err(e) => panic!("append failed on a healthy flash: {e:?}"),
+    });
+    match refused {
+        // Records of another geometry: the journal writes nothing at all.
+        Some(Error::Foreign) => {
+            assert!(f.foreign > 0 && loaded.uncertain);
+            assert_eq!(journal.into_inner().contents(), &image[..]);
+            return;
+        }
+        // A sector it had to erase reads all 0x00, the other erased value:
+        // it is not erased.
+        Some(_) => {
+            let flash = journal.into_inner();
+            let zero = flash
+                .contents()
+                .chunks(JOURNAL_LEN / 2)
+                .any(|s| s.iter().all(|&b| b == 0));
+            assert!(zero, "EraseValue without a sector of 0x00");
+            return;
+        }
+        None => {}
+    }
+    let seq = seq.expect("append never succeeded");
     let cached = journal.read().record;
     let after = journal.into_inner().contents().to_vec();
     let mut flash = JournalFlash::new(JOURNAL_LEN);

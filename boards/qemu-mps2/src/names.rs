@@ -1,6 +1,7 @@
 //! Short names for the library's types, printed without `core::fmt`.
 
 use abboot::error::Error;
+use abboot::handoff::HandoffError;
 use abboot::image::ImageError;
 use abboot::machine::Refusal;
 use abboot::state::{BootKind, ImageState, Reason, Slot, UpdateState};
@@ -102,6 +103,17 @@ pub fn refusal(r: Refusal) -> &'static str {
         Refusal::AlreadyInstalled => "AlreadyInstalled",
         Refusal::OutOfSlot => "OutOfSlot",
         Refusal::Misaligned => "Misaligned",
+        Refusal::RunningSlotUnknown => "RunningSlotUnknown",
+    }
+}
+
+/// Why there is no hand-off.
+pub fn handoff_error(e: HandoffError) -> &'static str {
+    match e {
+        HandoffError::Absent => "Absent",
+        HandoffError::Format => "Format",
+        HandoffError::BadCrc => "BadCrc",
+        HandoffError::BadField => "BadField",
     }
 }
 
@@ -110,6 +122,9 @@ pub fn error(l: &mut Line, e: Error) -> &mut Line {
     match e {
         Error::MetadataFlash(_) => l.s("MetadataFlash"),
         Error::MetadataVerify => l.s("MetadataVerify"),
+        Error::MetadataUnreadable => l.s("MetadataUnreadable"),
+        Error::MetadataForeign => l.s("MetadataForeign"),
+        Error::MetadataEraseValue => l.s("MetadataEraseValue"),
         Error::SlotFlash(_) => l.s("SlotFlash"),
         Error::Image(i) => l.s("Image(").s(image_error(i)).s(")"),
         Error::Refused(r) => l.s("Refused(").s(refusal(r)).s(")"),
