@@ -214,13 +214,7 @@ fn many_updates_across_the_journal_sector_switch() {
     let images: Vec<Vec<u8>> = (1..=8).map(|i| test_image(v(i), 1500, i)).collect();
     let mut d = Device::new(8192, DigestCheck);
     d.factory(Slot::A, &test_image(v(0), 1500, 0));
-    // Read faults in image reads break the promise today (see the ignored
-    // tests in tests/scenarios.rs): fault only the metadata reads here.
-    let harness = Harness {
-        read_scope: abboot::sim::ReadScope::Metadata,
-        ..Harness::default()
-    };
-    let report = harness
+    let report = Harness::default()
         .run(&d, |d| {
             d.boot()?;
             for (i, img) in images.iter().enumerate() {

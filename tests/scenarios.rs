@@ -36,6 +36,9 @@ fn v(minor: u8) -> Version {
 
 const SLOT: u32 = 16384;
 
+/// Failed reads in a row in a read burst.
+const BURST: u32 = 8;
+
 fn exhaustive() -> bool {
     std::env::var_os("ABBOOT_EXHAUSTIVE").is_some()
 }
@@ -131,17 +134,14 @@ fn sweep<R: Rig>(
             seed: 0xAB_B007 ^ (seed << 32),
             read_faults,
             double_cuts: if exhaustive() { 64 } else { 16 },
-            // Reads of the images, and bursts of more than 5 failed reads,
-            // break the promise today: see the ignored tests below.
-            read_scope: ReadScope::Metadata,
             ..Harness::default()
         };
-        // Bursts of READ_ATTEMPTS failed reads: the journal's retries all
-        // fail, and the reads after them work.
+        // Bursts of failed reads that outlast the journal's retries and
+        // its word-by-word reads, then stop.
         let burst = Harness {
             modes: Vec::new(),
             double_cuts: 0,
-            read_burst: abboot::journal::READ_ATTEMPTS as u32,
+            read_burst: BURST,
             ..harness.clone()
         };
         for (h, is_burst) in [(&harness, false), (&burst, true)] {
@@ -156,11 +156,10 @@ fn sweep<R: Rig>(
         }
     }
     println!(
-        "{name} [{rig}], {seeds} seed(s): {} cut runs ({} operations), {} read faults + {bursts} read bursts of {} ({} reads), {} double cuts, 0 violations",
+        "{name} [{rig}], {seeds} seed(s): {} cut runs ({} operations), {} read faults + {bursts} read bursts of {BURST} ({} reads), {} double cuts, 0 violations",
         total.runs,
         total.ops,
         total.read_fault_runs,
-        abboot::journal::READ_ATTEMPTS,
         total.reads,
         total.double_cut_runs
     );
@@ -380,11 +379,7 @@ fn the_user_check_sees_trial_boots_per_image() {
         d.stage(&b, &opts(2)).unwrap().digest
     };
     let most = std::cell::Cell::new(0);
-    let harness = Harness {
-        read_scope: ReadScope::Metadata,
-        ..Harness::default()
-    };
-    let r = harness.run_with_check(
+    let r = Harness::default().run_with_check(
         &factory(Device::new(SLOT, DigestCheck)),
         |d| {
             boot(d, BootKind::Fresh, Slot::A)?;
@@ -408,11 +403,9 @@ fn the_user_check_sees_trial_boots_per_image() {
     assert_eq!(most.get(), 2, "the check saw the image's trial boots");
 }
 
-// Faults the harness finds that break the promise today. Each test is the
-// smallest reproduction of a class of violations the sweeps above report
-// when run with `read_scope: ReadScope::All` or a `read_burst` above the
-// journal's `READ_ATTEMPTS`; they are ignored until the library handles
-// them, and then the sweeps should widen.
+// Violations the harness found, each as its smallest reproduction. The
+// library handles the read faults since; the last one is still open and
+// ignored (`cargo test --test scenarios -- --ignored` runs it).
 
 /// The default rig after `boot`, `stage`, a trial boot and `confirm`.
 fn confirmed_update() -> Dev<abboot::sim::OnePart<abboot::sim::DeviceFlash>> {
@@ -427,16 +420,14 @@ fn confirmed_update() -> Dev<abboot::sim::OnePart<abboot::sim::DeviceFlash>> {
 /// A boot that has nothing to write writes nothing, whatever metadata
 /// reads fail: a burst of 8 failed reads (a glitch that outlasts the
 /// journal's retries) from any read of the journal in the boot after a
-/// confirm, and after an abort. Today a burst that fails the newest
+/// confirm, and after an abort. Found: a burst that failed the newest
 /// record's reads and its retries, then the first word or two of the
-/// word-by-word reads, and ends (boot reads 4 to 11 after the confirm),
-/// makes the newest record look like a torn ECC word ("only some words
-/// fail: damaged, never a record"): the boot moves past it, takes the
-/// record before it (the trial) as the newest and writes a trial boot on
-/// top of it. The confirm is undone: the image boots on trial again and
-/// then rolls back.
+/// word-by-word reads, and ended (boot reads 4 to 11 after the confirm),
+/// made the newest record look like a torn ECC word ("only some words
+/// fail: damaged, never a record"): the boot moved past it, took the
+/// record before it (the trial) as the newest and wrote a trial boot on
+/// top of it. The confirm was undone.
 #[test]
-#[ignore = "library: a read burst during a boot writes a state older than the newest record (issue 11 item 1)"]
 fn a_read_burst_during_a_boot_never_goes_back_in_time() {
     let confirmed = confirmed_update();
     let mut aborted = factory(Device::new(SLOT, DigestCheck));
@@ -486,10 +477,8 @@ fn a_read_burst_during_a_boot_never_goes_back_in_time() {
 
 /// First boot, blank metadata, one read of the factory image fails: the
 /// image verifies, so the boot must not be recovery (nor write a state
-/// that names no image). Today it boots recovery and records it; the next
-/// boot adopts the image.
+/// that names no image). Found: it booted recovery and recorded it.
 #[test]
-#[ignore = "library: a read error in an image check at first boot gives recovery (promise 1)"]
 fn a_read_error_in_the_only_image_at_first_boot_is_not_recovery() {
     let mut d = factory(Device::new(SLOT, DigestCheck));
     let a = d.layout().region(Slot::A);
@@ -508,10 +497,9 @@ fn a_read_error_in_the_only_image_at_first_boot_is_not_recovery() {
 
 /// A staged image whose check before its first trial boot meets one read
 /// error is not rejected for it: a rejection is remembered by digest and
-/// refuses the same image when it is staged again. Today it is rolled
+/// refuses the same image when it is staged again. Found: it was rolled
 /// back with `ImageInvalid`.
 #[test]
-#[ignore = "library: a read error while checking a pending image rejects it for good"]
 fn a_read_error_while_checking_a_pending_image_does_not_reject_it() {
     let mut d = factory(Device::new(SLOT, DigestCheck));
     d.boot().unwrap();
@@ -534,10 +522,9 @@ fn a_read_error_while_checking_a_pending_image_does_not_reject_it() {
 
 /// One read error while the bootloader re-checks the confirmed primary
 /// (`VerifyPolicy::Always`) does not move the primary back to the older
-/// image for good. Today the boot falls back to slot A and records A as
-/// the primary: a silent downgrade from one glitch.
+/// image for good. Found: the boot fell back to slot A and recorded A as
+/// the primary, a silent downgrade from one glitch.
 #[test]
-#[ignore = "library: a read error while checking the primary falls back for good"]
 fn a_read_error_while_checking_the_primary_does_not_move_it() {
     let mut d = confirmed_update();
     let b = d.layout().region(Slot::B);
@@ -602,10 +589,9 @@ fn an_interrupted_erase_of_the_journal_does_not_stall_it_for_good() {
     panic!("12 boots and the journal still writes nothing: {last}");
 }
 
-/// The sweeps with every read of the images faulted, and with bursts of
-/// failed metadata reads that outlast the retries.
+/// The sweeps that found them: every read of the images faulted, and
+/// bursts of 8 failed metadata reads.
 #[test]
-#[ignore = "library: see the four tests above"]
 fn image_read_faults_and_read_bursts() {
     let b = test_image(v(1), 3000, 2);
     for (scope, burst) in [(ReadScope::Slots, 1), (ReadScope::Metadata, 8)] {
