@@ -1014,3 +1014,93 @@ impl TestImage {
 pub fn test_public_key() -> [u8; 32] {
     *keypair_from_seed(TEST_KEY_SEED).expect("test key").pk
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::digest::DigestCheck;
+    use crate::sim::flash::SimError;
+
+    fn two_parts() -> Device<DigestCheck, TwoParts<SimFlash<1, 8, 2048>, SimFlash<4, 4, 4096>>> {
+        let mut d = Device::two_parts(
+            SimFlash::<1, 8, 2048>::new(4096).write_once(true),
+            SimFlash::<4, 4, 4096>::new(2 * 8192).erased_to(0x00),
+            8192,
+            DigestCheck,
+        );
+        d.factory(Slot::A, &test_image(Version::new(1, 0, 0, 0), 1500, 1));
+        d
+    }
+
+    #[test]
+    fn layout_follows_the_parts() {
+        let d = two_parts();
+        let l = d.layout();
+        assert_eq!(l.metadata, Geometry::contiguous(0, 2048));
+        assert_eq!(l.metadata.erased, 0xFF);
+        assert_eq!(l.slots, [Region::new(0, 8192), Region::new(8192, 8192)]);
+        assert_eq!(l.slot_erased, 0x00);
+        let one = Device::one_part(
+            SimFlash::<1, 16, 1024>::new(2 * 1024 + 2 * 4096).erased_to(0x00),
+            4096,
+            DigestCheck,
+        );
+        assert_eq!(one.layout().metadata.erased, 0x00);
+        assert_eq!(one.layout().slots[0], Region::new(2048, 4096));
+    }
+
+    /// A cut on the slots' part powers the metadata part off too, and the
+    /// accesses of both parts are logged in order.
+    #[test]
+    fn one_power_supply_for_every_part() {
+        let mut d = two_parts();
+        d.boot().unwrap();
+        d.log_accesses(true);
+        let at = d.slot_flash().mutating_ops();
+        d.slot_flash_mut().cut_at(at, CutMode::Torn);
+        let image = test_image(Version::new(1, 1, 0, 0), 1500, 2);
+        assert_eq!(
+            d.stage(&image, &StageOptions::default()),
+            Err(Stop::PowerCut)
+        );
+        assert!(!d.is_powered());
+        // The next access to the metadata part finds it without power.
+        let mut wire = d.wire_meta();
+        assert_eq!(
+            wire.read(0, &mut [0; 8]),
+            Err(SharedError::Flash(SimError::PowerLoss))
+        );
+        assert!(!d.meta().is_powered());
+        let log = d.accesses();
+        let parts: Vec<usize> = log
+            .iter()
+            .filter(|a| a.op.is_some())
+            .map(|a| a.part)
+            .collect();
+        assert_eq!(
+            parts.first(),
+            Some(&0),
+            "staging invalidates the slot's metadata first"
+        );
+        assert_eq!(parts.last(), Some(&1), "the cut landed on the slots' part");
+        d.power_on();
+        assert!(d.is_powered() && d.meta().is_powered() && d.slot_flash().is_powered());
+        assert_eq!(d.boot().unwrap().slot, Some(Slot::A));
+    }
+
+    /// The harness's bookkeeping reads a copy: no read counted, no fault
+    /// fired.
+    #[test]
+    fn peeking_at_the_state_touches_nothing() {
+        let mut d = two_parts();
+        d.boot().unwrap();
+        let reads = d.reads_done();
+        let next = d.meta().reads_done();
+        d.meta_mut().fail_read_at(next);
+        assert!(d.peek_state().is_some());
+        assert_eq!(d.reads_done(), reads);
+        // The armed fault is still there for the device's own reads.
+        let mut wire = d.wire_meta();
+        assert!(wire.read(0, &mut [0; 8]).is_err());
+    }
+}

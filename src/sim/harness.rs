@@ -799,3 +799,69 @@ where
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::digest::DigestCheck;
+    use crate::sim::device::test_image;
+    use crate::version::Version;
+
+    #[test]
+    fn samples_spread_evenly() {
+        assert_eq!(sample_evenly(5, 10, 1), vec![0, 1, 2, 3, 4]);
+        assert!(sample_evenly(5, 0, 1).is_empty());
+        let s = sample_evenly(1000, 10, 7);
+        assert_eq!(s.len(), 10);
+        assert!(s.windows(2).all(|w| w[1] - w[0] == 100));
+        assert!(s[0] < 100);
+    }
+
+    /// The user's check is a violation like any other, and names the fault
+    /// that led to it: here, the first cut run.
+    #[test]
+    fn the_users_check_names_the_fault() {
+        let mut d = Device::new(8192, DigestCheck);
+        d.factory(Slot::A, &test_image(Version::new(1, 0, 0, 0), 1000, 1));
+        let v = Harness::default()
+            .run_with_check(
+                &d,
+                |d| d.boot().map(|_| ()),
+                |d| {
+                    if d.trace.iter().any(|l| l == "power on") {
+                        Err("a power cut happened".into())
+                    } else {
+                        Ok(())
+                    }
+                },
+            )
+            .unwrap_err();
+        assert_eq!(
+            v.fault,
+            Fault::Cut {
+                op: 0,
+                part: 0,
+                mode: CutMode::Lost
+            }
+        );
+        assert_eq!((v.op(), v.mode()), (Some(0), Some(CutMode::Lost)));
+        assert!(v.to_string().contains("a power cut happened"));
+    }
+
+    #[test]
+    fn reports_add_up_per_mode() {
+        let mut a = Report::default();
+        a.count_mode(CutMode::Lost);
+        a.runs = 1;
+        let mut b = Report::default();
+        b.count_mode(CutMode::Lost);
+        b.count_mode(CutMode::BlankHalfErase);
+        b.runs = 2;
+        a.add(&b);
+        assert_eq!(a.runs, 3);
+        assert_eq!(
+            a.per_mode,
+            vec![(CutMode::Lost, 2), (CutMode::BlankHalfErase, 1)]
+        );
+    }
+}
