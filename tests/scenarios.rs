@@ -403,9 +403,8 @@ fn the_user_check_sees_trial_boots_per_image() {
     assert_eq!(most.get(), 2, "the check saw the image's trial boots");
 }
 
-// Violations the harness found, each as its smallest reproduction. The
-// library handles the read faults since; the last one is still open and
-// ignored (`cargo test --test scenarios -- --ignored` runs it).
+// Violations the harness found, each as its smallest reproduction, kept
+// as regression tests: the library handles every one of them since.
 
 /// The default rig after `boot`, `stage`, a trial boot and `confirm`.
 fn confirmed_update() -> Dev<abboot::sim::OnePart<abboot::sim::DeviceFlash>> {
@@ -552,7 +551,6 @@ fn a_read_error_while_checking_the_primary_does_not_move_it() {
 /// updates, rig "two parts", seed `0xa00abb007`, first cut at operation
 /// 34 torn, second at recovery operation 0 unstable); 1 seed in 32 here.
 #[test]
-#[ignore = "library: a half-erased ECC journal sector stalls the journal for good (issue 11 item 5)"]
 fn an_interrupted_erase_of_the_journal_does_not_stall_it_for_good() {
     let o = opts(3);
     let mut d = factory(Device::two_parts(
