@@ -582,3 +582,58 @@ fn records_of_another_geometry_are_foreign() {
     assert_eq!(j.append(&state(99)), Err(JournalError::Foreign));
     assert_eq!(j.into_inner().contents(), flash.contents());
 }
+
+/// The newest record in a full second sector, the first sector unreadable:
+/// the first may hold newer records (the journal moved back to it), so the
+/// journal is uncertain; with no record at all, one unreadable sector is
+/// enough to be uncertain.
+#[test]
+fn an_unreadable_first_sector_beside_a_full_second_is_uncertain() {
+    let mut j = journal(Flash::new(8192));
+    for i in 0..32 {
+        j.append(&state(i)).unwrap();
+    }
+    let mut flash = j.into_inner();
+    flash.fail_reads(0..4096, ReadFault::Permanent);
+    let mut j = journal(flash);
+    let l = j.read();
+    assert_eq!(l.record.map(|r| r.state), Some(state(31)));
+    assert!(l.uncertain);
+    assert_eq!(j.append(&state(32)), Err(JournalError::Unreadable));
+
+    for sector in [0u32..4096, 4096..8192] {
+        let mut blank = Flash::new(8192);
+        blank.fail_reads(sector.clone(), ReadFault::Permanent);
+        let mut j = journal(blank);
+        let l = j.read();
+        assert_eq!(l.record, None);
+        assert!(l.uncertain, "{sector:?}");
+        assert_eq!(j.append(&state(0)), Err(JournalError::Unreadable));
+    }
+}
+
+/// A fresh start after torn records numbers its record above every number
+/// they claim, so one of them that later reads valid (weak bits) cannot
+/// override it.
+#[test]
+fn a_fresh_start_is_numbered_above_what_torn_records_claim() {
+    let mut flash = Flash::new(8192);
+    let mut torn = abboot::record::Record {
+        seq: 1000,
+        state: state(7),
+    }
+    .encode();
+    let healed = torn;
+    torn[100] ^= 0x10; // CRC no longer matches
+    flash.set_contents(0, &torn);
+    let mut j = journal(flash);
+    assert_eq!(j.read().record, None);
+    // 1000 + 2 × 16 positions + 1, at position 1.
+    assert_eq!(j.append(&state(1)), Ok(1034));
+    let mut flash = j.into_inner();
+    flash.set_contents(0, &healed);
+    assert_eq!(
+        journal(flash).read().record.map(|r| r.state),
+        Some(state(1))
+    );
+}
