@@ -450,7 +450,7 @@ impl<F: NorFlash> Journal<F> {
                     (s, 0, seq)
                 }
                 None => {
-                    let mut tail = match self.tail {
+                    let tail = match self.tail {
                         Some(t) => t,
                         None => {
                             self.read();
@@ -467,7 +467,7 @@ impl<F: NorFlash> Journal<F> {
                         Some(Block::Foreign) => return Err(Error::Foreign),
                         None => {}
                     }
-                    self.next_position(&mut tail)?
+                    self.next_position(&tail)?
                 }
             };
             let home = self.sectors[sector & 1];
@@ -513,7 +513,7 @@ impl<F: NorFlash> Journal<F> {
 
     /// Chooses where the next record goes and its sequence number, erasing
     /// the other sector first when the current one is full.
-    fn next_position(&mut self, tail: &mut Tail) -> Result<(usize, u32, u32), Error<F::Error>> {
+    fn next_position(&mut self, tail: &Tail) -> Result<(usize, u32, u32), Error<F::Error>> {
         let n = self.per_sector;
         match tail.newest {
             Some((s, i, seq)) => {
@@ -528,7 +528,6 @@ impl<F: NorFlash> Journal<F> {
                     // leaves it unreadable *before* this sector is full).
                     if next >= n / 2 && tail.used[other & 1] != 0 {
                         self.ensure_blank(other, true)?;
-                        tail.used[other & 1] = 0;
                     }
                     return Ok((s, next, seq.wrapping_add(next.saturating_sub(i))));
                 }
@@ -541,11 +540,9 @@ impl<F: NorFlash> Journal<F> {
                 // one. Erase only when no blank tail is left.
                 let moved = seq.wrapping_add(n.saturating_sub(i));
                 if let Some(k) = self.blank_tail(other, 0) {
-                    tail.used[other & 1] = k;
                     return Ok((other, k, moved.wrapping_add(k)));
                 }
                 self.ensure_blank(other, false)?;
-                tail.used[other & 1] = 0;
                 Ok((other, 0, moved))
             }
             None => {
@@ -560,7 +557,6 @@ impl<F: NorFlash> Journal<F> {
                     }
                 }
                 self.ensure_blank(0, false)?;
-                tail.used[0] = 0;
                 Ok((0, 0, tail.fresh_seq))
             }
         }
