@@ -440,13 +440,16 @@ impl<F: NorFlash> Journal<F> {
     }
 
     fn try_append(&mut self, state: &BootState) -> Result<u32, Error<F::Error>> {
-        // Where to start over when a scan after the write disagrees.
-        let mut restart: Option<(usize, u32)> = None;
+        // Where to start over when a scan after the write disagrees, and
+        // whether that sector holds only older records and our attempts.
+        let mut restart: Option<(usize, u32, bool)> = None;
+        let mut erased_again = false;
         let mut last = Error::Verify;
         for _ in 0..WRITE_ATTEMPTS {
+            let mut moving = false;
             let (sector, index, seq) = match restart.take() {
-                Some((s, seq)) => {
-                    self.ensure_blank(s, false)?;
+                Some((s, seq, older)) => {
+                    self.ensure_blank(s, older)?;
                     (s, 0, seq)
                 }
                 None => {
@@ -467,7 +470,9 @@ impl<F: NorFlash> Journal<F> {
                         Some(Block::Foreign) => return Err(Error::Foreign),
                         None => {}
                     }
-                    self.next_position(&tail)?
+                    let next = self.next_position(&tail)?;
+                    moving = tail.newest.is_some_and(|(s, _, _)| s != next.0);
+                    next
                 }
             };
             let home = self.sectors[sector & 1];
@@ -482,17 +487,22 @@ impl<F: NorFlash> Journal<F> {
             // A refused program (an ECC word a torn write left behind) is
             // moved past like a write that reads back wrong: the next
             // attempt scans again and the position is no longer free.
-            if let Err(e) = self.flash.write(offset, &bytes) {
-                last = Error::Flash(e);
-                continue;
-            }
-            let mut back = [0u8; RECORD_SIZE];
-            if let Err(e) = self.read_retry(offset, &mut back) {
-                last = Error::Flash(e);
-                continue;
-            }
-            if back != bytes {
-                last = Error::Verify;
+            //
+            // A write that fails as the journal moves into the other sector
+            // says the sector's last erase may not have taken (an erase cut
+            // so late that every bit reads erased, but programs do not
+            // hold): that sector holds only older records and this move's
+            // attempts, so it is erased again, once, and the move retried.
+            let verified = match self.flash.write(offset, &bytes) {
+                Err(e) => Err(Error::Flash(e)),
+                Ok(()) => self.read_back(offset, &bytes),
+            };
+            if let Err(e) = verified {
+                last = e;
+                if moving && !erased_again {
+                    erased_again = true;
+                    restart = Some((sector, seq, true));
+                }
                 continue;
             }
             // The bytes are right; a boot must also *find* them as the
@@ -503,12 +513,25 @@ impl<F: NorFlash> Journal<F> {
                 // Our state is what a boot finds (possibly in the copy of an
                 // earlier attempt): that is the guarantee.
                 Some(r) if same_state(&r.state, state) => return Ok(r.seq),
-                Some(r) => restart = Some((sector ^ 1, r.seq.wrapping_add(1))),
+                Some(r) => restart = Some((sector ^ 1, r.seq.wrapping_add(1), false)),
                 None => {}
             }
             last = Error::Verify;
         }
         Err(last)
+    }
+
+    /// Reads a written record back twice: a cell left weak by an
+    /// interrupted erase may read right once and wrong the next time.
+    fn read_back(&mut self, offset: u32, bytes: &[u8; RECORD_SIZE]) -> Result<(), Error<F::Error>> {
+        let mut back = [0u8; RECORD_SIZE];
+        for _ in 0..2 {
+            self.read_retry(offset, &mut back).map_err(Error::Flash)?;
+            if back != *bytes {
+                return Err(Error::Verify);
+            }
+        }
+        Ok(())
     }
 
     /// Chooses where the next record goes and its sequence number, erasing
