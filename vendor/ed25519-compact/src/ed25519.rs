@@ -235,6 +235,9 @@ impl Drop for VerifyingState {
 }
 
 impl VerifyingState {
+    // abboot: never inlined, so that the key decoding's temporaries and the
+    // verification's tables are not on the stack at the same time.
+    #[inline(never)]
     fn new(pk: &PublicKey, signature: &Signature) -> Result<Self, Error> {
         let mut r = [0u8; 32];
         let mut s = [0u8; 32];
@@ -260,6 +263,8 @@ impl VerifyingState {
     }
 
     /// Verifies the signature and return it.
+    // abboot: never inlined (see `new`).
+    #[inline(never)]
     pub fn verify(&self) -> Result<(), Error> {
         let mut hash = self.hasher.finalize();
         sc_reduce(&mut hash);
