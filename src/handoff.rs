@@ -38,7 +38,6 @@
 //! | 0x18 | 4 | reserved | `0` |
 //! | 0x1C | 4 | crc | CRC-32/ISO-HDLC (zlib's `crc32`) of bytes 0x00..0x1C |
 
-
 use crate::boot::Decision;
 use crate::record::crc32;
 use crate::state::{BootKind, Reason, Slot};
