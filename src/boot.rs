@@ -41,7 +41,6 @@ use crate::error::Error;
 use crate::image::{ImageCheck, ImageError, ImageInfo};
 use crate::journal::Findings;
 use crate::machine::{self, Event};
-use crate::record::same_state;
 use crate::state::{BootKind, BootState, ImageState, Reason, Slot};
 use crate::version::Version;
 
@@ -171,7 +170,10 @@ where
         if let Some(c) = machine::candidate(&st) {
             match self.judge_candidate(&st, c) {
                 Ok(()) => {
-                    if let Ok(next) = machine::apply(&st, Event::TrialBoot(c)) {
+                    // The one copy of the state in `select`: if the try
+                    // cannot be counted, the state before it stands.
+                    let mut next = st.clone();
+                    if machine::apply_mut(&mut next, Event::TrialBoot(c)).is_ok() {
                         match self.ctx.persist(&next) {
                             Ok(()) => {
                                 return self.decide(
@@ -195,8 +197,7 @@ where
                         reason: r,
                         check,
                     };
-                    if let Ok(next) = machine::apply(&st, event) {
-                        st = next;
+                    if machine::apply_mut(&mut st, event).is_ok() {
                         kind = BootKind::Rollback;
                         reason = r;
                         changed = true;
@@ -214,8 +215,7 @@ where
             .into_iter()
             .find(|&s| st.primary != Some(s) && self.confirmed_ok(&st, s, true));
         if let Some(o) = other {
-            if let Ok(next) = machine::apply(&st, Event::Fallback { to: o }) {
-                st = next;
+            if machine::apply_mut(&mut st, Event::Fallback { to: o }).is_ok() {
                 fault = fault.or(self.persist_if(true, &st));
                 return self.decide(
                     &st,
@@ -239,8 +239,7 @@ where
                 if recorded.state == ImageState::Rejected && recorded.digest == info.digest {
                     continue;
                 }
-                if let Ok(next) = machine::apply(&st, Event::Adopt { slot: s, info }) {
-                    st = next;
+                if machine::apply_mut(&mut st, Event::Adopt { slot: s, info }).is_ok() {
                     fault = fault.or(self.persist_if(true, &st));
                     return self.decide(
                         &st,
@@ -253,11 +252,12 @@ where
                 }
             }
         }
-        if let Ok(next) = machine::apply(&st, Event::Recovery) {
-            // Recorded once only: a device stuck here does not wear its
-            // journal with one record per reset.
-            changed |= !same_state(&st, &next);
-            st = next;
+        // Recorded once only: a device stuck here does not wear its
+        // journal with one record per reset. The event is the only thing
+        // `Recovery` changes: the state changed if the newest event did.
+        let last = st.events.back().copied();
+        if machine::apply_mut(&mut st, Event::Recovery).is_ok() {
+            changed |= st.events.back().copied() != last;
         }
         fault = fault.or(self.persist_if(changed, &st));
         self.decide(
