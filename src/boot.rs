@@ -24,6 +24,16 @@
 //! it fall back to the safe choice (never an uncounted trial boot) and is
 //! reported in [`Decision::fault`].
 //!
+//! # Read errors
+//!
+//! A slot read that keeps failing (after [`READ_ATTEMPTS`] tries) is not a
+//! verdict on the image: the image is not booted in this boot, but nothing
+//! is recorded about it either — no rejection, no fallback that forgets
+//! the primary, no fresh state without it. While a slot cannot be read,
+//! `select` boots what it can prove and writes nothing
+//! ([`Decision::fault`] is a slot flash error); the journal does the same
+//! for metadata it cannot read ([`crate::journal`]).
+//!
 //! # Cost of the verification policy
 //!
 //! [`VerifyPolicy::Always`] hashes the primary image at every boot: for a
@@ -37,9 +47,10 @@
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 
 use crate::context::{Context, Layout};
-use crate::error::Error;
+use crate::error::{Error, FlashFault};
 use crate::image::{ImageCheck, ImageError, ImageInfo};
 use crate::journal::Findings;
+use crate::journal::READ_ATTEMPTS;
 use crate::machine::{self, Event};
 use crate::state::{BootKind, BootState, ImageState, Reason, Slot};
 use crate::version::Version;
@@ -125,6 +136,9 @@ pub struct Bootloader<M, S, C> {
     /// Checks already made during this `select`, per slot, so no image is
     /// hashed twice in one boot.
     checked: [Option<Result<ImageInfo, ImageError>>; 2],
+    /// A slot could not be read in this `select`: what it holds is
+    /// unknown, so nothing is recorded about it (see [`Bootloader::select`]).
+    unsure: bool,
 }
 
 impl<M, S, C> Bootloader<M, S, C>
@@ -146,12 +160,14 @@ where
             ctx: Context::new(metadata, slots, layout, check)?,
             policy,
             checked: [None, None],
+            unsure: false,
         })
     }
 
     /// Decides which slot boots; see the [module documentation](self).
     pub fn select(&mut self) -> Decision {
         self.checked = [None, None];
+        self.unsure = false;
         let loaded = self.ctx.load();
         let findings = loaded.findings;
         // Whether `st` differs from what is on flash: a normal boot never
@@ -174,7 +190,7 @@ where
                     // cannot be counted, the state before it stands.
                     let mut next = st.clone();
                     if machine::apply_mut(&mut next, Event::TrialBoot(c)).is_ok() {
-                        match self.ctx.persist(&next) {
+                        match self.persist(&next) {
                             Ok(()) => {
                                 return self.decide(
                                     &next,
@@ -190,6 +206,11 @@ where
                             Err(e) => fault = Some(e),
                         }
                     }
+                }
+                // A read error, not a verdict: no trial and no rejection
+                // in this boot (`persist` refuses while unsure).
+                Err((_, check)) if check == ImageError::Flash.code() => {
+                    fault = Some(Error::SlotFlash(FlashFault::Other));
                 }
                 Err((r, check)) => {
                     let event = Event::Reject {
@@ -302,21 +323,41 @@ where
         !verify || self.check(slot).is_ok_and(|c| c.digest == info.digest)
     }
 
-    /// The image check of `slot`, made at most once per `select`.
+    /// The image check of `slot`, made at most once per `select`. A read
+    /// error is tried again, as the journal does; one that persists makes
+    /// the boot unsure.
     fn check(&mut self, slot: Slot) -> Result<ImageInfo, ImageError> {
-        let [a, b] = &mut self.checked;
         let memo = match slot {
-            Slot::A => a,
-            Slot::B => b,
+            Slot::A => self.checked[0],
+            Slot::B => self.checked[1],
         };
-        match memo {
-            Some(r) => *r,
-            None => {
-                let r = self.ctx.check(slot);
-                *memo = Some(r);
-                r
-            }
+        if let Some(r) = memo {
+            return r;
         }
+        let mut r = self.ctx.check(slot);
+        for _ in 1..READ_ATTEMPTS {
+            if r != Err(ImageError::Flash) {
+                break;
+            }
+            r = self.ctx.check(slot);
+        }
+        self.unsure |= r == Err(ImageError::Flash);
+        match slot {
+            Slot::A => self.checked[0] = Some(r),
+            Slot::B => self.checked[1] = Some(r),
+        }
+        r
+    }
+
+    /// Writes `st`, unless a slot could not be read in this boot: then what
+    /// the state would record about it (a rejection, a fallback that
+    /// forgets the primary, a fresh state without it) may be wrong, and
+    /// nothing is written.
+    fn persist(&mut self, st: &BootState) -> Result<(), Error> {
+        if self.unsure {
+            return Err(Error::SlotFlash(FlashFault::Other));
+        }
+        self.ctx.persist(st)
     }
 
     /// The decision for booting `slot` (or recovery) from state `st`.
@@ -350,7 +391,7 @@ where
 
     fn persist_if(&mut self, changed: bool, st: &BootState) -> Option<Error> {
         if changed {
-            self.ctx.persist(st).err()
+            self.persist(st).err()
         } else {
             None
         }

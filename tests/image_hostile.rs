@@ -934,3 +934,38 @@ fn header_length_the_board_does_not_jump_past() {
     );
     assert_eq!(check(&mut flash, None), Ok(()));
 }
+
+/// An execute-in-place profile built from the slot starts and the header
+/// length derives each load address itself, and refuses a trusted image
+/// signed for another header length (its jump would land in padding).
+#[test]
+fn execute_in_place_profiles_cannot_be_built_wrong() {
+    let starts = [
+        MAPPED + region(Slot::A).offset,
+        MAPPED + region(Slot::B).offset,
+    ];
+    let xip = BoardProfile::execute_in_place(HW, starts, HEADER_LEN);
+    assert_eq!(
+        xip.load_address,
+        [load_address(Slot::A), load_address(Slot::B)]
+    );
+    assert_eq!(xip.header_len, Some(HEADER_LEN));
+    let keys = trusted();
+    let keys = TrustedKeys::new(&keys);
+    for slot in Slot::ALL {
+        let mut flash = flash_with::<4>(slot, &signed(slot, &key(1)));
+        assert!(verify_image(&mut flash, region(slot), slot, &keys, &xip).is_ok());
+    }
+    // Signed with a shorter header but the same load address: a board that
+    // jumps to slot + 0x200 would run unsigned padding.
+    let short = sign_image(&template(Slot::A), &payload(PAYLOAD_LEN, 0), &key(1), 0x100).unwrap();
+    let mut flash = flash_with::<4>(Slot::A, &short);
+    assert_eq!(
+        verify_image(&mut flash, region(Slot::A), Slot::A, &keys, &xip).map(|_| ()),
+        Err(ImageError::BadHeaderLength)
+    );
+    // The copying board opts out explicitly and accepts it.
+    let copied = BoardProfile::copied_to(HW, xip.load_address);
+    assert_eq!(copied.header_len, None);
+    assert!(verify_image(&mut flash, region(Slot::A), Slot::A, &keys, &copied).is_ok());
+}

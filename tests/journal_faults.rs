@@ -402,3 +402,92 @@ fn metadata_overlapping_a_slot_is_a_layout_error() {
     );
     assert!(r.is_ok());
 }
+
+fn updated_to_b() -> Device<DigestCheck> {
+    let mut d = Device::new(16384, DigestCheck);
+    d.factory(Slot::A, &test_image(Version::new(1, 0, 0, 0), 3000, 1));
+    d.boot().unwrap();
+    d.stage(
+        &test_image(Version::new(1, 1, 0, 0), 3000, 2),
+        &StageOptions::default(),
+    )
+    .unwrap();
+    assert!(d.boot().unwrap().is_trial());
+    d.confirm().unwrap();
+    assert_eq!(d.boot().unwrap().slot, Some(Slot::B));
+    d
+}
+
+fn slot_range(d: &Device<DigestCheck>, slot: Slot) -> core::ops::Range<u32> {
+    let r = d.layout().region(slot);
+    r.offset..r.offset + r.len
+}
+
+/// A primary that cannot be read is not a corrupt primary: the other
+/// confirmed image boots, but the primary is not forgotten, and once it
+/// reads again it boots again.
+#[test]
+fn an_unreadable_primary_is_not_forgotten() {
+    let mut d = updated_to_b();
+    let before = d.read_state();
+    let range = slot_range(&d, Slot::B);
+    d.flash_mut().fail_reads(range, ReadFault::Permanent);
+    let ops = d.flash().mutating_ops();
+    let dec = d.boot().unwrap();
+    assert_eq!((dec.slot, dec.kind), (Some(Slot::A), BootKind::Fallback));
+    assert!(matches!(dec.fault, Some(Error::SlotFlash(_))));
+    assert_eq!(d.flash().mutating_ops(), ops, "nothing written");
+    assert_eq!(d.read_state(), before);
+    d.flash_mut().clear_read_faults();
+    let dec = d.boot().unwrap();
+    assert_eq!((dec.slot, dec.kind), (Some(Slot::B), BootKind::Normal));
+}
+
+/// A read error while checking an update before its trial neither boots
+/// it nor rejects it; a glitch that clears on a retry changes nothing.
+#[test]
+fn a_read_error_is_not_a_verdict_on_an_update() {
+    let mut d = Device::new(16384, DigestCheck);
+    d.factory(Slot::A, &test_image(Version::new(1, 0, 0, 0), 3000, 1));
+    d.boot().unwrap();
+    d.stage(
+        &test_image(Version::new(1, 1, 0, 0), 3000, 2),
+        &StageOptions::default(),
+    )
+    .unwrap();
+    let range = slot_range(&d, Slot::B);
+    d.flash_mut()
+        .fail_reads(range.clone(), ReadFault::Permanent);
+    let ops = d.flash().mutating_ops();
+    let dec = d.boot().unwrap();
+    assert_eq!((dec.slot, dec.kind), (Some(Slot::A), BootKind::Normal));
+    assert!(matches!(dec.fault, Some(Error::SlotFlash(_))));
+    assert_eq!(d.flash().mutating_ops(), ops);
+    assert_eq!(
+        d.read_state().unwrap().slot(Slot::B).state,
+        ImageState::Pending { tries: 3 }
+    );
+    d.flash_mut().clear_read_faults();
+    d.flash_mut().fail_reads(range, ReadFault::Transient(2));
+    let dec = d.boot().unwrap();
+    assert_eq!((dec.slot, dec.kind), (Some(Slot::B), BootKind::Trial));
+    assert_eq!(dec.fault, None);
+}
+
+/// Blank metadata and a slot that cannot be read: the readable image
+/// boots, and no fresh state that forgets the other is written.
+#[test]
+fn a_fresh_state_is_not_written_while_a_slot_cannot_be_read() {
+    let mut d = Device::new(16384, DigestCheck);
+    d.factory(Slot::A, &test_image(Version::new(1, 0, 0, 0), 3000, 1));
+    d.factory(Slot::B, &test_image(Version::new(1, 0, 0, 0), 3000, 2));
+    let range = slot_range(&d, Slot::A);
+    d.flash_mut().fail_reads(range, ReadFault::Permanent);
+    let dec = d.boot().unwrap();
+    assert_eq!((dec.slot, dec.kind), (Some(Slot::B), BootKind::Fresh));
+    assert_eq!(d.read_state(), None);
+    d.flash_mut().clear_read_faults();
+    assert_eq!(d.boot().unwrap().slot, Some(Slot::A));
+    let st = d.read_state().unwrap();
+    assert_eq!(st.slot(Slot::B).state, ImageState::Confirmed);
+}

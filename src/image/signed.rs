@@ -151,6 +151,37 @@ pub struct BoardProfile {
     pub header_len: Option<u32>,
 }
 
+impl BoardProfile {
+    /// The profile of an execute-in-place board, whose bootloader jumps into
+    /// the slot where it lies: each slot's load address is *derived* from
+    /// the slot's memory-mapped start plus `header_len`, and images must be
+    /// signed with exactly that `header_len` — so no trusted image signed
+    /// for another header length can send the jump into unsigned padding.
+    /// Prefer this to writing the fields by hand.
+    pub const fn execute_in_place(hardware_id: u32, slot_start: [u32; 2], header_len: u32) -> Self {
+        Self {
+            hardware_id,
+            load_address: [
+                slot_start[0].wrapping_add(header_len),
+                slot_start[1].wrapping_add(header_len),
+            ],
+            header_len: Some(header_len),
+        }
+    }
+
+    /// The profile of a board that copies the payload to `load_address`
+    /// (RAM-load, or one execution address for both slots) and jumps there:
+    /// the header length does not matter to it. The explicit opt-out from
+    /// [`execute_in_place`](Self::execute_in_place)'s guard.
+    pub const fn copied_to(hardware_id: u32, load_address: [u32; 2]) -> Self {
+        Self {
+            hardware_id,
+            load_address,
+            header_len: None,
+        }
+    }
+}
+
 /// The signed-image check: [`verify_image`] with a fixed key table and
 /// board profile, as an [`ImageCheck`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

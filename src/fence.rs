@@ -1,0 +1,120 @@
+//! A flash handle that can write and erase only where abboot's layout
+//! says: the metadata sectors and the two slots.
+//!
+//! The firmware stages updates through a `NorFlash` driver that, left to
+//! itself, accepts any page — the bootloader's own code and its keys
+//! included. [`Fenced`] wraps that driver and refuses, with
+//! [`FenceError::Outside`] and without touching the part, every write or
+//! erase that is not wholly inside one of the regions it was given. Reads
+//! pass through (the bootloader and its public keys are not secret).
+//!
+//! This guards against a firmware *bug* (a wrong offset, a corrupt
+//! download index) for every user of the library. It is not a defence
+//! against a compromised firmware, which can talk to the flash controller
+//! without the wrapper: that takes the part's own write protection, set by
+//! the bootloader before the jump (nRF52840 ACL, STM32L4 WRP; see the
+//! board crates and the threat model in the README).
+
+use embedded_storage::nor_flash::{
+    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+};
+
+use crate::context::Layout;
+use crate::flash::Region;
+
+/// A `NorFlash` that writes and erases only inside `N` regions.
+pub struct Fenced<F, const N: usize> {
+    inner: F,
+    regions: [Region; N],
+}
+
+/// An error through a [`Fenced`] handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum FenceError<E> {
+    /// The write or erase reaches outside every allowed region; nothing
+    /// was done.
+    Outside,
+    /// The device's own error.
+    Flash(E),
+}
+
+impl<E: NorFlashError> NorFlashError for FenceError<E> {
+    fn kind(&self) -> NorFlashErrorKind {
+        match self {
+            FenceError::Outside => NorFlashErrorKind::OutOfBounds,
+            FenceError::Flash(e) => e.kind(),
+        }
+    }
+}
+
+impl<F, const N: usize> Fenced<F, N> {
+    /// `inner`, writable only inside `regions`.
+    pub const fn new(inner: F, regions: [Region; N]) -> Self {
+        Self { inner, regions }
+    }
+
+    /// Gives the device back.
+    pub fn into_inner(self) -> F {
+        self.inner
+    }
+
+    /// Whether `from..to` lies wholly inside one allowed region.
+    fn allows(&self, from: u32, to: u32) -> bool {
+        from <= to
+            && self.regions.iter().any(|r| match r.end() {
+                Some(end) => from >= r.offset && to <= end,
+                None => false,
+            })
+    }
+}
+
+impl<F> Fenced<F, 4> {
+    /// `inner` holding both the metadata and the slots of `layout` (one
+    /// part): writable in the two metadata sectors and the two slots only.
+    pub const fn for_layout(inner: F, layout: &Layout) -> Self {
+        let [m0, m1] = layout.metadata.sectors;
+        let [a, b] = layout.slots;
+        Self::new(inner, [m0, m1, a, b])
+    }
+}
+
+impl<F: ErrorType, const N: usize> ErrorType for Fenced<F, N> {
+    type Error = FenceError<F::Error>;
+}
+
+impl<F: ReadNorFlash, const N: usize> ReadNorFlash for Fenced<F, N> {
+    const READ_SIZE: usize = F::READ_SIZE;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
+        self.inner.read(offset, bytes).map_err(FenceError::Flash)
+    }
+
+    fn capacity(&self) -> usize {
+        self.inner.capacity()
+    }
+}
+
+impl<F: NorFlash, const N: usize> NorFlash for Fenced<F, N> {
+    const WRITE_SIZE: usize = F::WRITE_SIZE;
+    const ERASE_SIZE: usize = F::ERASE_SIZE;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
+        if !self.allows(from, to) {
+            return Err(FenceError::Outside);
+        }
+        self.inner.erase(from, to).map_err(FenceError::Flash)
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
+        let end = u32::try_from(bytes.len())
+            .ok()
+            .and_then(|n| offset.checked_add(n));
+        match end {
+            Some(end) if self.allows(offset, end) => {
+                self.inner.write(offset, bytes).map_err(FenceError::Flash)
+            }
+            _ => Err(FenceError::Outside),
+        }
+    }
+}
