@@ -256,17 +256,17 @@ impl VerifyingState {
         r.copy_from_slice(&signature[0..32]);
         s.copy_from_slice(&signature[32..64]);
         sc_reject_noncanonical(&s)?;
-        let minus_a = decode_point_negated(pk)?;
-        let minus_r = decode_point_negated(&r).map_err(|_| Error::InvalidSignature)?;
-        let mut hasher = sha512::Hash::new();
-        hasher.update(r);
-        hasher.update(&pk[..]);
-        *out = Some(VerifyingState {
-            hasher,
+        // abboot: each part written where it stays (no whole-state copy).
+        let st = out.insert(VerifyingState {
+            hasher: sha512::Hash::new(),
             s,
-            minus_a,
-            minus_r,
+            minus_a: GeP3::zero(),
+            minus_r: GeP3::zero(),
         });
+        st.minus_a = decode_point_negated(pk)?;
+        st.minus_r = decode_point_negated(&r).map_err(|_| Error::InvalidSignature)?;
+        st.hasher.update(r);
+        st.hasher.update(&pk[..]);
         Ok(())
     }
 
@@ -275,10 +275,11 @@ impl VerifyingState {
         self.hasher.update(chunk)
     }
 
-    /// Verifies the signature and return it.
-    // abboot: never inlined (see `new`).
+    // abboot: the hash of R, A and the message, reduced, in a frame of its
+    // own (the SHA-512 finalisation's buffers), never under the scalar
+    // multiplication's tables.
     #[inline(never)]
-    pub fn verify(&self) -> Result<(), Error> {
+    fn challenge(&self) -> [u8; 32] {
         let mut hash = self.hasher.finalize();
         sc_reduce(&mut hash);
         // abboot: the reduced scalar is the first 32 bytes, as an array.
@@ -286,7 +287,14 @@ impl VerifyingState {
         for (b, x) in scalar.iter_mut().zip(hash) {
             *b = x;
         }
+        scalar
+    }
 
+    /// Verifies the signature and return it.
+    // abboot: never inlined (see `new`).
+    #[inline(never)]
+    pub fn verify(&self) -> Result<(), Error> {
+        let scalar = self.challenge();
         let r = GeP2::double_scalarmult_vartime(&scalar, self.minus_a, &self.s);
         if (r + self.minus_r).has_small_order() {
             Ok(())

@@ -196,6 +196,9 @@ impl GeP2 {
     }
 
     #[allow(clippy::comparison_chain)]
+    // abboot: never inlined, so that its tables (odd multiples, slides)
+    // are on the stack only while it runs.
+    #[inline(never)]
     pub fn double_scalarmult_vartime(
         a_scalar: &[u8; 32],
         a_point: GeP3,
@@ -325,7 +328,8 @@ impl GeP3 {
 
     #[cfg_attr(feature = "opt_size", inline(never))]
     #[cfg_attr(not(feature = "opt_size"), inline(always))]
-    fn zero() -> GeP3 {
+    // abboot: pub(crate), for VerifyingState::new_in.
+    pub(crate) fn zero() -> GeP3 {
         GeP3 {
             x: FE_ZERO,
             y: FE_ONE,
