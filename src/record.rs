@@ -123,6 +123,19 @@ pub enum DecodeError {
     BadField,
 }
 
+/// The record `Record { seq, state }` encodes to, with the home fields
+/// `home` (offset and size of the sector it is written to; `(0, 0)`: none)
+/// and one CRC over it all: what the journal writes, without a copy of the
+/// state.
+pub fn encode_state(seq: u32, state: &BootState, home: (u32, u32)) -> [u8; RECORD_SIZE] {
+    let mut b = fields(seq, state);
+    put_u32(&mut b, OFF_HOME, home.0);
+    put_u32(&mut b, OFF_HOME + 4, home.1);
+    let crc = crc32(&b[..OFF_CRC]);
+    put_u32(&mut b, OFF_CRC, crc);
+    b
+}
+
 /// Whether sequence number `a` is newer than `b`, correct across wraparound
 /// as long as the two are less than 2³¹ apart (RFC 1982 serial numbers).
 pub const fn seq_newer(a: u32, b: u32) -> bool {
@@ -312,10 +325,7 @@ pub fn raw_seq(b: &[u8; RECORD_SIZE]) -> Option<u32> {
 impl Record {
     /// Encodes the record into its 256 on-flash bytes.
     pub fn encode(&self) -> [u8; RECORD_SIZE] {
-        let mut b = fields(self.seq, &self.state);
-        let crc = crc32(&b[..OFF_CRC]);
-        put_u32(&mut b, OFF_CRC, crc);
-        b
+        encode_state(self.seq, &self.state, (0, 0))
     }
 
     /// Decodes 256 bytes read from flash. Any content is either a record
