@@ -236,37 +236,36 @@ impl Drop for VerifyingState {
 
 impl VerifyingState {
     fn new(pk: &PublicKey, signature: &Signature) -> Result<Self, Error> {
-        let mut st = None;
-        Self::new_in(pk, signature, &mut st)?;
-        st.ok_or(Error::InvalidSignature)
+        let mut st = Self::empty();
+        st.init(pk, signature)?;
+        Ok(st)
     }
 
-    // abboot: builds the state where the caller keeps it (`PublicKey::verify`
-    // held it twice, 552 bytes each: the `Result` and the value `?` copied
-    // out of it); never inlined, so that the key decoding's temporaries and
-    // the verification's tables are not on the stack at the same time.
-    #[inline(never)]
-    fn new_in(
-        pk: &PublicKey,
-        signature: &Signature,
-        out: &mut Option<VerifyingState>,
-    ) -> Result<(), Error> {
-        let mut r = [0u8; 32];
-        let mut s = [0u8; 32];
-        r.copy_from_slice(&signature[0..32]);
-        s.copy_from_slice(&signature[32..64]);
-        sc_reject_noncanonical(&s)?;
-        // abboot: each part written where it stays (no whole-state copy).
-        let st = out.insert(VerifyingState {
+    // abboot: a state to fill with `init`, built where the caller keeps it
+    // (`PublicKey::verify` held it twice, 552 bytes each: the `Result` and
+    // the value `?` copied out of it).
+    fn empty() -> Self {
+        VerifyingState {
             hasher: sha512::Hash::new(),
-            s,
+            s: [0u8; 32],
             minus_a: GeP3::zero(),
             minus_r: GeP3::zero(),
-        });
-        st.minus_a = decode_point_negated(pk)?;
-        st.minus_r = decode_point_negated(&r).map_err(|_| Error::InvalidSignature)?;
-        st.hasher.update(r);
-        st.hasher.update(&pk[..]);
+        }
+    }
+
+    // abboot: fills the state in place; never inlined, so that the key
+    // decoding's temporaries and the verification's tables are not on the
+    // stack at the same time.
+    #[inline(never)]
+    fn init(&mut self, pk: &PublicKey, signature: &Signature) -> Result<(), Error> {
+        let mut r = [0u8; 32];
+        r.copy_from_slice(&signature[0..32]);
+        self.s.copy_from_slice(&signature[32..64]);
+        sc_reject_noncanonical(&self.s)?;
+        self.minus_a = decode_point_negated(pk)?;
+        self.minus_r = decode_point_negated(&r).map_err(|_| Error::InvalidSignature)?;
+        self.hasher.update(r);
+        self.hasher.update(&pk[..]);
         Ok(())
     }
 
@@ -313,16 +312,11 @@ impl PublicKey {
     /// Verifies that the signature `signature` is valid for the message
     /// `message`.
     pub fn verify(&self, message: impl AsRef<[u8]>, signature: &Signature) -> Result<(), Error> {
-        // abboot: the state built in place (see `VerifyingState::new_in`).
-        let mut st = None;
-        VerifyingState::new_in(self, signature, &mut st)?;
-        match st.as_mut() {
-            Some(st) => {
-                st.absorb(message);
-                st.verify()
-            }
-            None => Err(Error::InvalidSignature),
-        }
+        // abboot: the state built in place (see `VerifyingState::empty`).
+        let mut st = VerifyingState::empty();
+        st.init(self, signature)?;
+        st.absorb(message);
+        st.verify()
     }
 }
 
