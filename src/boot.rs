@@ -52,6 +52,7 @@ use crate::image::{ImageCheck, ImageError, ImageInfo};
 use crate::journal::Findings;
 use crate::journal::READ_ATTEMPTS;
 use crate::machine::{self, Event};
+use crate::record::Record;
 use crate::state::{BootKind, BootState, ImageState, Reason, Slot};
 use crate::version::Version;
 
@@ -168,23 +169,31 @@ where
     pub fn select(&mut self) -> Decision {
         self.checked = [None, None];
         self.unsure = false;
-        let loaded = self.ctx.load();
+        let mut loaded = self.ctx.load();
         let findings = loaded.findings;
         // Whether `st` differs from what is on flash: a normal boot never
         // sets it, so it writes nothing and compares nothing.
-        let (mut st, mut kind, mut changed) = match loaded.record {
-            Some(r) => (r.state, BootKind::Normal, false),
+        let (mut kind, mut changed) = (BootKind::Normal, false);
+        // The state is changed where the journal read put it (no copy).
+        let st = match &mut loaded.record {
+            Some(r) => &mut r.state,
             None => {
                 let infos = Slot::ALL.map(|s| self.check(s).ok());
-                let fresh = machine::fresh(infos, self.policy.fresh_tries);
-                (fresh, BootKind::Fresh, true)
+                (kind, changed) = (BootKind::Fresh, true);
+                &mut loaded
+                    .record
+                    .insert(Record {
+                        seq: 0,
+                        state: machine::fresh(infos, self.policy.fresh_tries),
+                    })
+                    .state
             }
         };
         let mut reason = Reason::None;
         let mut fault = None;
 
-        if let Some(c) = machine::candidate(&st) {
-            match self.judge_candidate(&st, c) {
+        if let Some(c) = machine::candidate(st) {
+            match self.judge_candidate(st, c) {
                 Ok(()) => {
                     // The one copy of the state in `select`: if the try
                     // cannot be counted, the state before it stands.
@@ -218,7 +227,7 @@ where
                         reason: r,
                         check,
                     };
-                    if machine::apply_mut(&mut st, event).is_ok() {
+                    if machine::apply_mut(st, event).is_ok() {
                         kind = BootKind::Rollback;
                         reason = r;
                         changed = true;
@@ -228,18 +237,18 @@ where
         }
 
         let verify = self.policy.verify == VerifyPolicy::Always;
-        if let Some(p) = st.primary.filter(|&p| self.confirmed_ok(&st, p, verify)) {
-            fault = fault.or(self.persist_if(changed, &st));
-            return self.decide(&st, Some(p), kind, reason, fault, findings);
+        if let Some(p) = st.primary.filter(|&p| self.confirmed_ok(st, p, verify)) {
+            fault = fault.or(self.persist_if(changed, st));
+            return self.decide(st, Some(p), kind, reason, fault, findings);
         }
         let other = Slot::ALL
             .into_iter()
-            .find(|&s| st.primary != Some(s) && self.confirmed_ok(&st, s, true));
+            .find(|&s| st.primary != Some(s) && self.confirmed_ok(st, s, true));
         if let Some(o) = other {
-            if machine::apply_mut(&mut st, Event::Fallback { to: o }).is_ok() {
-                fault = fault.or(self.persist_if(true, &st));
+            if machine::apply_mut(st, Event::Fallback { to: o }).is_ok() {
+                fault = fault.or(self.persist_if(true, st));
                 return self.decide(
-                    &st,
+                    st,
                     Some(o),
                     BootKind::Fallback,
                     Reason::PrimaryCorrupt,
@@ -253,17 +262,17 @@ where
         // another device): an image that verifies boots, as it would from
         // blank metadata — within the floor, never a rejected one, and
         // never the unconfirmed candidate (judged above).
-        if machine::candidate(&st).is_none() {
+        if machine::candidate(st).is_none() {
             for s in Slot::ALL {
                 let Ok(info) = self.check(s) else { continue };
                 let recorded = st.slot(s);
                 if recorded.state == ImageState::Rejected && recorded.digest == info.digest {
                     continue;
                 }
-                if machine::apply_mut(&mut st, Event::Adopt { slot: s, info }).is_ok() {
-                    fault = fault.or(self.persist_if(true, &st));
+                if machine::apply_mut(st, Event::Adopt { slot: s, info }).is_ok() {
+                    fault = fault.or(self.persist_if(true, st));
                     return self.decide(
-                        &st,
+                        st,
                         Some(s),
                         BootKind::Fresh,
                         Reason::None,
@@ -277,12 +286,12 @@ where
         // journal with one record per reset. The event is the only thing
         // `Recovery` changes: the state changed if the newest event did.
         let last = st.events.back().copied();
-        if machine::apply_mut(&mut st, Event::Recovery).is_ok() {
+        if machine::apply_mut(st, Event::Recovery).is_ok() {
             changed |= st.events.back().copied() != last;
         }
-        fault = fault.or(self.persist_if(changed, &st));
+        fault = fault.or(self.persist_if(changed, st));
         self.decide(
-            &st,
+            st,
             None,
             BootKind::Recovery,
             st.last_reason,

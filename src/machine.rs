@@ -218,7 +218,7 @@ pub fn apply_mut(s: &mut BootState, event: Event) -> Result<(), Refusal> {
             s.check_error = check;
         }
         Event::MarkBad(code) => {
-            let slot = trial_slot(&s).ok_or(Refusal::NoTrial)?;
+            let slot = trial_slot(s).ok_or(Refusal::NoTrial)?;
             reject(s, slot, Reason::App(code & 0x7F), true);
         }
         Event::Fallback { to } => {
@@ -240,7 +240,7 @@ pub fn apply_mut(s: &mut BootState, event: Event) -> Result<(), Refusal> {
             });
         }
         Event::Adopt { slot, info } => {
-            if candidate(&s).is_some() || s.rejected_digest == Some(info.digest) {
+            if candidate(s).is_some() || s.rejected_digest == Some(info.digest) {
                 return Err(Refusal::TrialInProgress);
             }
             if info.security_counter < s.min_security_counter {
@@ -279,7 +279,7 @@ pub fn apply_mut(s: &mut BootState, event: Event) -> Result<(), Refusal> {
             }
         }
         Event::StageBegin { slot, tag } => {
-            if trial_slot(&s).is_some() {
+            if trial_slot(s).is_some() {
                 return Err(Refusal::TrialInProgress);
             }
             if s.primary == Some(slot) {
@@ -326,7 +326,7 @@ pub fn apply_mut(s: &mut BootState, event: Event) -> Result<(), Refusal> {
             }
         }
         Event::Confirm => {
-            let slot = match trial_slot(&s) {
+            let slot = match trial_slot(s) {
                 Some(slot) => slot,
                 None if s.primary.is_some() => return Err(Refusal::AlreadyConfirmed),
                 None => return Err(Refusal::NoTrial),
@@ -343,10 +343,10 @@ pub fn apply_mut(s: &mut BootState, event: Event) -> Result<(), Refusal> {
             s.update = UpdateState::Confirmed;
         }
         Event::Abort => {
-            if trial_slot(&s).is_some() {
+            if trial_slot(s).is_some() {
                 return Err(Refusal::TrialInProgress);
             }
-            match candidate(&s) {
+            match candidate(s) {
                 Some(slot) => *s.slot_mut(slot) = SlotInfo::default(),
                 None if s.update == UpdateState::Staged => {}
                 None => return Err(Refusal::NothingToAbort),
@@ -358,7 +358,7 @@ pub fn apply_mut(s: &mut BootState, event: Event) -> Result<(), Refusal> {
             if tries == 0 {
                 return Err(Refusal::InvalidTries);
             }
-            let slot = candidate(&s).ok_or(Refusal::NoTrial)?;
+            let slot = candidate(s).ok_or(Refusal::NoTrial)?;
             let info = s.slot_mut(slot);
             info.state = match info.state {
                 ImageState::Pending { .. } => ImageState::Pending { tries },
