@@ -24,6 +24,7 @@
 use embedded_storage::nor_flash::NorFlash;
 
 use crate::context::{check_erasable, slot_err, Context, Layout};
+use crate::counter::{NoCounter, SecurityCounter};
 use crate::error::{Error, LayoutError};
 use crate::image::{ImageCheck, ImageInfo};
 use crate::journal::{Geometry, Journal};
@@ -79,18 +80,22 @@ impl Default for StageOptions<'_> {
 /// else the primary); with neither, [`stage_begin`](Self::stage_begin)
 /// refuses with [`Refusal::RunningSlotUnknown`] rather than pick a slot
 /// that may hold the only image that boots.
-pub struct Updater<M, S, C> {
+///
+/// `K` is the hardware security counter ([`crate::counter`]), raised by
+/// [`confirm`](Self::confirm) only.
+pub struct Updater<M, S, C, K = NoCounter> {
     ctx: Context<M, S, C>,
     /// The slot the firmware runs from, when the caller knows it.
     running: Option<Slot>,
     /// The slot being written, between `stage_begin` and `stage_finish`.
     staging: Option<(Slot, bool)>,
+    counter: K,
 }
 
 /// Chunk size of [`Updater::stage`].
 const CHUNK: usize = 256;
 
-impl<M, S, C> Updater<M, S, C>
+impl<M, S, C> Updater<M, S, C, NoCounter>
 where
     M: NorFlash,
     S: NorFlash,
@@ -104,7 +109,43 @@ where
             ctx: Context::new(metadata, slots, layout, check)?,
             running: None,
             staging: None,
+            counter: NoCounter,
         })
+    }
+}
+
+impl<M, S, C, K> Updater<M, S, C, K>
+where
+    M: NorFlash,
+    S: NorFlash,
+    C: ImageCheck<S>,
+    K: SecurityCounter,
+{
+    /// The same updater with a hardware security counter: staging refuses
+    /// images below the higher of it and the journal's floor, and
+    /// [`confirm`](Self::confirm) raises it.
+    pub fn with_counter<K2: SecurityCounter>(self, counter: K2) -> Updater<M, S, C, K2> {
+        Updater {
+            ctx: self.ctx,
+            running: self.running,
+            staging: self.staging,
+            counter,
+        }
+    }
+
+    /// Steps the hardware counter can still rise (`None`: unbounded,
+    /// unknown, or no counter). A used-up counter does not stop confirms.
+    pub fn counter_remaining(&mut self) -> Option<u32> {
+        self.counter.remaining()
+    }
+
+    /// The state on flash with the hardware floor applied.
+    fn guarded_state(&mut self) -> BootState {
+        let mut st = self.state();
+        if let Ok(h) = self.counter.read() {
+            st.min_security_counter = st.min_security_counter.max(h);
+        }
+        st
     }
 
     /// The same updater, told which slot the firmware runs from; see
@@ -156,7 +197,7 @@ where
         }
         let tag = heapless::Vec::<u8, UPDATE_TAG_LEN>::from_slice(opts.tag)
             .map_err(|_| Refusal::TagTooLong)?;
-        let st = self.state();
+        let st = self.guarded_state();
         if let (Some(d), false) = (opts.expected_digest, opts.force) {
             if st.rejected_digest == Some(d) {
                 return Err(Refusal::KnownBad.into());
@@ -201,7 +242,7 @@ where
     pub fn stage_finish(&mut self, tries: u8) -> Result<ImageInfo, Error> {
         let (slot, force) = self.staging.ok_or(Refusal::NotStaging)?;
         self.staging = None;
-        let st = self.state();
+        let st = self.guarded_state();
         let info = match self.ctx.check(slot) {
             Ok(info) => info,
             Err(e) => {
@@ -263,8 +304,15 @@ where
     /// Confirms the image on trial: it becomes the primary, the old primary
     /// stays as the rollback slot, and the security counter floor rises to
     /// the image's. `Ok` means the state read back from flash as written.
+    ///
+    /// Then the hardware counter rises to the new floor — after the
+    /// confirmation is on flash, never before (a cut in between is caught
+    /// up by the bootloader). A counter that is used up or fails does not
+    /// undo the confirmation: `Ok` still means the state is on flash.
     pub fn confirm(&mut self) -> Result<(), Error> {
-        self.transition(Event::Confirm).map(|_| ())
+        let next = self.transition(Event::Confirm)?;
+        let _ = self.counter.raise(next.min_security_counter);
+        Ok(())
     }
 
     /// Rejects the image on trial with a firmware reason code (0..=127);

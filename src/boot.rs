@@ -47,6 +47,7 @@
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 
 use crate::context::{Context, Layout};
+use crate::counter::{NoCounter, SecurityCounter};
 use crate::error::{Error, FlashFault};
 use crate::image::{ImageCheck, ImageError, ImageInfo};
 use crate::journal::Findings;
@@ -131,18 +132,25 @@ impl Decision {
 }
 
 /// The bootloader's face.
-pub struct Bootloader<M, S, C> {
+///
+/// `K` is the hardware security counter ([`crate::counter`]); without
+/// [`with_counter`](Bootloader::with_counter) there is none.
+pub struct Bootloader<M, S, C, K = NoCounter> {
     ctx: Context<M, S, C>,
     policy: Policy,
+    counter: K,
     /// Checks already made during this `select`, per slot, so no image is
     /// hashed twice in one boot.
     checked: [Option<Result<ImageInfo, ImageError>>; 2],
     /// A slot could not be read in this `select`: what it holds is
     /// unknown, so nothing is recorded about it (see [`Bootloader::select`]).
     unsure: bool,
+    /// The state's floor is the one on flash (read for certain, or just
+    /// written): only then may the hardware counter follow it.
+    floor_on_flash: bool,
 }
 
-impl<M, S, C> Bootloader<M, S, C>
+impl<M, S, C> Bootloader<M, S, C, NoCounter>
 where
     M: NorFlash,
     S: ReadNorFlash,
@@ -160,9 +168,33 @@ where
         Ok(Self {
             ctx: Context::new(metadata, slots, layout, check)?,
             policy,
+            counter: NoCounter,
             checked: [None, None],
             unsure: false,
+            floor_on_flash: false,
         })
+    }
+}
+
+impl<M, S, C, K> Bootloader<M, S, C, K>
+where
+    M: NorFlash,
+    S: ReadNorFlash,
+    C: ImageCheck<S>,
+    K: SecurityCounter,
+{
+    /// The same bootloader with a hardware security counter: nothing below
+    /// the higher of it and the journal's floor boots, and the counter
+    /// follows the journal's floor up (which rises only at a confirm).
+    pub fn with_counter<K2: SecurityCounter>(self, counter: K2) -> Bootloader<M, S, C, K2> {
+        Bootloader {
+            ctx: self.ctx,
+            policy: self.policy,
+            counter,
+            checked: self.checked,
+            unsure: self.unsure,
+            floor_on_flash: self.floor_on_flash,
+        }
     }
 
     /// Decides which slot boots; see the [module documentation](self).
@@ -171,6 +203,10 @@ where
         self.unsure = false;
         let mut loaded = self.ctx.load();
         let findings = loaded.findings;
+        self.floor_on_flash = loaded.record.is_some() && !loaded.uncertain;
+        // An unreadable counter gives no floor of its own; the journal's
+        // still holds.
+        let hardware = self.counter.read().ok();
         // Whether `st` differs from what is on flash: a normal boot never
         // sets it, so it writes nothing and compares nothing.
         let (mut kind, mut changed) = (BootKind::Normal, false);
@@ -178,7 +214,11 @@ where
         let st = match &mut loaded.record {
             Some(r) => &mut r.state,
             None => {
-                let infos = Slot::ALL.map(|s| self.check(s).ok());
+                // Images below the hardware floor are not candidates of a
+                // fresh state at all.
+                let floor = hardware.unwrap_or(0);
+                let infos =
+                    Slot::ALL.map(|s| self.check(s).ok().filter(|i| i.security_counter >= floor));
                 (kind, changed) = (BootKind::Fresh, true);
                 &mut loaded
                     .record
@@ -189,6 +229,11 @@ where
                     .state
             }
         };
+        // The hardware floor applies in memory: erased or rewritten
+        // metadata cannot make an image below it boot.
+        if let Some(h) = hardware {
+            st.min_security_counter = st.min_security_counter.max(h);
+        }
         let mut reason = Reason::None;
         let mut fault = None;
 
@@ -366,12 +411,14 @@ where
         if self.unsure {
             return Err(Error::SlotFlash(FlashFault::Other));
         }
-        self.ctx.persist(st)
+        self.ctx.persist(st)?;
+        self.floor_on_flash = true;
+        Ok(())
     }
 
     /// The decision for booting `slot` (or recovery) from state `st`.
     fn decide(
-        &self,
+        &mut self,
         st: &BootState,
         slot: Option<Slot>,
         kind: BootKind,
@@ -380,6 +427,16 @@ where
         findings: Findings,
     ) -> Decision {
         let info = slot.map(|s| *st.slot(s)).unwrap_or_default();
+        // The journal's floor rose at a confirm whose own raise of the
+        // counter may have been cut: catch up before the jump. A failed
+        // raise is tried again at the next boot.
+        if slot.is_some() && self.floor_on_flash {
+            if let Ok(h) = self.counter.read() {
+                if st.min_security_counter > h {
+                    let _ = self.counter.raise(st.min_security_counter);
+                }
+            }
+        }
         let image = slot.and_then(|s| match (s, &self.checked) {
             (Slot::A, [Some(Ok(i)), _]) | (Slot::B, [_, Some(Ok(i))]) => Some(*i),
             _ => None,
@@ -410,5 +467,10 @@ where
     /// to the application).
     pub fn into_parts(self) -> (M, S, C) {
         self.ctx.into_parts()
+    }
+
+    /// Gives the security counter back.
+    pub fn counter(&mut self) -> &mut K {
+        &mut self.counter
     }
 }

@@ -659,21 +659,31 @@ impl<F: NorFlash> Journal<F> {
     }
 
     /// Reads one position into `buf`; when the whole read keeps failing,
-    /// reads it word by word: an ECC part fails only its torn words, a
-    /// glitch or a dead bus fails them all.
+    /// reads it word by word, twice: an ECC part fails only its torn words,
+    /// and fails them every time; a glitch or a dead bus fails them all,
+    /// or stops failing.
     fn read_words(&mut self, offset: u32, buf: &mut [u8; RECORD_SIZE]) -> Words {
         if self.read_retry(offset, buf).is_ok() {
             return Words::All;
         }
         let word = F::READ_SIZE.max(F::WRITE_SIZE);
         let (mut good, mut bad) = (0u32, 0u32);
-        let mut at = offset;
-        for chunk in buf.chunks_mut(word) {
-            match self.read_retry(at, chunk) {
-                Ok(()) => good += 1,
-                Err(_) => bad += 1,
+        // Two passes: a burst of failures that ends part-way through the
+        // first would otherwise make a whole record look like one torn word.
+        // A torn word fails in both; a burst does not come back for it.
+        for pass in 0..2 {
+            if pass == 1 && bad == 0 {
+                break;
             }
-            at = at.wrapping_add(word as u32);
+            (good, bad) = (0, 0);
+            let mut at = offset;
+            for chunk in buf.chunks_mut(word) {
+                match self.read_retry(at, chunk) {
+                    Ok(()) => good += 1,
+                    Err(_) => bad += 1,
+                }
+                at = at.wrapping_add(word as u32);
+            }
         }
         match (good, bad) {
             (_, 0) => Words::All,

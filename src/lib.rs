@@ -18,6 +18,7 @@
 //! | [`machine`] | the pure state machine both faces ask |
 //! | [`image`] | image headers, signature and digest checks |
 //! | [`flash`] | flash regions and a shared-device handle |
+//! | [`counter`] | the hardware security counter hook (anti-rollback no firmware can lower) |
 //! | [`fence`] | a flash handle that writes only the metadata and the slots |
 //! | [`record`] | the fixed-size, CRC-protected metadata record and its byte layout |
 //! | [`journal`] | the record journal over two erase sectors |
@@ -31,6 +32,7 @@
 pub mod app;
 pub mod boot;
 pub mod context;
+pub mod counter;
 pub mod error;
 pub mod fence;
 pub mod flash;

@@ -426,9 +426,8 @@ pub fn fresh(infos: [Option<ImageInfo>; 2], tries: u8) -> BootState {
         }
         [Some(a), Some(b)] => {
             s.slots = [confirmed(&a), confirmed(&b)];
-            let (lo, hi) = if b.version > a.version {
-                (Slot::A, Slot::B)
-            } else if a.version > b.version {
+            // The older image is the primary; on a tie, A.
+            let (lo, hi) = if a.version > b.version {
                 (Slot::B, Slot::A)
             } else {
                 (Slot::A, Slot::B)

@@ -491,3 +491,44 @@ fn a_fresh_state_is_not_written_while_a_slot_cannot_be_read() {
     let st = d.read_state().unwrap();
     assert_eq!(st.slot(Slot::B).state, ImageState::Confirmed);
 }
+
+/// A burst of failed reads that outlasts the retries and ends part-way
+/// through the word-by-word reads does not make the newest record look
+/// like a torn word: no older state is written over it.
+#[test]
+fn a_read_burst_never_makes_the_newest_record_look_torn() {
+    let mut j = journal(Flash::new(8192));
+    for i in 0..6 {
+        j.append(&state(i)).unwrap();
+    }
+    let base = j.into_inner();
+    // Find the reads of a boot's scan, then start a burst at each.
+    let reads = {
+        let mut f = base.clone();
+        let start = f.reads_done();
+        journal(&mut f).read();
+        f.reads_done() - start
+    };
+    for at in 0..reads + 4 {
+        for burst in [4u64, 8, 12] {
+            let mut f = base.clone();
+            let start = f.reads_done();
+            for i in 0..burst {
+                f.fail_read_at(start + at + i);
+            }
+            let mut j = journal(f);
+            let l = j.read();
+            let got = l.record.map(|r| r.state);
+            if got != Some(state(5)) {
+                // Only a scan that knows it may be stale may differ, and
+                // then it writes nothing.
+                assert!(l.uncertain, "burst {burst} at read {at}: {got:?}");
+                assert_eq!(j.append(&state(99)), Err(JournalError::Unreadable));
+            } else if j.append(&state(6)).is_ok() {
+                let mut f = j.into_inner();
+                f.clear_read_faults();
+                assert_eq!(journal(f).read().record.map(|r| r.state), Some(state(6)));
+            }
+        }
+    }
+}

@@ -383,3 +383,187 @@ fn bad_input_an_image_exactly_the_slot_size() {
     );
     assert_eq!(d.flash().mutating_ops(), ops);
 }
+
+/// The status of a trial boot says how many tries are left after it.
+#[test]
+fn bounded_trial_the_event_ring_counts_tries_down() {
+    let mut d = device(Policy::default());
+    d.stage(&test_image(v(1), 3000, 2), &StageOptions::default())
+        .unwrap();
+    for left in [2u8, 1, 0] {
+        assert_eq!(d.boot().unwrap().tries_left, left);
+        let e = *d.status().unwrap().events.last().unwrap();
+        assert_eq!((e.kind, e.tries), (BootKind::Trial, left));
+    }
+}
+
+/// Adoption never takes a rejected image: not the remembered digest, and
+/// not a slot recorded as rejected when another digest is remembered.
+#[test]
+fn no_failure_loops_a_rejected_image_is_never_adopted() {
+    use abboot::machine::{apply, Event};
+    let mut d = device(Policy::default());
+    d.factory(Slot::B, &test_image(v(1), 3000, 2));
+    let info = d.verify(Slot::B).unwrap();
+    let mut st = d.read_state().unwrap();
+    st.rejected_digest = Some(info.digest);
+    assert_eq!(
+        apply(
+            &st,
+            Event::Adopt {
+                slot: Slot::B,
+                info
+            }
+        ),
+        Err(Refusal::TrialInProgress)
+    );
+    st.rejected_digest = None;
+    st.slot_mut(Slot::A).state = ImageState::Pending { tries: 1 };
+    assert_eq!(
+        apply(
+            &st,
+            Event::Adopt {
+                slot: Slot::B,
+                info
+            }
+        ),
+        Err(Refusal::TrialInProgress),
+        "not while an update is pending"
+    );
+
+    // On flash: A confirmed but rotten, B recorded as rejected while the
+    // remembered digest is another image's. B is not adopted.
+    let mut st = d.read_state().unwrap();
+    let b = st.slot_mut(Slot::B);
+    b.state = ImageState::Rejected;
+    b.digest = info.digest;
+    st.rejected_digest = Some([7; 32]);
+    write_state(&mut d, &st);
+    d.corrupt(Slot::A, 1000, 1);
+    let dec = d.boot().unwrap();
+    assert_eq!((dec.slot, dec.kind), (None, BootKind::Recovery));
+    // And recovery is on flash, once.
+    let last = *d.status().unwrap().events.last().unwrap();
+    assert_eq!(last.kind, BootKind::Recovery);
+}
+
+/// Every refusal explains itself, each differently.
+#[test]
+fn bad_input_refusals_say_what_is_wrong() {
+    let all = [
+        Refusal::NoTrial,
+        Refusal::AlreadyConfirmed,
+        Refusal::TrialInProgress,
+        Refusal::TargetRunning,
+        Refusal::RunningSlotUnknown,
+        Refusal::NotStaging,
+        Refusal::NothingToAbort,
+        Refusal::InvalidTries,
+        Refusal::TagTooLong,
+        Refusal::KnownBad,
+        Refusal::Downgrade,
+        Refusal::SecurityCounter,
+        Refusal::AlreadyInstalled,
+        Refusal::OutOfSlot,
+        Refusal::Misaligned,
+    ];
+    let texts: Vec<String> = all.iter().map(|r| r.to_string()).collect();
+    for (r, t) in all.iter().zip(&texts) {
+        assert!(t.len() > 10, "{r:?}: {t:?}");
+    }
+    let mut unique = texts.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), texts.len());
+}
+
+/// Staging into the slot kept as the way back clears it as the way back:
+/// nothing points at a slot being erased.
+#[test]
+fn way_back_staging_over_the_rollback_slot_clears_it() {
+    let mut d = device(Policy::default());
+    d.stage(&test_image(v(1), 3000, 2), &StageOptions::default())
+        .unwrap();
+    d.boot().unwrap();
+    d.confirm().unwrap();
+    assert_eq!(d.read_state().unwrap().rollback, Some(Slot::A));
+    d.boot().unwrap();
+    d.stage_partial(&test_image(v(2), 3000, 3), 512, &StageOptions::default())
+        .unwrap();
+    let st = d.read_state().unwrap();
+    assert_eq!(st.rollback, None);
+    assert_eq!(st.slot(Slot::A).state, ImageState::Empty);
+    assert_eq!(st.primary, Some(Slot::B));
+}
+
+/// `confirm` says why it is refused: nothing confirmed yet and nothing on
+/// trial is not "already confirmed"; and a confirm never keeps an old
+/// primary that is not confirmed as the way back.
+#[test]
+fn bounded_trial_confirm_refusals_and_the_way_back() {
+    use abboot::machine::{apply, Event};
+    assert_eq!(
+        apply(&BootState::default(), Event::Confirm),
+        Err(Refusal::NoTrial)
+    );
+    let mut st = BootState {
+        primary: Some(Slot::A),
+        ..BootState::default()
+    };
+    assert_eq!(apply(&st, Event::Confirm), Err(Refusal::AlreadyConfirmed));
+    // The primary's image was lost (Empty) while B ran on trial.
+    st.slot_mut(Slot::B).state = ImageState::Trial { tries: 1 };
+    let next = apply(&st, Event::Confirm).unwrap();
+    assert_eq!(next.primary, Some(Slot::B));
+    assert_eq!(next.rollback, None, "an empty slot is no way back");
+    st.slot_mut(Slot::A).state = ImageState::Confirmed;
+    assert_eq!(apply(&st, Event::Confirm).unwrap().rollback, Some(Slot::A));
+}
+
+/// Rejecting an image that the metadata also names as the way back (a
+/// record that says both, CRC-valid) leaves no way back pointing at it.
+#[test]
+fn way_back_a_rejected_slot_is_no_way_back() {
+    use abboot::machine::{apply, Event};
+    let mut st = BootState {
+        primary: Some(Slot::A),
+        rollback: Some(Slot::B),
+        ..BootState::default()
+    };
+    st.slot_mut(Slot::A).state = ImageState::Confirmed;
+    st.slot_mut(Slot::B).state = ImageState::Pending { tries: 1 };
+    let next = apply(
+        &st,
+        Event::Reject {
+            slot: Slot::B,
+            reason: Reason::TriesExhausted,
+            check: 0,
+        },
+    )
+    .unwrap();
+    assert_eq!(next.rollback, None);
+    assert_eq!(next.slot(Slot::B).state, ImageState::Rejected);
+    assert_eq!(next.primary, Some(Slot::A));
+}
+
+/// Blank metadata over two images: the older is the primary whichever
+/// slot it is in; on a tie, slot A.
+#[test]
+fn way_back_a_fresh_state_keeps_the_older_image_primary() {
+    for (a, b, primary) in [(0, 1, Slot::A), (1, 0, Slot::B), (1, 1, Slot::A)] {
+        let mut d = Device::new(16384, DigestCheck);
+        d.factory(Slot::A, &test_image(v(a), 3000, 1));
+        d.factory(Slot::B, &test_image(v(b), 3000, 2));
+        let dec = d.boot().unwrap();
+        let st = d.read_state().unwrap();
+        assert_eq!(st.primary, Some(primary), "A v{a}, B v{b}");
+        if a == b {
+            assert_eq!((dec.slot, dec.kind), (Some(Slot::A), BootKind::Fresh));
+        } else {
+            assert_eq!(
+                (dec.slot, dec.kind),
+                (Some(primary.other()), BootKind::Trial)
+            );
+        }
+    }
+}

@@ -1,10 +1,14 @@
 //! The bootloader's flow: [`select`] picks and checks the payload to
-//! run, and [`Entry::jump`] runs it. The board calls them between its HAL
-//! init and its recovery:
+//! run, and [`Entry::jump`] writes the [hand-off](crate::handoff) and
+//! runs it. The board calls them between its HAL init and its recovery,
+//! and starts its watchdog for a trial boot only:
 //!
 //! ```ignore
 //! match boot::select::<board::Board>(flash) {
 //!     Some(entry) => {
+//!         if entry.is_trial() {
+//!             watchdog_start();
+//!         }
 //!         led_off();
 //!         entry.jump()
 //!     }
@@ -16,11 +20,12 @@ use core::cell::RefCell;
 
 use abboot::boot::{Bootloader, Policy, VerifyPolicy};
 use abboot::flash::Shared;
+use abboot::handoff::Handoff;
 use abboot::image::ImageInfo;
 use abboot::Slot;
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 
-use crate::XipBoard;
+use crate::{handoff, XipBoard};
 
 /// Verify the image that boots at every boot (bit rot in the primary is
 /// caught and the other slot takes over), at the cost of hashing it.
@@ -29,13 +34,15 @@ pub const POLICY: Policy = Policy {
     fresh_tries: 3,
 };
 
-/// A payload verified to run: the address of its vector table. Only
-/// [`select`] makes one, and it takes the flash driver, so the slot cannot
-/// be written between the check and the [jump](Entry::jump).
+/// A payload verified to run: the address of its vector table, and the
+/// hand-off for it. Only [`select`] makes one, and it takes the flash
+/// driver, so the slot cannot be written between the check and the
+/// [jump](Entry::jump).
 #[derive(Debug)]
 pub struct Entry {
     vector_table: u32,
     nvic_words: usize,
+    handoff: Handoff,
 }
 
 /// At every reset: [`Bootloader::select`] over `flash` (metadata and slots
@@ -62,10 +69,12 @@ pub fn select<B: XipBoard>(flash: impl NorFlash) -> Option<Entry> {
     // trial boot, counted the try on flash. Under `VerifyPolicy::Always`
     // it also returns what that check found.
     let (slot, image) = (decision.slot?, decision.image?);
+    let handoff = Handoff::from_decision(&decision)?;
     let vector_table = vector_table::<B>(&mut Shared::new(&flash), slot, &image)?;
     Some(Entry {
         vector_table,
         nvic_words: B::NVIC_WORDS,
+        handoff,
     })
 }
 
@@ -100,10 +109,25 @@ fn vector_table<B: XipBoard>(
 }
 
 impl Entry {
-    /// Runs the payload: disables and clears the NVIC interrupts, sets
-    /// `VTOR`, loads MSP and branches to the reset handler
-    /// (`cortex_m::asm::bootload`). Never returns.
+    /// What the firmware is told: its slot, the kind of boot, why, tries
+    /// left, version.
+    pub fn handoff(&self) -> &Handoff {
+        &self.handoff
+    }
+
+    /// Whether this is a trial boot of an unconfirmed image (its try is
+    /// already counted on flash): the one kind of boot the board starts
+    /// its watchdog for.
+    pub fn is_trial(&self) -> bool {
+        self.handoff.is_trial()
+    }
+
+    /// Runs the payload: writes the [hand-off](crate::handoff) to its
+    /// RAM, disables and clears the NVIC interrupts, sets `VTOR`, loads
+    /// MSP and branches to the reset handler (`cortex_m::asm::bootload`).
+    /// Never returns.
     pub fn jump(self) -> ! {
+        handoff::write(&self.handoff);
         // SAFETY: `vector_table` is the first byte of the payload `select`
         // just verified (an `Entry` is made nowhere else, and the flash
         // driver went with it, so the slot is as checked), linked to run

@@ -6,9 +6,10 @@
 //! with, its trusted keys, its RAM and its NVIC. From those this crate
 //! derives the abboot [`Layout`], the [`BoardProfile`] and the image
 //! check, and runs the bootloader's flow ([`boot::select`], then
-//! [`boot::Entry::jump`]) and the firmware's ([`firmware::start`]). The
-//! board keeps what differs: HAL init, its flash driver, its LED and
-//! recovery, its memory maps.
+//! [`boot::Entry::jump`], which writes the [`handoff`]) and the
+//! firmware's ([`firmware::start`], after [`handoff::take`]). The board
+//! keeps what differs: HAL init, its flash driver, its watchdog, its LED
+//! and recovery, its memory maps (which reserve the hand-off's RAM).
 //!
 //! Both slots execute in place: an image is linked for its slot, right
 //! after a header of [`XipBoard::HEADER_LEN`] bytes, and signed with that
@@ -31,6 +32,7 @@ use abboot::journal::Geometry;
 
 pub mod boot;
 pub mod firmware;
+pub mod handoff;
 
 /// An execute-in-place board: where its flash is and how it is divided,
 /// what its images must say, and what its jump needs. Offsets count from

@@ -1,30 +1,47 @@
-//! The firmware, linked once for each slot (`fw-a`, `fw-b`): after its
-//! health check it confirms the image on trial, or rejects it
-//! ([`abboot_board_common::firmware::start`]).
+//! The firmware, linked once for each slot (`fw-a`, `fw-b`): it takes the
+//! bootloader's hand-off, and after its health check it confirms the
+//! image on trial, or rejects it
+//! ([`abboot_board_common::firmware::start`]). It feeds the watchdog
+//! ([`crate::wdt`]) from its first instruction on: on a trial boot the
+//! bootloader started it, and nothing stops it.
 //!
 //! Staging an update into the other slot is [`abboot::Updater`], over the
-//! same NVMC, with `Board::CHECK`; see the README.
+//! same NVMC, with `Board::CHECK`, told the running slot from the hand-off
+//! ([`abboot_board_common::firmware::updater`]); see the README.
+
+use core::cell::RefCell;
 
 use abboot::Slot;
-use abboot_board_common::firmware::{runs_from, start};
+use abboot_board_common::firmware::{runs_from, start, updater};
 
 use crate::led::Led;
 use crate::nvmc::Nvmc;
-use crate::{blink_forever, Board};
+use crate::{blink_forever, wdt, Board};
 
 /// Runs the firmware linked for `linked_for`.
 pub fn run(linked_for: Slot) -> ! {
+    wdt::feed();
     let p = embassy_nrf::init(Default::default());
     // The bootloader's drivers, not embassy-nrf's: embassy's handles for
-    // the NVMC and LED1 are held here, unused, so no embassy driver is made
-    // for them.
-    let _reserved = (p.NVMC, p.P0_13);
+    // the NVMC, LED1 and the WDT are held here, unused, so no embassy
+    // driver is made for them.
+    let _reserved = (p.NVMC, p.P0_13, p.WDT);
+    wdt::feed();
     let mut led = Led::new();
     // SAFETY: the one NVMC driver (embassy's handle is held above) and no
     // interrupt handler uses the NVMC. `start` writes only the metadata
-    // pages, never this firmware's slot or the bootloader.
+    // pages, and the updater only the slot the firmware does not run from,
+    // never this firmware's slot or the bootloader.
     let mut flash = unsafe { Nvmc::new() };
-    let Ok(()) = start::<Board>(&mut flash, |status| runs_from(status, linked_for)) else {
+    let Ok(boot) = start::<Board>(&mut flash, |boot| runs_from(boot, linked_for)) else {
+        blink_forever(&mut led, 100, 900)
+    };
+    wdt::feed();
+
+    // The application stages updates (from its radio, its USB) with this
+    // updater: it writes only the other slot than the hand-off's.
+    let flash = RefCell::new(flash);
+    let Ok(_updater) = updater::<Board, _>(&flash, boot.running()) else {
         blink_forever(&mut led, 100, 900)
     };
 

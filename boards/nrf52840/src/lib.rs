@@ -14,8 +14,16 @@
 //! Both slots execute in place: an image is linked for its slot
 //! (`link/fw-a`, `link/fw-b`) and signed with that slot's load address.
 //! Metadata and slots are on the one NVMC, shared through
-//! [`abboot::flash::Shared`]. The NVMC driver ([`nvmc::Nvmc`]) and the LED
-//! ([`led::Led`]) are this crate's own, on the registers, with no HAL.
+//! [`abboot::flash::Shared`]. The NVMC driver ([`nvmc::Nvmc`]), the LED
+//! ([`led::Led`]) and the watchdog ([`wdt`]) are this crate's own, on the
+//! registers, with no HAL.
+//!
+//! # RAM
+//!
+//! The bootloader hands off to the firmware through the top 32 bytes of
+//! the 256 KiB RAM, `0x2003_FFE0..0x2004_0000`, which every memory map
+//! here (`link/*/memory.x`) leaves out of `RAM` (`boards/common`'s
+//! `handoff`).
 #![no_std]
 
 use abboot_board_common::XipBoard;
@@ -24,6 +32,7 @@ pub mod firmware;
 mod key;
 pub mod led;
 pub mod nvmc;
+pub mod wdt;
 
 use led::Led;
 
@@ -57,9 +66,11 @@ impl XipBoard for Board {
 /// Core clock after reset (HFINT), for delays.
 pub const CORE_HZ: u32 = 64_000_000;
 
-/// Blinks LED1 forever: `on_ms` on, `off_ms` off.
+/// Blinks LED1 forever: `on_ms` on, `off_ms` off, feeding the watchdog
+/// once a blink (it may be running: see [`wdt`]).
 pub fn blink_forever(led: &mut Led, on_ms: u32, off_ms: u32) -> ! {
     loop {
+        wdt::feed();
         led.on();
         cortex_m::asm::delay(on_ms * (CORE_HZ / 1000));
         led.off();

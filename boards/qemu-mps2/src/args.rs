@@ -6,10 +6,12 @@
 //! | word | read by | meaning |
 //! |---|---|---|
 //! | `flash=NAME` | both | the flash file in QEMU's working directory (default `flash.bin`) |
-//! | `fw=CMD` | firmware | `status`, `confirm`, `fail`, `hang`, `stage:FILE` |
+//! | `fw=CMD` | firmware | `status`, `confirm`, `fail`, `hang` (on trial: stop feeding the watchdog), `stage:FILE` |
 //! | `kill=WHO:N` | both | stop before the `N`th flash operation (1-based) of `boot` or `fw` and wait to be killed |
 //! | `tear=WHO:N` | both | do half of that operation (half the words of a write, half a sector of an erase), then wait |
 //! | `hold=MARK` | both | wait to be killed at the progress mark `MARK` (`decided`, `jumping`, `started`, `chunk:N`, `staged`) |
+//! | `readonly=WHO` | both | every flash write and erase of `boot` or `fw` fails (a part that cannot be written) |
+//! | `handoff=corrupt` | bootloader | one bit of the hand-off flipped after it is written (the firmware finds garbage) |
 //! | `trace` | both | print every flash operation |
 //! | `pace=N` | firmware | a slow download: a delay loop after each staged chunk |
 //! | `bench=WHAT` | bootloader built with feature `bench` | `calib`, `select`, `raw` |
@@ -93,6 +95,11 @@ impl Args {
     pub fn flash_name(&self) -> &[u8] {
         self.get("flash")
             .unwrap_or(crate::config::FLASH_FILE.as_bytes())
+    }
+
+    /// Whether `role`'s flash writes and erases fail (`readonly=WHO`).
+    pub fn read_only(&self, role: Role) -> bool {
+        self.get("readonly") == Some(role.name().as_bytes())
     }
 
     /// Where `role` stops to be killed, if anywhere.

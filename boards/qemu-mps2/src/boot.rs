@@ -1,11 +1,14 @@
 //! The bootloader: choose a slot with [`Bootloader::select`], copy the
-//! chosen payload to where it is linked to run, check the copy, jump.
+//! chosen payload to where it is linked to run, check the copy, write the
+//! hand-off, start the watchdog for a trial boot, jump.
 
 use core::cell::RefCell;
 
 use abboot::boot::{Bootloader, Decision, Policy, VerifyPolicy};
 use abboot::flash::Shared;
+use abboot::handoff::Handoff;
 use abboot::image::signed::TrustedKeys;
+use abboot_board_common::handoff;
 
 use crate::args::{Args, Role};
 use crate::config;
@@ -14,6 +17,7 @@ use crate::load::{self, RecordingCheck};
 use crate::names;
 use crate::sh::{self, Line};
 use crate::stack;
+use crate::watchdog;
 
 /// Exit status of the recovery path: nothing verified to boot.
 pub const EXIT_RECOVERY: u32 = 3;
@@ -36,7 +40,9 @@ pub fn check() -> RecordingCheck<'static> {
 /// Opens the flash file named on the command line, or ends the run.
 pub fn open_flash(args: &Args) -> FileFlash {
     match FileFlash::open(args.flash_name(), config::FLASH_LEN, Role::Boot) {
-        Ok(f) => f.with_stop(args.stop(Role::Boot), args.has("trace")),
+        Ok(f) => f
+            .with_stop(args.stop(Role::Boot), args.has("trace"))
+            .read_only(args.read_only(Role::Boot)),
         Err(e) => {
             Line::new().s("boot: ").s(e).print();
             sh::exit(EXIT_SETUP)
@@ -147,6 +153,43 @@ pub fn run() -> ! {
         .hex(header.payload_digest.get(..8).unwrap_or(&[]))
         .print();
     args.mark(Role::Boot, "jumping", None);
+
+    // What the firmware is told: the slot, the kind of boot, why. It
+    // learns its slot from this, never from a guess.
+    let Some(h) = Handoff::from_decision(&d) else {
+        refuse("no hand-off for the decision")
+    };
+    let mut bytes = h.encode();
+    let corrupt = args.get("handoff") == Some(b"corrupt");
+    if corrupt {
+        // Test only: the firmware must take this for no hand-off at all.
+        bytes[5] ^= 1;
+    }
+    handoff::write_bytes(&bytes);
+    let mut l = Line::new();
+    l.s("boot: hand-off at ")
+        .x(handoff::address() as u32)
+        .s(": slot=")
+        .s(names::slot(Some(h.slot)))
+        .s(" kind=")
+        .s(names::kind(h.kind))
+        .s(" tries_left=")
+        .u(h.tries_left as u32);
+    if corrupt {
+        l.s(" CORRUPTED (handoff=corrupt)");
+    }
+    // Only a trial boot runs under the watchdog: a hang resets, and the
+    // reset counts as the try (already counted on flash by `select`). A
+    // confirmed image that does not feed it is never reset by it.
+    if d.is_trial() {
+        l.s("; watchdog started: reset ")
+            .u(watchdog::TIMEOUT_MS)
+            .s(" ms after the last feed")
+            .print();
+        watchdog::start();
+    } else {
+        l.s("; no watchdog (not a trial boot)").print();
+    }
     load::jump(addr)
 }
 

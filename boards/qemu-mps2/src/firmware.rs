@@ -1,29 +1,42 @@
 //! The firmware: one image source, linked twice (for slot A and slot B).
 //!
-//! It prints what it is and where it runs, reads the status from the
+//! It takes the bootloader's hand-off (and clears it), feeds the watchdog,
+//! prints what it is and where it runs, reads the status from the
 //! metadata, does what the command line's `fw=` word says, and "reboots"
 //! by ending the emulator (the test's next QEMU run is the next boot):
 //!
 //! * `status`: nothing more;
 //! * `confirm`: the health checks passed: [`Updater::confirm`];
 //! * `fail`: the health check failed: [`Updater::mark_bad`] with code 7;
-//! * `hang`: a hang the watchdog resets: exit without confirming;
+//! * `hang`: on a trial boot, a hang: a loop that never feeds the
+//!   watchdog, which resets the guest (in the same QEMU run: the
+//!   bootloader runs again and counts the next try); on any other boot
+//!   nothing, as `status`;
 //! * `stage:FILE`: read a signed image from the host file `FILE` in 1 KiB
 //!   chunks and stage it ([`Updater::stage_begin`], [`Updater::stage_write`],
 //!   [`Updater::stage_finish`]).
+//!
+//! The running slot comes from the hand-off alone and is given to the
+//! updater ([`Updater::running`]). The slot the image is linked for is
+//! only checked against it: with no hand-off (garbage in its RAM) the
+//! firmware does not know its slot, and staging is refused
+//! (`RunningSlotUnknown`) unless the metadata names the running slot.
 
 use core::cell::RefCell;
 
 use abboot::app::{StageOptions, Updater};
 use abboot::flash::Shared;
+use abboot::handoff::{Handoff, HandoffError};
 use abboot::image::signed::{SignedCheck, TrustedKeys};
 use abboot::state::Slot;
+use abboot_board_common::handoff;
 
 use crate::args::{Args, Role};
 use crate::config;
 use crate::flash::FileFlash;
 use crate::names;
 use crate::sh::{self, Line};
+use crate::watchdog;
 
 /// Exit status of a firmware that finished its command ("reboot").
 pub const EXIT_REBOOT: u32 = 0;
@@ -37,6 +50,10 @@ pub const FAIL_CODE: u8 = 7;
 
 /// Runs the firmware linked for `linked`.
 pub fn run(linked: Slot) -> ! {
+    // First the hand-off (read once, then cleared) and a feed: on a trial
+    // boot the watchdog runs from the jump on.
+    let found = handoff::take();
+    watchdog::feed();
     let args = Args::read();
     let here = config::LOAD_ADDRESS[linked.index()];
     // SAFETY: reads the SCB's VTOR register.
@@ -49,9 +66,14 @@ pub fn run(linked: Slot) -> ! {
         .s(", vtor ")
         .x(vtor)
         .print();
+    print_handoff(&found);
+    let running = found.ok().map(|h| h.slot);
+    let trial = found.is_ok_and(|h| h.is_trial());
 
     let flash = match FileFlash::open(args.flash_name(), config::FLASH_LEN, Role::Fw) {
-        Ok(f) => f.with_stop(args.stop(Role::Fw), args.has("trace")),
+        Ok(f) => f
+            .with_stop(args.stop(Role::Fw), args.has("trace"))
+            .read_only(args.read_only(Role::Fw)),
         Err(e) => {
             Line::new().s("fw: ").s(e).print();
             sh::exit(EXIT_FW_ERROR)
@@ -65,7 +87,11 @@ pub fn run(linked: Slot) -> ! {
         config::LAYOUT,
         check,
     ) {
-        Ok(u) => u,
+        // The updater never stages into the slot the bootloader started.
+        Ok(u) => match running {
+            Some(slot) => u.running(slot),
+            None => u,
+        },
         Err(e) => {
             names::error(Line::new().s("fw: updater: "), e).print();
             sh::exit(EXIT_FW_ERROR)
@@ -73,9 +99,10 @@ pub fn run(linked: Slot) -> ! {
     };
 
     let st = up.status();
+    watchdog::feed();
     let mut l = Line::new();
     l.s("fw: status running=")
-        .s(names::slot(st.running))
+        .s(names::slot(running))
         .s(" version=");
     match st.installed_version {
         Some(v) => l.version(v),
@@ -90,11 +117,19 @@ pub fn run(linked: Slot) -> ! {
         .s(" failures=")
         .u(st.failure_count as u32)
         .s(" last_reason=");
-    names::reason(&mut l, st.last_reason).print();
-    if st.running != Some(linked) || vtor != here {
+    names::reason(&mut l, st.last_reason)
+        .s(" metadata_running=")
+        .s(names::slot(st.running))
+        .print();
+    // What the bootloader says, what the metadata says (when it says
+    // anything) and where this code runs must agree.
+    let disagree = |s: Option<Slot>| s.is_some_and(|s| s != linked);
+    if disagree(running) || disagree(st.running) || vtor != here {
         Line::new()
             .s("fw: MISMATCH: linked for ")
             .s(names::slot(Some(linked)))
+            .s(", hand-off says ")
+            .s(names::slot(running))
             .s(", metadata says running ")
             .s(names::slot(st.running))
             .print();
@@ -107,7 +142,7 @@ pub fn run(linked: Slot) -> ! {
         b"status" => {}
         b"confirm" => report("confirm", up.confirm()),
         b"fail" => report("mark_bad", up.mark_bad(FAIL_CODE)),
-        b"hang" => sh::println("fw: hang: no confirm, the watchdog resets"),
+        b"hang" => hang(trial),
         _ => match cmd.strip_prefix(b"stage:") {
             Some(file) => stage(&args, &mut up, file),
             None => Line::new().s("fw: unknown command ").bytes(cmd).print(),
@@ -128,6 +163,56 @@ pub fn run(linked: Slot) -> ! {
         .s(")")
         .print();
     sh::exit(EXIT_REBOOT)
+}
+
+/// Prints the hand-off, and checks that its RAM now reads as cleared.
+fn print_handoff(found: &Result<Handoff, HandoffError>) {
+    let cleared = Handoff::decode(&handoff::read_bytes()) == Err(HandoffError::Absent);
+    let mut l = Line::new();
+    match found {
+        Ok(h) => {
+            l.s("fw: handoff slot=")
+                .s(names::slot(Some(h.slot)))
+                .s(" kind=")
+                .s(names::kind(h.kind))
+                .s(" reason=");
+            names::reason(&mut l, h.reason)
+                .s(" tries_left=")
+                .u(h.tries_left as u32)
+                .s(" version=")
+                .version(h.version)
+        }
+        Err(e) => l.s("fw: handoff none (").s(names::handoff_error(*e)).s(")"),
+    };
+    l.s(if cleared {
+        ", cleared"
+    } else {
+        ", NOT cleared"
+    })
+    .print();
+}
+
+/// `hang`: on a trial boot, loops without feeding the watchdog. Its NMI
+/// (`watchdog_nmi`) comes after one period, the reset after the next.
+fn hang(trial: bool) {
+    if !trial {
+        sh::println("fw: hang: not a trial boot (no watchdog runs): nothing to hang");
+        return;
+    }
+    sh::println("fw: hang: trial boot, looping without feeding the watchdog");
+    loop {
+        cortex_m::asm::nop();
+    }
+}
+
+/// The firmware's NMI: on this board only the watchdog raises it, one
+/// period after the last feed. Its last word, then it waits for the reset
+/// a period later (still not feeding).
+pub fn watchdog_nmi() -> ! {
+    sh::println("fw: watchdog: NMI, one period without a feed; the reset follows");
+    loop {
+        cortex_m::asm::nop();
+    }
 }
 
 fn report(what: &str, r: Result<(), abboot::Error>) {
@@ -201,6 +286,7 @@ fn stage(args: &Args, up: &mut Up<'_>, file: &[u8]) {
         if let Some(p) = args.get("pace").and_then(crate::args::parse_u32) {
             cortex_m::asm::delay(p.saturating_mul(100_000));
         }
+        watchdog::feed();
         n = match read_chunk(h, &mut buf, at, len) {
             Some(n) => n,
             None => {

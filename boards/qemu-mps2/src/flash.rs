@@ -15,6 +15,10 @@
 //! unbuffered `write(2)`), so the content survives a guest reset, the end
 //! of the emulator and a `SIGKILL` of it.
 //!
+//! `readonly=WHO` on the command line makes every write and erase of that
+//! program fail with [`FlashError::Io`], as a part that cannot be written
+//! would, before anything is counted or changed.
+//!
 //! For the kill tests every mutating operation (one `write` call, or one
 //! sector of an `erase` call) is counted, and the command line can make
 //! the program stop before the `N`th one, or after doing half of it (a
@@ -64,6 +68,7 @@ pub struct FileFlash {
     ops: u32,
     stop: Option<Stop>,
     trace: bool,
+    read_only: bool,
 }
 
 impl FileFlash {
@@ -97,6 +102,7 @@ impl FileFlash {
             ops: 0,
             stop: None,
             trace: false,
+            read_only: false,
         })
     }
 
@@ -104,6 +110,12 @@ impl FileFlash {
     pub fn with_stop(mut self, stop: Option<Stop>, trace: bool) -> Self {
         self.stop = stop;
         self.trace = trace;
+        self
+    }
+
+    /// Makes every write and erase fail (`readonly=WHO`).
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
         self
     }
 
@@ -163,6 +175,25 @@ impl FileFlash {
                 (len / 2 / WRITE_SIZE as u32 * WRITE_SIZE as u32, true)
             }
         }
+    }
+
+    /// Refuses a write or erase when the flash is read-only.
+    fn writable(&self, what: &str, offset: u32) -> Result<(), FlashError> {
+        if !self.read_only {
+            return Ok(());
+        }
+        if self.trace {
+            Line::new()
+                .s("@op ")
+                .s(self.role.name())
+                .s(" - ")
+                .s(what)
+                .s(" ")
+                .x(offset)
+                .s(" REFUSED (readonly)")
+                .print();
+        }
+        Err(FlashError::Io)
     }
 
     fn torn(&self) -> ! {
@@ -226,6 +257,7 @@ impl NorFlash for FileFlash {
         if from % e != 0 || to % e != 0 {
             return Err(FlashError::NotAligned);
         }
+        self.writable("erase", from)?;
         let ff = [0xFFu8; CHUNK];
         let mut sector = from;
         while sector < to {
@@ -249,6 +281,7 @@ impl NorFlash for FileFlash {
         if offset as usize % WRITE_SIZE != 0 || bytes.len() % WRITE_SIZE != 0 {
             return Err(FlashError::NotAligned);
         }
+        self.writable("write", offset)?;
         let (len, stop) = self.begin("write", offset, bytes.len() as u32);
         let mut old = [0u8; CHUNK];
         for (i, new) in bytes

@@ -1,7 +1,9 @@
 //! abboot on QEMU's `mps2-an385` (Cortex-M3): the board support shared by
 //! the bootloader (`src/bin/boot.rs`) and the firmware (`src/bin/fw-a.rs`,
 //! `src/bin/fw-b.rs`): semihosting, the file-backed NOR flash, the command
-//! line, and the two programs' logic.
+//! line, the watchdog, and the two programs' logic. The hand-off from the
+//! bootloader to the firmware is `boards/common`'s (`handoff`), at
+//! `0x2000_FFE0` (`link/*/memory.x`).
 #![no_std]
 // The size probes leave parts of the real check unused.
 #![cfg_attr(
@@ -20,3 +22,4 @@ pub mod load;
 pub mod names;
 pub mod sh;
 pub mod stack;
+pub mod watchdog;

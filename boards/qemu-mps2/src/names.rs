@@ -1,6 +1,7 @@
 //! Short names for the library's types, printed without `core::fmt`.
 
 use abboot::error::Error;
+use abboot::handoff::HandoffError;
 use abboot::image::ImageError;
 use abboot::machine::Refusal;
 use abboot::state::{BootKind, ImageState, Reason, Slot, UpdateState};
@@ -103,6 +104,16 @@ pub fn refusal(r: Refusal) -> &'static str {
         Refusal::OutOfSlot => "OutOfSlot",
         Refusal::Misaligned => "Misaligned",
         Refusal::RunningSlotUnknown => "RunningSlotUnknown",
+    }
+}
+
+/// Why there is no hand-off.
+pub fn handoff_error(e: HandoffError) -> &'static str {
+    match e {
+        HandoffError::Absent => "Absent",
+        HandoffError::Format => "Format",
+        HandoffError::BadCrc => "BadCrc",
+        HandoffError::BadField => "BadField",
     }
 }
 

@@ -128,8 +128,10 @@ pub fn exit(code: u32) -> ! {
     hold()
 }
 
-/// Stops here until the emulator is killed.
+/// Stops here until the emulator is killed. The watchdog is stopped
+/// first: a hold stands for a power cut at this instant, not a hang.
 pub fn hold() -> ! {
+    crate::watchdog::stop();
     loop {
         // No interrupt is enabled, so the core sleeps and QEMU idles.
         cortex_m::asm::wfi();

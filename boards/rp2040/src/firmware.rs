@@ -1,25 +1,41 @@
-//! The firmware, linked once for each slot (`fw-a`, `fw-b`): after its
-//! health check it confirms the image on trial, or rejects it
-//! ([`abboot_board_common::firmware::start`]).
+//! The firmware, linked once for each slot (`fw-a`, `fw-b`): it takes the
+//! bootloader's hand-off, and after its health check it confirms the
+//! image on trial, or rejects it
+//! ([`abboot_board_common::firmware::start`]). It feeds the watchdog
+//! ([`crate::Watchdog`]) from its start on: on a trial boot the
+//! bootloader started it.
 //!
 //! Staging an update into the other slot is [`abboot::Updater`], over the
-//! same flash, with `Board::CHECK`; see the README.
+//! same flash, with `Board::CHECK`, told the running slot from the
+//! hand-off ([`abboot_board_common::firmware::updater`]); see the README.
+
+use core::cell::RefCell;
 
 use abboot::Slot;
-use abboot_board_common::firmware::{runs_from, start};
+use abboot_board_common::firmware::{runs_from, start, updater};
 use embassy_rp::gpio::{Level, Output};
 
-use crate::{blink_forever, Board, Flash};
+use crate::{blink_forever, Board, Flash, Watchdog};
 
 /// Runs the firmware linked for `linked_for`.
 pub fn run(linked_for: Slot) -> ! {
     let p = embassy_rp::init(Default::default());
+    let mut wd = Watchdog::new(p.WATCHDOG);
+    wd.feed();
     let mut led = Output::new(p.PIN_25, Level::Low);
     let mut flash = Flash::new_blocking(p.FLASH);
-    let Ok(()) = start::<Board>(&mut flash, |status| runs_from(status, linked_for)) else {
-        blink_forever(&mut led, 100, 900)
+    let Ok(boot) = start::<Board>(&mut flash, |boot| runs_from(boot, linked_for)) else {
+        blink_forever(&mut led, &mut wd, 100, 900)
+    };
+    wd.feed();
+
+    // The application stages updates (from its USB, its radio) with this
+    // updater: it writes only the other slot than the hand-off's.
+    let flash = RefCell::new(flash);
+    let Ok(_updater) = updater::<Board, _>(&flash, boot.running()) else {
+        blink_forever(&mut led, &mut wd, 100, 900)
     };
 
     // The application: the LED blinks slowly.
-    blink_forever(&mut led, 500, 500)
+    blink_forever(&mut led, &mut wd, 500, 500)
 }

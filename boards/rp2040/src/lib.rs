@@ -18,12 +18,22 @@
 //! [`abboot::flash::Shared`]. The flash driver programs 256-byte pages and
 //! erases 4 KiB sectors from RAM, with XIP off, as embassy-rp does for
 //! every write.
+//!
+//! # RAM
+//!
+//! The bootloader hands off to the firmware through the top 32 bytes of
+//! the 256 KiB striped SRAM, `0x2003_FFE0..0x2004_0000`, which every
+//! memory map here (`link/*/memory.x`) leaves out of `RAM`
+//! (`boards/common`'s `handoff`). The boot ROM and boot2 use SRAM4 and
+//! SRAM5 (`0x2004_0000` up), not this.
 #![no_std]
 
 use abboot_board_common::XipBoard;
 use embassy_rp::flash::Blocking;
 use embassy_rp::gpio::Output;
-use embassy_rp::peripherals::FLASH;
+use embassy_rp::peripherals::{FLASH, WATCHDOG};
+use embassy_rp::Peri;
+use embassy_time::Duration;
 
 pub mod firmware;
 mod key;
@@ -68,12 +78,63 @@ impl XipBoard for Board {
 /// Core clock set by `embassy_rp::init`, for delays.
 pub const CORE_HZ: u32 = 125_000_000;
 
-/// Blinks the LED (GPIO 25) forever: `on_ms` on, `off_ms` off.
-pub fn blink_forever(led: &mut Output<'_>, on_ms: u32, off_ms: u32) -> ! {
+/// Blinks the LED (GPIO 25) forever: `on_ms` on, `off_ms` off, feeding
+/// the watchdog once a blink (it may be running: see [`Watchdog`]).
+pub fn blink_forever(led: &mut Output<'_>, wd: &mut Watchdog, on_ms: u32, off_ms: u32) -> ! {
     loop {
+        wd.feed();
         led.set_high();
         cortex_m::asm::delay(on_ms * (CORE_HZ / 1000));
         led.set_low();
         cortex_m::asm::delay(off_ms * (CORE_HZ / 1000));
+    }
+}
+
+/// Time from the last feed to the reset, in milliseconds (the RP2040's
+/// longest is 8.39 s: 24 bits of 1 µs ticks, counted twice per tick,
+/// erratum RP2040-E1, which embassy-rp compensates for).
+pub const WATCHDOG_TIMEOUT_MS: u32 = 8_000;
+const WATCHDOG_TIMEOUT: Duration = Duration::from_millis(WATCHDOG_TIMEOUT_MS as u64);
+
+/// The watchdog, through embassy-rp's `watchdog::Watchdog`, ticking at
+/// 1 µs from `clk_ref` (the tick `embassy_rp::init` sets up). Its reset
+/// resets everything but the oscillators (`PSM.WDSEL`), so the boot ROM,
+/// boot2 and the bootloader run again.
+///
+/// The bootloader [`start`](Self::start)s it for a trial boot only, right
+/// before the jump: a trial image that hangs is reset, and the reset
+/// counts as its try (counted on flash before the jump). A confirmed
+/// image is never started under it, so an image that does not feed it is
+/// not reset forever.
+///
+/// Unlike the other boards' watchdogs, this one can be stopped, and it is
+/// reset only by the RUN pin and power: a soft reset and its own reset
+/// leave it as it was. So the bootloader [`stop`](Self::stop)s it at
+/// reset and starts it again only for a trial boot. The firmware
+/// [`feed`](Self::feed)s it from start and then at least every
+/// [`WATCHDOG_TIMEOUT_MS`], for as long as it runs (after `confirm` too).
+pub struct Watchdog(embassy_rp::watchdog::Watchdog);
+
+impl Watchdog {
+    /// The watchdog, as it is (running or not).
+    pub fn new(watchdog: Peri<'static, WATCHDOG>) -> Self {
+        Self(embassy_rp::watchdog::Watchdog::new(watchdog))
+    }
+
+    /// Starts it with [`WATCHDOG_TIMEOUT_MS`], resetting everything but
+    /// the oscillators when it expires.
+    pub fn start(&mut self) {
+        self.0.start(WATCHDOG_TIMEOUT);
+    }
+
+    /// Stops it.
+    pub fn stop(&mut self) {
+        self.0.stop();
+    }
+
+    /// Feeds it: reloads the counter with [`WATCHDOG_TIMEOUT_MS`].
+    /// Harmless when it is stopped.
+    pub fn feed(&mut self) {
+        self.0.feed(WATCHDOG_TIMEOUT);
     }
 }

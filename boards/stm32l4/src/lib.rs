@@ -28,12 +28,21 @@
 //! from then on. [`on_nmi`] clears the error and [`EccFlash`] turns it
 //! into a read error, which abboot treats as a torn record (skipped) or
 //! an unreadable image (not booted).
+//!
+//! # RAM
+//!
+//! The bootloader hands off to the firmware through the top 32 bytes of
+//! SRAM1, `0x2001_7FE0..0x2001_8000`, which every memory map here
+//! (`link/*/memory.x`) leaves out of `RAM` (`boards/common`'s `handoff`).
 #![no_std]
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use abboot_board_common::XipBoard;
 use embassy_stm32::gpio::Output;
+use embassy_stm32::pac::iwdg::vals::{Key, Pr};
+use embassy_stm32::peripherals::IWDG;
+use embassy_stm32::Peri;
 use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
@@ -91,13 +100,77 @@ pub fn config() -> embassy_stm32::Config {
     config
 }
 
-/// Blinks the LED (LD2, PA5) forever: `on_ms` on, `off_ms` off.
-pub fn blink_forever(led: &mut Output<'_>, on_ms: u32, off_ms: u32) -> ! {
+/// Blinks the LED (LD2, PA5) forever: `on_ms` on, `off_ms` off, feeding
+/// the watchdog once a blink (it may be running: see [`Watchdog`]).
+pub fn blink_forever(led: &mut Output<'_>, wdg: &mut Watchdog, on_ms: u32, off_ms: u32) -> ! {
     loop {
+        wdg.feed();
         led.set_high();
         cortex_m::asm::delay(on_ms * (CORE_HZ / 1000));
         led.set_low();
         cortex_m::asm::delay(off_ms * (CORE_HZ / 1000));
+    }
+}
+
+/// The independent watchdog (IWDG) on its registers (embassy-stm32's
+/// `pac::IWDG`, at `0x4000_3000`: `KR` `+0x0`, `PR` `+0x4`, `RLR` `+0x8`,
+/// `SR` `+0xC`), clocked by the ~32 kHz LSI, which it starts itself,
+/// independent of the system clocks. Not embassy-stm32's
+/// `IndependentWatchdog`: its `new` computes the prescaler at run time at
+/// opt-level "z" and keeps two panic paths (a division by zero, an
+/// `unwrap`).
+///
+/// The bootloader [`start`](Self::start)s it for a trial boot only, right
+/// before the jump: a trial image that hangs is reset, and the reset
+/// counts as its try (counted on flash before the jump). A confirmed
+/// image is never started under it, so an image that does not feed it is
+/// not reset forever.
+///
+/// Once started, the IWDG cannot be stopped, only by a reset: the
+/// firmware [`feed`](Self::feed)s it from start and then at least every
+/// [`WATCHDOG_TIMEOUT_MS`], for as long as it runs (after `confirm`
+/// too). Keep the option bytes' `IWDG_SW` at its default (software
+/// watchdog): in hardware mode it would run from every reset, for
+/// confirmed images too. The bootloader feeds it at reset as well, in
+/// case a reset left it running.
+pub struct Watchdog {
+    _iwdg: Peri<'static, IWDG>,
+}
+
+/// Time from the last feed to the reset, in milliseconds: prescaler 64
+/// (2 ms a count at the LSI's nominal 32 kHz) and reload value
+/// [`WATCHDOG_RELOAD`]. The LSI's spread (29.5 to 34 kHz) makes it 7.5 to
+/// 8.7 s.
+pub const WATCHDOG_TIMEOUT_MS: u32 = 8_000;
+/// `IWDG_RLR`: counts of 2 ms, minus one.
+const WATCHDOG_RELOAD: u16 = (WATCHDOG_TIMEOUT_MS / 2 - 1) as u16;
+
+impl Watchdog {
+    /// The IWDG, not started.
+    pub fn new(iwdg: Peri<'static, IWDG>) -> Self {
+        Self { _iwdg: iwdg }
+    }
+
+    /// Starts it with [`WATCHDOG_TIMEOUT_MS`] (it cannot be stopped) and
+    /// feeds it, in the order of RM0351's configuration sequence: start,
+    /// unlock, prescaler, reload value, wait until the LSI domain has
+    /// taken both, refresh. The wait is a few LSI periods; should the LSI
+    /// fail, the IWDG's reset configuration (512 ms) resets the chip.
+    pub fn start(&mut self) {
+        let iwdg = embassy_stm32::pac::IWDG;
+        iwdg.kr().write(|w| w.set_key(Key::START));
+        iwdg.kr().write(|w| w.set_key(Key::ENABLE));
+        iwdg.pr().write(|w| w.set_pr(Pr::DIVIDE_BY64));
+        iwdg.rlr().write(|w| w.set_rl(WATCHDOG_RELOAD));
+        while iwdg.sr().read().0 != 0 {}
+        self.feed();
+    }
+
+    /// Feeds it (`KR` = `0xAAAA`). Harmless when it is not running.
+    pub fn feed(&mut self) {
+        embassy_stm32::pac::IWDG
+            .kr()
+            .write(|w| w.set_key(Key::RESET));
     }
 }
 

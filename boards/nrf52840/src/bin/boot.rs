@@ -2,15 +2,17 @@
 //!
 //! At every reset: `select` over the NVMC with the signed image check,
 //! then a jump into the chosen slot's payload, executing in place; both
-//! are in `boards/common` (`boot::select`, `Entry::jump`). With
-//! nothing verified to boot: recovery, LED1 blinking fast, and no jump.
+//! are in `boards/common` (`boot::select`, `Entry::jump`, which writes the
+//! hand-off at `0x2003_FFE0` first). A trial boot runs under the
+//! watchdog (`board::wdt`, 8 s). With nothing verified to boot: recovery,
+//! LED1 blinking fast, and no jump.
 #![no_std]
 #![no_main]
 
 use abboot_board_common::boot;
 use board::led::Led;
 use board::nvmc::Nvmc;
-use board::Board;
+use board::{wdt, Board};
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
@@ -18,6 +20,9 @@ fn main() -> ! {
     // GPIO need no clock or power setup, the firmware finds the chip close
     // to its reset state, and `init`'s check against a second call is a
     // panic path (see `prove-no-panic` below).
+    // A soft reset does not stop the watchdog: if one left it running, feed
+    // it, so that `select` gets a whole period.
+    wdt::feed();
     let mut led = Led::new();
     // SAFETY: the one NVMC driver here, and no interrupt is enabled.
     // `select` writes and erases only the metadata pages and the slots
@@ -27,6 +32,11 @@ fn main() -> ! {
     // `select`, the vector table check and the jump: `boards/common`.
     match boot::select::<Board>(flash) {
         Some(entry) => {
+            // Only a trial boot runs under the watchdog: a hang resets,
+            // and the reset counts as the try (counted on flash already).
+            if entry.is_trial() {
+                wdt::start();
+            }
             led.off();
             entry.jump()
         }

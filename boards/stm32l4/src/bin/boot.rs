@@ -2,36 +2,47 @@
 //!
 //! At every reset: `select` over the internal flash with the signed image
 //! check, then a jump into the chosen slot's payload, executing in place;
-//! both are in `boards/common` (`boot::select`, `Entry::jump`). With
-//! nothing verified to boot: recovery, LD2 blinking fast, and no jump.
+//! both are in `boards/common` (`boot::select`, `Entry::jump`, which
+//! writes the hand-off at `0x2001_7FE0` first). A trial boot runs under
+//! the watchdog (`board::Watchdog`, 8 s). With nothing verified to boot:
+//! recovery, LD2 blinking fast, and no jump.
 #![no_std]
 #![no_main]
 
 use abboot_board_common::boot;
-use board::{Board, EccFlash};
+use board::{Board, EccFlash, Watchdog};
 use embassy_stm32::flash::Flash;
 use embassy_stm32::gpio::{Level, Output, Speed};
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
     let p = embassy_stm32::init(board::config());
+    // Fed in case a reset left it running, so that `select` gets a whole
+    // period.
+    let mut wdg = Watchdog::new(p.IWDG);
+    wdg.feed();
     let mut led = Output::new(p.PA5, Level::Low, Speed::Low);
     let flash = EccFlash(Flash::new_blocking(p.FLASH));
     // `select`, the vector table check and the jump: `boards/common`.
     match boot::select::<Board>(flash) {
         Some(entry) => {
+            // Only a trial boot runs under the watchdog: a hang resets,
+            // and the reset counts as the try (counted on flash already).
+            if entry.is_trial() {
+                wdg.start();
+            }
             led.set_low();
             entry.jump()
         }
-        None => recovery(&mut led),
+        None => recovery(&mut led, &mut wdg),
     }
 }
 
 /// Nothing verified to boot (or the layout is unusable): never jump. LD2
 /// blinks fast until a reset; the board's recovery (serial, DFU, a
 /// debugger writing a signed image into a slot) goes here.
-fn recovery(led: &mut Output<'_>) -> ! {
-    board::blink_forever(led, 100, 100)
+fn recovery(led: &mut Output<'_>, wdg: &mut Watchdog) -> ! {
+    board::blink_forever(led, wdg, 100, 100)
 }
 
 /// A flash read with a two-bit ECC error (a record torn by a power cut).

@@ -1,0 +1,221 @@
+//! A hardware security counter: the anti-rollback floor where no firmware
+//! can lower it.
+//!
+//! The journal keeps a minimum security counter, but the journal is flash
+//! that a compromised firmware can rewrite or erase; erased, the fresh-state
+//! rule would then make an old, vulnerable, correctly signed image bootable
+//! again. Where the part has a monotonic store — OTP bits, nRF52840 UICR
+//! customer words, STM32 option bytes or OTP, a secure element — a
+//! [`SecurityCounter`] keeps the floor there too (MCUboot's
+//! `MCUBOOT_HW_ROLLBACK_PROT`). The bootloader never boots an image below
+//! the higher of the two.
+//!
+//! # When it rises
+//!
+//! Only when an image is **confirmed** — never at staging, never at a trial
+//! boot (raising early bricks the way back when the update is rolled back;
+//! MCUboot issues 2282 and 2549). The firmware's
+//! [`Updater::confirm`](crate::app::Updater::confirm) raises it after the
+//! confirmation is on flash, and the bootloader raises it at the next boot
+//! if a power cut came in between, so a raise is never lost and never early.
+//!
+//! # When it fails
+//!
+//! A counter that cannot be read gives no floor of its own: the journal's
+//! floor still applies, and nothing below it boots. A counter that is used
+//! up cannot rise: confirming still succeeds, and the counter's remaining
+//! budget ([`SecurityCounter::remaining`]) says so.
+
+/// Why a hardware counter operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CounterError {
+    /// The counter could not be read (or reads inconsistently).
+    Unreadable,
+    /// Every step of the counter is used: it cannot rise further.
+    Exhausted,
+    /// The write to the counter failed.
+    Write,
+}
+
+/// A monotonic counter that firmware cannot lower.
+pub trait SecurityCounter {
+    /// The counter's value.
+    fn read(&mut self) -> Result<u32, CounterError>;
+
+    /// Raises the counter to at least `value`; a lower `value` changes
+    /// nothing. On a thermometer code this programs one bit per step.
+    fn raise(&mut self, value: u32) -> Result<(), CounterError>;
+
+    /// Steps the counter can still rise, when the store is bounded.
+    fn remaining(&mut self) -> Option<u32> {
+        None
+    }
+}
+
+/// No hardware counter: the journal's floor is the only one. Anti-rollback
+/// then holds only against attackers who cannot write the metadata flash.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoCounter;
+
+impl SecurityCounter for NoCounter {
+    fn read(&mut self) -> Result<u32, CounterError> {
+        Ok(0)
+    }
+
+    fn raise(&mut self, _value: u32) -> Result<(), CounterError> {
+        Ok(())
+    }
+}
+
+impl<T: SecurityCounter + ?Sized> SecurityCounter for &mut T {
+    fn read(&mut self) -> Result<u32, CounterError> {
+        T::read(self)
+    }
+
+    fn raise(&mut self, value: u32) -> Result<(), CounterError> {
+        T::raise(self, value)
+    }
+
+    fn remaining(&mut self) -> Option<u32> {
+        T::remaining(self)
+    }
+}
+
+/// A counter kept as a thermometer code in `N` words of one-time
+/// programmable memory: the value is the number of leading words that are
+/// programmed (not erased). Each raise programs words in order, never
+/// erases, so no write can lower it — the shape of the nRF52840 UICR
+/// customer words and the STM32L4 OTP area. `W` does the word access.
+pub struct Thermometer<W, const N: usize> {
+    words: W,
+}
+
+/// Word access for a [`Thermometer`].
+pub trait OtpWords {
+    /// Whether word `i` is still erased. `Err` when it cannot be read.
+    fn is_erased(&mut self, i: usize) -> Result<bool, CounterError>;
+    /// Programs word `i` (to any value that is not the erased one).
+    fn program(&mut self, i: usize) -> Result<(), CounterError>;
+}
+
+impl<W, const N: usize> Thermometer<W, N> {
+    /// A counter over `words`.
+    pub const fn new(words: W) -> Self {
+        Self { words }
+    }
+
+    /// Gives the word access back.
+    pub fn into_inner(self) -> W {
+        self.words
+    }
+}
+
+impl<W: OtpWords, const N: usize> SecurityCounter for Thermometer<W, N> {
+    fn read(&mut self) -> Result<u32, CounterError> {
+        let mut value = 0u32;
+        let mut seen_erased = false;
+        for i in 0..N {
+            let erased = self.words.is_erased(i)?;
+            // A programmed word after an erased one is not a code this
+            // counter writes: refuse to read a value from it.
+            if !erased && seen_erased {
+                return Err(CounterError::Unreadable);
+            }
+            seen_erased |= erased;
+            if !erased {
+                value += 1;
+            }
+        }
+        Ok(value)
+    }
+
+    fn raise(&mut self, value: u32) -> Result<(), CounterError> {
+        let now = self.read()?;
+        if value <= now {
+            return Ok(());
+        }
+        if value as usize > N {
+            // Raise as far as it goes, then say it is used up.
+            for i in now as usize..N {
+                self.words.program(i)?;
+            }
+            return Err(CounterError::Exhausted);
+        }
+        for i in now as usize..value as usize {
+            self.words.program(i)?;
+        }
+        match self.read()? {
+            v if v >= value => Ok(()),
+            _ => Err(CounterError::Write),
+        }
+    }
+
+    fn remaining(&mut self) -> Option<u32> {
+        self.read().ok().map(|v| N as u32 - v.min(N as u32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Words {
+        programmed: [bool; 8],
+        fail_read: Option<usize>,
+    }
+
+    impl OtpWords for Words {
+        fn is_erased(&mut self, i: usize) -> Result<bool, CounterError> {
+            if self.fail_read == Some(i) {
+                return Err(CounterError::Unreadable);
+            }
+            Ok(!self.programmed[i])
+        }
+        fn program(&mut self, i: usize) -> Result<(), CounterError> {
+            self.programmed[i] = true;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn thermometer_rises_and_never_falls() {
+        let mut c = Thermometer::<_, 8>::new(Words::default());
+        assert_eq!(c.read(), Ok(0));
+        assert_eq!(c.remaining(), Some(8));
+        c.raise(3).unwrap();
+        assert_eq!(c.read(), Ok(3));
+        c.raise(2).unwrap();
+        assert_eq!(c.read(), Ok(3), "never lowered");
+        c.raise(8).unwrap();
+        assert_eq!((c.read(), c.remaining()), (Ok(8), Some(0)));
+        assert_eq!(c.raise(9), Err(CounterError::Exhausted));
+        assert_eq!(c.read(), Ok(8));
+    }
+
+    #[test]
+    fn thermometer_refuses_codes_it_never_writes() {
+        let mut w = Words::default();
+        w.programmed[0] = true;
+        w.programmed[2] = true;
+        let mut c = Thermometer::<_, 8>::new(w);
+        assert_eq!(c.read(), Err(CounterError::Unreadable));
+        assert_eq!(c.raise(5), Err(CounterError::Unreadable));
+        let mut w = c.into_inner();
+        w.programmed[2] = false;
+        w.fail_read = Some(4);
+        let mut c = Thermometer::<_, 8>::new(w);
+        assert_eq!(c.read(), Err(CounterError::Unreadable));
+        assert_eq!(c.remaining(), None);
+    }
+
+    #[test]
+    fn no_counter_is_a_floor_of_zero() {
+        let mut c = NoCounter;
+        assert_eq!(c.read(), Ok(0));
+        c.raise(5).unwrap();
+        assert_eq!(c.read(), Ok(0));
+        assert_eq!(c.remaining(), None);
+    }
+}
