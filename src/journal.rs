@@ -527,9 +527,21 @@ impl<F: NorFlash> Journal<F> {
                     }
                     return Ok((s, next, seq.wrapping_add(next.saturating_sub(i))));
                 }
+                // The move to the other sector. It was erased in this
+                // sector's second half, so what it holds now are earlier
+                // attempts at this very move that failed (torn): write after
+                // them, numbered by position, rather than erase — an erase
+                // cut there on an ECC part would leave an unreadable sector
+                // beside a full one, which no boot could tell from a newer
+                // one. Erase only when no blank tail is left.
+                let moved = seq.wrapping_add(n.saturating_sub(i));
+                if let Some(k) = self.blank_tail(other, 0) {
+                    tail.used[other & 1] = k;
+                    return Ok((other, k, moved.wrapping_add(k)));
+                }
                 self.ensure_blank(other, false)?;
                 tail.used[other & 1] = 0;
-                Ok((other, 0, seq.wrapping_add(n.saturating_sub(i))))
+                Ok((other, 0, moved))
             }
             None => {
                 // No valid record anywhere (and nothing unreadable that
@@ -537,7 +549,7 @@ impl<F: NorFlash> Journal<F> {
                 // it, numbered above anything the garbage claims. Sector 0
                 // first, then 1; erase only when neither has room.
                 for s in 0..2 {
-                    if let Some(next) = self.first_free(s, tail.used[s & 1]) {
+                    if let Some(next) = self.blank_tail(s, tail.used[s & 1]) {
                         let at = (s as u32 * n).wrapping_add(next);
                         return Ok((s, next, tail.fresh_seq.wrapping_add(at)));
                     }
@@ -547,6 +559,25 @@ impl<F: NorFlash> Journal<F> {
                 Ok((0, 0, tail.fresh_seq))
             }
         }
+    }
+
+    /// The first position at or after `from` in sector `s` from which
+    /// every position to the end of the sector reads erased: a record
+    /// written there is the last one of its sector, so a scan takes it as
+    /// the sector's newest whatever lies before it.
+    fn blank_tail(&mut self, s: usize, from: u32) -> Option<u32> {
+        let mut buf = [0u8; RECORD_SIZE];
+        let erased = self.erased;
+        let mut p = self.per_sector;
+        while p > from {
+            let blank = self.read_retry(self.offset(s, p - 1), &mut buf).is_ok()
+                && buf.iter().all(|&b| b == erased);
+            if !blank {
+                break;
+            }
+            p -= 1;
+        }
+        (p < self.per_sector).then_some(p)
     }
 
     /// The first position at or after `from` in sector `s` whose every

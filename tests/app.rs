@@ -236,7 +236,7 @@ fn many_updates_across_the_journal_sector_switch() {
             d.boot().map(|_| ())
         })
         .unwrap_or_else(|v| panic!("{v}"));
-    println!("many updates: {report:?}");
+    println!("many updates: {report}");
     // 1 fresh + 4 confirmed cycles x 4 records + 4 rolled back x 5 = 37
     // records: more than two 16-record sectors.
     assert_eq!(

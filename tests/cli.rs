@@ -18,6 +18,9 @@ use abboot::state::{BootKind, BootState, ImageState, Reason, Slot, UpdateState};
 use abboot::{Control, StageOptions, Version};
 use serde_json::Value;
 
+#[path = "cli/linux.rs"]
+mod linux;
+
 const HW: &str = "0xb0a4d001";
 const LOAD_A: u32 = 0x0801_0200;
 const LOAD_B: u32 = 0x0808_0200;
@@ -37,6 +40,7 @@ fn scratch(name: &str) -> PathBuf {
 fn abboot(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_abboot"))
         .current_dir(dir)
+        .env_remove("ABBOOT_CONFIG")
         .args(args)
         .output()
         .unwrap()
@@ -216,12 +220,12 @@ fn round_trip_raw_binary() {
     args.extend(["--pub", "pub.pem", "--slot-size", "128K"]);
     ok(abboot(&d, &args));
 
-    let text = ok(abboot(&d, &["inspect", "image", "signed.bin"]));
+    let text = ok(abboot(&d, &["inspect", "image", "--image", "signed.bin"]));
     assert!(text.contains("payload digest    matches"), "{text}");
     assert!(text.contains(&key_id), "{text}");
     let json: Value = serde_json::from_str(&ok(abboot(
         &d,
-        &["inspect", "image", "signed.bin", "--json"],
+        &["inspect", "image", "--image", "signed.bin", "--json"],
     )))
     .unwrap();
     let h = &json["header"];
@@ -240,7 +244,10 @@ fn round_trip_raw_binary() {
     // pubkey gives the same key from the secret and the public file.
     let from_secret = ok(abboot(&d, &["pubkey", "--key", "key.pem"]));
     assert_eq!(from_secret, fs::read_to_string(d.join("pub.pem")).unwrap());
-    let rust = ok(abboot(&d, &["pubkey", "--key", "pub.pem", "--rust"]));
+    let rust = ok(abboot(
+        &d,
+        &["pubkey", "--key", "pub.pem", "--format", "rust"],
+    ));
     assert!(rust.contains(&key_id) && rust.contains("pub const KEY"));
     no_temporaries(&d);
 }
@@ -326,7 +333,10 @@ fn round_trip_elf32_and_elf64() {
         fs::write(d.join("fw.elf"), &bytes).unwrap();
         // No --load-address: the lowest segment address is used.
         let out = ok(abboot(&d, &sign_args("key.pem", "fw.elf", "signed.bin")));
-        assert!(out.contains("input: ELF, 2 loadable segment(s)"), "{out}");
+        assert!(
+            out.contains("input: ELF for arm, 2 loadable segment(s)"),
+            "{out}"
+        );
         let image = fs::read(d.join("signed.bin")).unwrap();
         assert_eq!(&image[0x200..], &flat[..], "ELF64 {class64}");
 
@@ -349,7 +359,7 @@ fn round_trip_elf32_and_elf64() {
         ok(abboot(&d, &args));
         let json: Value = serde_json::from_str(&ok(abboot(
             &d,
-            &["inspect", "image", "signed.bin", "--json"],
+            &["inspect", "image", "--image", "signed.bin", "--json"],
         )))
         .unwrap();
         assert_eq!(json["header"]["load_address"], LOAD_B);
@@ -389,16 +399,20 @@ fn malformed_elf_is_refused_and_writes_nothing() {
     // An earlier image that a failed signing must leave alone.
     fs::write(d.join("signed.bin"), b"previous image").unwrap();
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (good[..40].to_vec(), "past the end of the file"),
-        (good[..52 + 3 * 32].to_vec(), "program header table"),
+        (good[..40].to_vec(), "malformed ELF header"),
+        (
+            good[..52 + 3 * 32].to_vec(),
+            "malformed program header table",
+        ),
         (good[..good.len() - 1].to_vec(), "segment 0: its data"),
         (
             {
+                // Big-endian: the machine field reads as another machine.
                 let mut b = good.clone();
                 b[5] = 2;
                 b
             },
-            "big-endian",
+            "built for machine",
         ),
         (elf(false, &[(6, 0, 0, 0)], &[]), "no loadable segment"),
     ];
@@ -409,7 +423,7 @@ fn malformed_elf_is_refused_and_writes_nothing() {
             "bad.elf",
             needle,
         );
-        assert!(line.contains("malformed ELF"), "{line}");
+        assert!(line.contains("bad.elf: ELF: "), "{line}");
         assert_eq!(fs::read(d.join("signed.bin")).unwrap(), b"previous image");
         // The same with an output that does not exist yet.
         fails(
@@ -459,7 +473,10 @@ fn verify_names_the_check_that_fails() {
     // The unsigned padding changes nothing.
     tampered("padding.bin", 0x100);
     ok(abboot(&d, &verify_args("pub.pem", "padding.bin", &load)));
-    let text = ok(abboot(&d, &["inspect", "image", "badpayload.bin"]));
+    let text = ok(abboot(
+        &d,
+        &["inspect", "image", "--image", "badpayload.bin"],
+    ));
     assert!(text.contains("MISMATCH"), "{text}");
 
     let mut args = verify_args("pub.pem", "signed.bin", &load);
@@ -483,13 +500,13 @@ fn verify_names_the_check_that_fails() {
     fails(abboot(&d, &args), "short.bin", "file truncated");
     fs::write(d.join("tiny.bin"), &image[..100]).unwrap();
     fails(
-        abboot(&d, &["inspect", "image", "tiny.bin"]),
+        abboot(&d, &["inspect", "image", "--image", "tiny.bin"]),
         "tiny.bin",
         "image header truncated",
     );
     fs::write(d.join("blank.bin"), [0xFF; 4096]).unwrap();
     fails(
-        abboot(&d, &["inspect", "image", "blank.bin"]),
+        abboot(&d, &["inspect", "image", "--image", "blank.bin"]),
         "blank.bin",
         "slot is blank",
     );
@@ -539,14 +556,21 @@ fn missing_files_are_named() {
         "cannot read",
     );
     fails(
-        abboot(&d, &["inspect", "image", "none.bin"]),
+        abboot(&d, &["inspect", "image", "--image", "none.bin"]),
         "none.bin",
         "cannot read",
     );
     fails(
         abboot(
             &d,
-            &["inspect", "metadata", "none.bin", "--sector-size", "4096"],
+            &[
+                "inspect",
+                "metadata",
+                "--metadata",
+                "none.bin",
+                "--sector-size",
+                "4096",
+            ],
         ),
         "none.bin",
         "cannot read",
@@ -730,7 +754,14 @@ fn bad_options_are_one_line_errors() {
         "--load-address-b is required",
     );
     check(
-        &["inspect", "metadata", "x.bin", "--sector-size", "3000"],
+        &[
+            "inspect",
+            "metadata",
+            "--metadata",
+            "x.bin",
+            "--sector-size",
+            "3000",
+        ],
         "--sector-size 3000",
     );
     assert!(!d.join("o.bin").exists());
@@ -773,7 +804,14 @@ fn inspect_metadata_of_a_journal() {
 
     let text = ok(abboot(
         &d,
-        &["inspect", "metadata", "dump.bin", "--sector-size", "4K"],
+        &[
+            "inspect",
+            "metadata",
+            "--metadata",
+            "dump.bin",
+            "--sector-size",
+            "4K",
+        ],
     ));
     assert!(text.contains("16 positions each"), "{text}");
     assert!(text.contains("seq 2  <- current"), "{text}");
@@ -785,6 +823,7 @@ fn inspect_metadata_of_a_journal() {
         &[
             "inspect",
             "metadata",
+            "--metadata",
             "dump.bin",
             "--sector-size",
             "4096",
@@ -812,6 +851,7 @@ fn inspect_metadata_of_a_journal() {
         &[
             "inspect",
             "metadata",
+            "--metadata",
             "dump.bin",
             "--sector-size",
             "4096",
@@ -825,15 +865,22 @@ fn inspect_metadata_of_a_journal() {
     assert_eq!(json["current"]["record"]["seq"], 1);
     assert_eq!(json["current"]["findings"]["invalid"], 1);
 
-    // The journal at an offset inside a larger dump.
-    let mut big = vec![0u8; 4096];
-    big.extend_from_slice(&bytes);
-    fs::write(d.join("big.bin"), &big).unwrap();
+    // The journal at an offset inside a larger dump (written there: each
+    // record carries the sector it was written into).
+    {
+        let flash = FileFlash::<1, 4096>::create_blank(d.join("big.bin"), 12288)
+            .unwrap()
+            .sync(false);
+        let mut journal = Journal::new(flash, Geometry::contiguous(0x1000, 4096)).unwrap();
+        journal.append(&state(UpdateState::Idle)).unwrap();
+        journal.append(&state(UpdateState::Staged)).unwrap();
+    }
     let text = ok(abboot(
         &d,
         &[
             "inspect",
             "metadata",
+            "--metadata",
             "big.bin",
             "--sector-size",
             "4096",
@@ -848,6 +895,7 @@ fn inspect_metadata_of_a_journal() {
             &[
                 "inspect",
                 "metadata",
+                "--metadata",
                 "big.bin",
                 "--sector-size",
                 "4096",
@@ -886,6 +934,7 @@ fn inspect_metadata_of_garbage() {
         &[
             "inspect",
             "metadata",
+            "--metadata",
             "garbage.bin",
             "--sector-size",
             "4096",
@@ -902,6 +951,7 @@ fn inspect_metadata_of_garbage() {
         &[
             "inspect",
             "metadata",
+            "--metadata",
             "garbage.bin",
             "--sector-size",
             "4096",
@@ -925,7 +975,14 @@ fn inspect_metadata_of_garbage() {
     fs::write(d.join("blank.bin"), vec![0xFF; 8192]).unwrap();
     let text = ok(abboot(
         &d,
-        &["inspect", "metadata", "blank.bin", "--sector-size", "4096"],
+        &[
+            "inspect",
+            "metadata",
+            "--metadata",
+            "blank.bin",
+            "--sector-size",
+            "4096",
+        ],
     ));
     assert!(text.contains("factory device"), "{text}");
     // Too short for two sectors.
@@ -933,7 +990,14 @@ fn inspect_metadata_of_garbage() {
     fails(
         abboot(
             &d,
-            &["inspect", "metadata", "short.bin", "--sector-size", "4096"],
+            &[
+                "inspect",
+                "metadata",
+                "--metadata",
+                "short.bin",
+                "--sector-size",
+                "4096",
+            ],
         ),
         "short.bin",
         "need 8192 bytes, the file has 5000",
@@ -1030,8 +1094,34 @@ fn on<'a>(file: &'a str, args: &[&'a str]) -> Vec<&'a str> {
     v
 }
 
+/// The status record of `status --json` (its `status` member).
 fn status_json(dir: &Path, file: &str) -> Value {
-    serde_json::from_str(&ok(abboot(dir, &on(file, &["status", "--json"])))).unwrap()
+    let v: Value =
+        serde_json::from_str(&ok(abboot(dir, &on(file, &["status", "--json"])))).unwrap();
+    v["status"].clone()
+}
+
+/// `status --json` on metadata without a usable state: exit 1, one error
+/// line, and a JSON document whose every state field is null.
+#[track_caller]
+fn unusable_status_json(dir: &Path, file: &str) -> Value {
+    let out = abboot(dir, &on(file, &["status", "--json"]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for key in [
+        "seq",
+        "slots",
+        "next_boot",
+        "next_boot_kind",
+        "last_outcome",
+        "last_reason",
+        "status",
+    ] {
+        assert_eq!(v[key], Value::Null, "{key} in {v}");
+    }
+    assert!(v["problem"].is_string());
+    v
 }
 
 /// A simulated device on 1.0.0 with an update to 1.1.0 staged with 3
@@ -1087,15 +1177,23 @@ fn status_set_tries_and_confirm() {
     let meta = d.join("meta.bin");
     let mut device = device_metadata(&meta, true);
 
+    let whole: Value =
+        serde_json::from_str(&ok(abboot(&d, &on("meta.bin", &["status", "--json"])))).unwrap();
+    assert_eq!(whole["metadata"], "valid");
+    assert_eq!(whole["next_boot"], "B");
+    assert_eq!(whole["next_boot_kind"], "trial");
+    assert_eq!(whole["slots"]["B"]["state"], "trial");
+    assert_eq!(whole["slots"]["B"]["tries_left"], 2);
+    assert_eq!(whole["slots"]["A"]["state"], "confirmed");
+    assert_eq!(whole["slots"]["A"]["primary"], true);
+    assert_eq!(whole["data_restore_needed"], false);
     let json = status_json(&d, "meta.bin");
-    assert_eq!(json["metadata"], "valid");
     assert_eq!(json["update"], "Trial");
     assert_eq!(json["trial"], true);
     assert_eq!(json["tries_left"], 2);
     assert_eq!(json["running"], "B");
     assert_eq!(json["installed_version"]["minor"], 1);
     assert_eq!(json["update_tag"], "req-7");
-    assert_eq!(json["data_restore_needed"], false);
     // Every field of the library's status JSON is there, with its value.
     let flash = FileFlash::<1, 4096>::open_read_only(&meta).unwrap();
     let lib = Control::new(flash, Geometry::contiguous(0, 4096))
@@ -1106,10 +1204,22 @@ fn status_set_tries_and_confirm() {
         assert_eq!(&json[key], value, "{key}");
     }
     let text = ok(abboot(&d, &on("meta.bin", &["status"])));
-    assert!(text.contains("running               slot B, version 1.1.0+0"));
-    assert!(text.contains("trial                 yes"), "{text}");
-    assert!(text.contains("tries left            2"), "{text}");
-    assert!(text.contains("update tag            \"req-7\""), "{text}");
+    // Both slots side by side: state, version, then what boots next.
+    let row = |key: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .unwrap_or_else(|| panic!("no {key} row in {text}"))
+            .to_string()
+    };
+    let state = row("state");
+    assert!(
+        state.find("confirmed (primary)").unwrap() < state.find("on trial, 2 tries left").unwrap(),
+        "{text}"
+    );
+    let version = row("version");
+    assert!(version.find("1.0.0+0").unwrap() < version.find("1.1.0+0").unwrap());
+    assert!(row("next boot").contains("slot B, on trial"), "{text}");
+    assert!(row("update tag").contains("\"req-7\""), "{text}");
     assert!(
         text.contains("Trial, slot B, reason none, tries 2"),
         "{text}"
@@ -1118,7 +1228,7 @@ fn status_set_tries_and_confirm() {
     let st = changed(
         &d,
         "meta.bin",
-        &["set-tries", "5"],
+        &["set-tries", "--tries", "5"],
         "slot B, version 1.1.0+0 (on trial): 5 trial boots left\n",
     );
     assert_eq!(st.slots[1].state, ImageState::Trial { tries: 5 });
@@ -1166,7 +1276,7 @@ fn status_set_tries_and_confirm() {
         "refused: no image is on trial",
     );
     refused(
-        abboot(&d, &on("meta.bin", &["set-tries", "3"])),
+        abboot(&d, &on("meta.bin", &["set-tries", "--tries", "3"])),
         &meta,
         &bytes,
         "refused: no image is on trial",
@@ -1202,7 +1312,7 @@ fn mark_bad_and_abort() {
     let out = abboot(&d, &on("meta.bin", &["mark-bad", "--reason", "200"]));
     assert!(stderr(&out).contains("a firmware reason code must be 0..=127"));
     for bad in ["0", "256"] {
-        let out = abboot(&d, &on("meta.bin", &["set-tries", bad]));
+        let out = abboot(&d, &on("meta.bin", &["set-tries", "--tries", bad]));
         assert_eq!(out.status.code(), Some(2));
         assert!(stderr(&out).contains("tries must be 1..=255"), "{bad}");
     }
@@ -1238,7 +1348,8 @@ fn mark_bad_and_abort() {
     assert_eq!(json["rejected_digest"], digest);
     let text = ok(abboot(&d, &on("meta.bin", &["status"])));
     assert!(
-        text.contains("last reason           firmware reason 7"),
+        text.contains("last update the last update failed: firmware reason 7")
+            || text.contains("rolled back: firmware reason 7"),
         "{text}"
     );
 
@@ -1249,7 +1360,7 @@ fn mark_bad_and_abort() {
     let st = changed(
         &d,
         "pending.bin",
-        &["set-tries", "1"],
+        &["set-tries", "--tries", "1"],
         "slot B, version 1.1.0+0 (pending): 1 trial boot left\n",
     );
     assert_eq!(st.slots[1].state, ImageState::Pending { tries: 1 });
@@ -1272,17 +1383,19 @@ fn control_of_files_that_are_not_a_journal() {
     let garbage = noise(0x9e37_79b9, 8192);
     let path = d.join("garbage.bin");
     fs::write(&path, &garbage).unwrap();
-    let text = ok(abboot(&d, &on("garbage.bin", &["status"])));
-    assert!(text.starts_with("garbage.bin: no valid record"), "{text}");
-    let json = status_json(&d, "garbage.bin");
-    assert_eq!(
-        (&json["metadata"], &json["seq"]),
-        (&"invalid".into(), &Value::Null)
+    // Unusable metadata: a failure, and JSON nulls, never the defaults of
+    // a healthy idle device.
+    fails(
+        abboot(&d, &on("garbage.bin", &["status"])),
+        "garbage.bin",
+        "no valid record",
     );
+    let json = unusable_status_json(&d, "garbage.bin");
+    assert_eq!(json["metadata"], "invalid");
     for args in [
         &["confirm"][..],
         &["mark-bad", "--reason", "3"],
-        &["set-tries", "2"],
+        &["set-tries", "--tries", "2"],
     ] {
         refused(
             abboot(&d, &on("garbage.bin", args)),
@@ -1295,9 +1408,12 @@ fn control_of_files_that_are_not_a_journal() {
     // Blank metadata is a factory device: status says so; nothing to confirm.
     let blank = d.join("blank.bin");
     drop(FileFlash::<1, 4096>::create_blank(&blank, 8192).unwrap());
-    let text = ok(abboot(&d, &on("blank.bin", &["status"])));
-    assert!(text.starts_with("blank.bin: blank metadata"), "{text}");
-    assert_eq!(status_json(&d, "blank.bin")["metadata"], "blank");
+    fails(
+        abboot(&d, &on("blank.bin", &["status"])),
+        "blank.bin",
+        "blank metadata",
+    );
+    assert_eq!(unusable_status_json(&d, "blank.bin")["metadata"], "blank");
     refused(
         abboot(&d, &on("blank.bin", &["confirm"])),
         &blank,
@@ -1313,7 +1429,7 @@ fn control_of_files_that_are_not_a_journal() {
     fails(
         abboot(&d, &on("none.bin", &["confirm"])),
         "none.bin",
-        "cannot open for writing",
+        "cannot open",
     );
     assert!(!d.join("none.bin").exists());
     fs::write(d.join("short.bin"), [0xFF; 5000]).unwrap();
@@ -1351,7 +1467,7 @@ fn control_of_a_read_only_file() {
         );
         return;
     }
-    for args in [&["confirm"][..], &["set-tries", "4"]] {
+    for args in [&["confirm"][..], &["set-tries", "--tries", "4"]] {
         refused(
             abboot(&d, &on("ro.bin", args)),
             &meta,

@@ -267,6 +267,7 @@ fn exhausted_and_unreadable_counters() {
         .unwrap();
     assert!(boot(&cell).is_trial());
     let mut u = updater(&cell);
+    assert_eq!(u.counter_remaining(), Some(7));
     u.confirm().unwrap();
     assert_eq!(u.counter_remaining(), Some(0));
     assert_eq!(hardware(&cell), 8);

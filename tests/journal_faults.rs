@@ -160,6 +160,11 @@ fn a_word_programmed_further_in_is_moved_past_on_ecc_flash() {
         !l.uncertain,
         "a partly readable position is damage, not a record"
     );
+    // Both lie past the used prefix a boot's probes find: not even read.
+    assert_eq!(
+        (l.findings.valid, l.findings.invalid, l.findings.unreadable),
+        (1, 0, 0)
+    );
     assert_eq!(j.append(&state(2)), Ok(4));
     let mut j = Journal::new(j.into_inner(), geometry).unwrap();
     assert_eq!(
@@ -171,6 +176,23 @@ fn a_word_programmed_further_in_is_moved_past_on_ecc_flash() {
         j.append(&state(i)).unwrap();
     }
     assert_eq!(j.read().record.map(|r| r.state), Some(state(39)));
+
+    // A torn first word is inside the prefix: read, counted, moved past.
+    let mut j = Journal::new(Ecc::new(4096).write_once(true), geometry).unwrap();
+    j.append(&state(0)).unwrap();
+    let mut flash = j.into_inner();
+    flash.cut_at(flash.mutating_ops(), CutMode::Torn);
+    assert_eq!(flash.write(256, &[0; 16]), Err(SimError::PowerLoss));
+    flash.power_on();
+    let mut j = Journal::new(flash, geometry).unwrap();
+    let l = j.read();
+    assert!(!l.uncertain);
+    assert_eq!(
+        (l.findings.valid, l.findings.invalid, l.findings.unreadable),
+        (1, 0, 1),
+        "the record, and the torn word counted as unreadable"
+    );
+    assert_eq!(j.append(&state(1)), Ok(2));
 }
 
 /// An erase cut on an ECC part leaves the other sector unreadable. Because
@@ -531,4 +553,32 @@ fn a_read_burst_never_makes_the_newest_record_look_torn() {
             }
         }
     }
+}
+
+/// Records written under another geometry are counted as foreign, never
+/// trusted, and the journal refuses to write over them; with the right
+/// geometry both sectors' newest records are found.
+#[test]
+fn records_of_another_geometry_are_foreign() {
+    type Small = SimFlash<1, 4, 1024>;
+    let right = Geometry::contiguous(0, 4096);
+    let mut j = Journal::new(Small::new(8192), right).unwrap();
+    for i in 0..18 {
+        j.append(&state(i)).unwrap();
+    }
+    let flash = j.into_inner();
+    let l = Journal::new(flash.clone(), right).unwrap().read();
+    assert_eq!(l.findings.valid, 2, "the newest of each sector");
+    assert_eq!(l.findings.foreign, 0);
+    assert_eq!(l.record.map(|r| r.state), Some(state(17)));
+
+    let wrong = Geometry::contiguous(0, 2048);
+    let mut j = Journal::new(flash.clone(), wrong).unwrap();
+    let l = j.read();
+    assert!(l.uncertain);
+    assert!(l.findings.foreign >= 2, "{:?}", l.findings);
+    assert_eq!(l.findings.valid, 0);
+    assert_eq!(l.record, None);
+    assert_eq!(j.append(&state(99)), Err(JournalError::Foreign));
+    assert_eq!(j.into_inner().contents(), flash.contents());
 }

@@ -567,3 +567,116 @@ fn way_back_a_fresh_state_keeps_the_older_image_primary() {
         }
     }
 }
+
+/// A refusal by policy at `stage_finish` records its own reason: a known
+/// bad image as `KnownBad`, an image already installed as no failure.
+#[test]
+fn no_failure_loops_refusals_at_finish_keep_their_reason() {
+    use abboot::flash::Shared;
+    use abboot::Updater;
+    let finish = |d: &Device<DigestCheck>, image: &[u8]| {
+        let layout = d.layout();
+        let cell = std::cell::RefCell::new(d.flash().clone());
+        let mut u = Updater::new(Shared::new(&cell), Shared::new(&cell), layout, DigestCheck)
+            .unwrap()
+            .running(Slot::A);
+        u.stage_begin(&StageOptions::default()).unwrap();
+        let mut padded = image.to_vec();
+        padded.resize(image.len().div_ceil(4) * 4, 0xFF);
+        u.stage_write(0, &padded).unwrap();
+        let r = u.stage_finish(3);
+        (r.map(|_| ()), u.status())
+    };
+    // Known bad: it ran and was rejected before.
+    let mut d = device(Policy::default());
+    let bad = test_image(v(1), 3000, 2);
+    d.stage(&bad, &StageOptions::default()).unwrap();
+    for _ in 0..4 {
+        d.boot().unwrap();
+    }
+    assert!(d.status().unwrap().rejected_digest.is_some());
+    let (r, s) = finish(&d, &bad);
+    assert_eq!(r, Err(Error::Refused(Refusal::KnownBad)));
+    assert_eq!(
+        (s.update, s.last_reason),
+        (UpdateState::Failed, Reason::KnownBad)
+    );
+    // Already installed: the running image again.
+    let d = device(Policy::default());
+    let (r, s) = finish(&d, &test_image(v(0), 3000, 1));
+    assert_eq!(r, Err(Error::Refused(Refusal::AlreadyInstalled)));
+    assert_eq!(s.last_reason, Reason::None);
+    assert_eq!(s.failure_count, 0);
+}
+
+/// A slot flash whose write size does not divide the staging chunk is
+/// refused before anything is written.
+#[test]
+fn bad_input_a_write_size_that_does_not_divide_the_chunk() {
+    use abboot::flash::Region;
+    use abboot::journal::Geometry;
+    use abboot::sim::SimFlash;
+    use abboot::{Layout, Updater};
+    let meta = SimFlash::<1, 4, 4096>::new(8192);
+    let slots = SimFlash::<1, 3, 3072>::new(3072 * 12);
+    let layout = Layout::new(
+        Geometry::contiguous(0, 4096),
+        [Region::new(0, 3072 * 6), Region::new(3072 * 6, 3072 * 6)],
+    )
+    .on_separate_parts();
+    let mut u = Updater::new(meta, slots, layout, DigestCheck)
+        .unwrap()
+        .running(Slot::A);
+    assert_eq!(
+        u.stage(&test_image(v(1), 3000, 2), &StageOptions::default())
+            .map(|_| ()),
+        Err(Error::Refused(Refusal::Misaligned))
+    );
+    let (meta, slots, _) = u.into_parts();
+    assert_eq!(meta.mutating_ops() + slots.mutating_ops(), 0);
+}
+
+/// The metadata-only face (a Linux tool, a firmware without slot access)
+/// changes the state it says it changes.
+#[test]
+fn control_changes_what_it_says() {
+    use abboot::Control;
+    let mut d = device(Policy::default());
+    d.stage(&test_image(v(1), 3000, 2), &StageOptions::default())
+        .unwrap();
+    let geometry = d.layout().metadata;
+    let state =
+        |d: &mut Device<DigestCheck>| Control::new(d.flash_mut(), geometry).unwrap().state();
+    assert_eq!(state(&mut d), d.read_state());
+    assert!(state(&mut d).is_some());
+    Control::new(d.flash_mut(), geometry)
+        .unwrap()
+        .abort()
+        .unwrap();
+    let st = state(&mut d).unwrap();
+    assert_eq!(
+        (st.update, st.last_reason),
+        (UpdateState::Failed, Reason::Aborted)
+    );
+
+    d.stage(&test_image(v(1), 3000, 2), &StageOptions::default())
+        .unwrap();
+    assert!(d.boot().unwrap().is_trial());
+    Control::new(d.flash_mut(), geometry)
+        .unwrap()
+        .mark_bad(9)
+        .unwrap();
+    let st = state(&mut d).unwrap();
+    assert_eq!(st.last_reason, Reason::App(9));
+    assert_eq!(st.slot(Slot::B).state, ImageState::Rejected);
+
+    Control::new(d.flash_mut(), geometry)
+        .unwrap()
+        .data_migrated(4)
+        .unwrap();
+    assert_eq!(state(&mut d).unwrap().data_epoch, 4);
+
+    // Blank metadata: no state, not a default one.
+    let mut blank = Device::new(16384, DigestCheck);
+    assert_eq!(state(&mut blank), None);
+}

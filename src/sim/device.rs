@@ -1,12 +1,32 @@
-//! A simulated device: one NOR flash holding the metadata sectors and both
-//! slots, with the bootloader and the firmware API wired to it.
+//! A simulated device: a rig of simulated NOR flash parts holding the
+//! metadata sectors and both slots, with the bootloader and the firmware
+//! API wired to it.
 //!
 //! Each [`Device::boot`] builds a fresh [`Bootloader`] (a reset: nothing
 //! survives in RAM) and each firmware call a fresh [`Updater`]. Every call
 //! notices when the simulated power is gone and returns [`Stop::PowerCut`],
 //! so a scenario written with `?` stops where the device would.
 //!
-//! Flash map (4 KiB sectors, 4-byte words):
+//! # Rigs
+//!
+//! The parts are a [`Rig`]: [`OnePart`] (everything on one part, the
+//! default [`Device::new`] and [`Device::one_part`]) or [`TwoParts`]
+//! (metadata on one part, slots on another, [`Device::two_parts`]), each
+//! part with its own read, write and erase sizes, write-once mode and
+//! erase value, which the layout declares. All parts share one power
+//! supply: a cut on any part powers every part off, and
+//! [`Device::power_on`] powers them all on. Mutating operations and reads
+//! are counted per part; [`Device::log_accesses`] records them in the
+//! order the device made them, across parts, which is how the harness
+//! indexes "operation `k` of the scenario" whichever part it lands on.
+//!
+//! The harness's bookkeeping (which images were confirmed, whether a trial
+//! was counted on flash) reads a copy of the metadata part, so it counts
+//! no read, fires no fault and draws no randomness of the device's.
+//!
+//! # The default rig
+//!
+//! Flash map of [`Device::new`] (4 KiB sectors, 4-byte words, `0xFF`):
 //!
 //! | offset | size | what |
 //! |---:|---:|---|
@@ -14,29 +34,29 @@
 //! | 8 KiB | `slot_size` | slot A |
 //! | 8 KiB + `slot_size` | `slot_size` | slot B |
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+
+use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
 
 use crate::app::{StageOptions, Updater};
 use crate::boot::{Bootloader, Decision, Policy};
 use crate::context::Layout;
 use crate::error::Error;
-use crate::flash::{Region, Shared};
+use crate::flash::{Region, SharedError};
 use crate::handoff::Handoff;
 use crate::image::header::ImageHeader;
 use crate::image::sign::{keypair_from_seed, sign_image};
 use crate::image::{ImageCheck, ImageError, ImageInfo};
 use crate::journal::{Geometry, Journal};
 use crate::machine::Refusal;
-use crate::sim::flash::SimFlash;
+use crate::sim::flash::{CutMode, FlashStats, OpKind, SimFlash};
 use crate::state::{BootKind, BootState, ImageState, Slot};
 use crate::status::Status;
 use crate::version::Version;
 
-/// The simulated part: 4 KiB sectors, 4-byte words.
+/// The default rig's part: 4 KiB sectors, 4-byte words, erases to `0xFF`.
 pub type DeviceFlash = SimFlash<1, 4, 4096>;
-
-const META: u32 = 8192;
 
 /// Why a scenario stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,9 +79,317 @@ impl core::fmt::Display for Stop {
     }
 }
 
-/// An image check usable on the simulated device.
-pub trait DeviceCheck: Clone + for<'a> ImageCheck<Shared<'a, DeviceFlash>> {}
-impl<C: Clone + for<'a> ImageCheck<Shared<'a, DeviceFlash>>> DeviceCheck for C {}
+/// What the device and the harness drive on a simulated part, whatever its
+/// geometry: counters, cuts, read faults and power. Implemented by every
+/// [`SimFlash`]; object safe, so a rig can list its parts.
+pub trait SimPart {
+    /// [`SimFlash::mutating_ops`].
+    fn mutating_ops(&self) -> u64;
+    /// [`SimFlash::reads_done`].
+    fn reads_done(&self) -> u64;
+    /// [`SimFlash::is_powered`].
+    fn is_powered(&self) -> bool;
+    /// [`SimFlash::power_on`].
+    fn power_on(&mut self);
+    /// [`SimFlash::power_off`].
+    fn power_off(&mut self);
+    /// [`SimFlash::cut_at`].
+    fn cut_at(&mut self, op_index: u64, mode: CutMode);
+    /// [`SimFlash::cut_happened`].
+    fn cut_happened(&self) -> bool;
+    /// [`SimFlash::fail_read_at`].
+    fn fail_read_at(&mut self, read_index: u64);
+    /// [`SimFlash::clear_read_faults`].
+    fn clear_read_faults(&mut self);
+    /// Restarts the random stream from `seed` ([`SimFlash::seed`]).
+    fn reseed(&mut self, seed: u64);
+    /// [`SimFlash::stats`].
+    fn stats(&self) -> FlashStats;
+    /// [`SimFlash::erased`].
+    fn erased(&self) -> u8;
+    /// [`SimFlash::set_contents`].
+    fn set_contents(&mut self, offset: usize, bytes: &[u8]);
+    /// [`SimFlash::flip_bit`].
+    fn flip_bit(&mut self, byte: usize, bit: u8);
+    /// A short description: sizes, erase value, write-once mode.
+    fn describe(&self) -> String;
+}
+
+impl<const R: usize, const W: usize, const E: usize> SimPart for SimFlash<R, W, E> {
+    fn mutating_ops(&self) -> u64 {
+        SimFlash::mutating_ops(self)
+    }
+    fn reads_done(&self) -> u64 {
+        SimFlash::reads_done(self)
+    }
+    fn is_powered(&self) -> bool {
+        SimFlash::is_powered(self)
+    }
+    fn power_on(&mut self) {
+        SimFlash::power_on(self)
+    }
+    fn power_off(&mut self) {
+        SimFlash::power_off(self)
+    }
+    fn cut_at(&mut self, op_index: u64, mode: CutMode) {
+        SimFlash::cut_at(self, op_index, mode)
+    }
+    fn cut_happened(&self) -> bool {
+        SimFlash::cut_happened(self)
+    }
+    fn fail_read_at(&mut self, read_index: u64) {
+        SimFlash::fail_read_at(self, read_index)
+    }
+    fn clear_read_faults(&mut self) {
+        SimFlash::clear_read_faults(self)
+    }
+    fn reseed(&mut self, seed: u64) {
+        SimFlash::reseed(self, seed)
+    }
+    fn stats(&self) -> FlashStats {
+        SimFlash::stats(self)
+    }
+    fn erased(&self) -> u8 {
+        SimFlash::erased(self)
+    }
+    fn set_contents(&mut self, offset: usize, bytes: &[u8]) {
+        SimFlash::set_contents(self, offset, bytes)
+    }
+    fn flip_bit(&mut self, byte: usize, bit: u8) {
+        SimFlash::flip_bit(self, byte, bit)
+    }
+    fn describe(&self) -> String {
+        format!(
+            "R{R}/W{W}/E{E}, erases to {:#04x}{}",
+            self.erased(),
+            if self.is_write_once() {
+                ", write-once (ECC)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// A simulated part the device can wire to the bootloader and the firmware.
+pub trait Part: NorFlash + SimPart + Clone + 'static {}
+impl<F: NorFlash + SimPart + Clone + 'static> Part for F {}
+
+/// The simulated parts of a device and where the metadata and the slots
+/// live on them. All parts share one power supply: a cut on any of them
+/// powers all of them off, and [`Device::power_on`] powers all of them on.
+///
+/// Two rigs are provided: [`OnePart`] (metadata and slots on one part) and
+/// [`TwoParts`] (metadata on one, slots on another, each with its own
+/// read, write and erase sizes and its own erase value).
+pub trait Rig: Clone {
+    /// The part that holds the metadata journal.
+    type Meta: Part;
+    /// The part that holds the slots.
+    type Slots: Part;
+    /// The metadata part.
+    fn meta(&self) -> &RefCell<Self::Meta>;
+    /// The slots' part (the same cell as [`meta`](Self::meta) on one part).
+    fn slots(&self) -> &RefCell<Self::Slots>;
+    /// Every part once, the metadata part first. A part's index here is
+    /// the `part` of the harness's reports.
+    fn parts(&self) -> Vec<&RefCell<dyn SimPart>>;
+    /// Index of the slots' part in [`parts`](Self::parts).
+    fn slots_part(&self) -> usize;
+    /// A short description of the rig, for reports.
+    fn describe(&self) -> String;
+}
+
+/// Metadata and both slots on one part.
+#[derive(Clone)]
+pub struct OnePart<F>(pub RefCell<F>);
+
+impl<F: Part> Rig for OnePart<F> {
+    type Meta = F;
+    type Slots = F;
+    fn meta(&self) -> &RefCell<F> {
+        &self.0
+    }
+    fn slots(&self) -> &RefCell<F> {
+        &self.0
+    }
+    fn parts(&self) -> Vec<&RefCell<dyn SimPart>> {
+        vec![&self.0]
+    }
+    fn slots_part(&self) -> usize {
+        0
+    }
+    fn describe(&self) -> String {
+        format!("one part ({})", self.0.borrow().describe())
+    }
+}
+
+/// Metadata on part `M`, both slots on part `S`, one power supply.
+#[derive(Clone)]
+pub struct TwoParts<M, S> {
+    /// The metadata part.
+    pub meta: RefCell<M>,
+    /// The slots' part.
+    pub slots: RefCell<S>,
+}
+
+impl<M: Part, S: Part> Rig for TwoParts<M, S> {
+    type Meta = M;
+    type Slots = S;
+    fn meta(&self) -> &RefCell<M> {
+        &self.meta
+    }
+    fn slots(&self) -> &RefCell<S> {
+        &self.slots
+    }
+    fn parts(&self) -> Vec<&RefCell<dyn SimPart>> {
+        vec![&self.meta, &self.slots]
+    }
+    fn slots_part(&self) -> usize {
+        1
+    }
+    fn describe(&self) -> String {
+        format!(
+            "two parts (metadata {}; slots {})",
+            self.meta.borrow().describe(),
+            self.slots.borrow().describe()
+        )
+    }
+}
+
+/// One flash access of a run, in the order the device made it, across all
+/// parts: what the harness indexes cuts and read faults by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Access {
+    /// Index of the part in [`Rig::parts`].
+    pub part: usize,
+    /// `None` for a read, else the kind of the mutating operation.
+    pub op: Option<OpKind>,
+    /// The part's own index of the access ([`SimFlash::reads_done`] or
+    /// [`SimFlash::mutating_ops`] just before it).
+    pub index: u64,
+    /// The byte offset on the part where the access starts.
+    pub offset: u32,
+    /// Index of the device call (boot, stage, ...) that made it.
+    pub call: u32,
+}
+
+/// The power supply and the access log shared by a device's parts.
+#[derive(Clone, Default)]
+struct Bus {
+    /// The supply is off: a part was cut.
+    off: Cell<bool>,
+    /// Index of the current device call.
+    call: Cell<u32>,
+    /// Every access, when logging.
+    log: RefCell<Option<Vec<Access>>>,
+}
+
+impl Bus {
+    fn note(&self, part: usize, op: Option<OpKind>, index: u64, offset: u32) {
+        if let Some(log) = self.log.borrow_mut().as_mut() {
+            log.push(Access {
+                part,
+                op,
+                index,
+                offset,
+                call: self.call.get(),
+            });
+        }
+    }
+}
+
+/// A part as the bootloader and the firmware see it on a simulated device:
+/// a handle to the part on the device's power supply (like
+/// [`crate::flash::Shared`], each call borrows the part for its length
+/// only). When another part of the device lost power, every call fails
+/// with [`SimError::PowerLoss`](crate::sim::SimError::PowerLoss); a cut on
+/// this part powers the others off.
+pub struct Wire<'a, F> {
+    cell: &'a RefCell<F>,
+    part: usize,
+    bus: &'a Bus,
+}
+
+impl<F> Clone for Wire<'_, F> {
+    fn clone(&self) -> Self {
+        Self {
+            cell: self.cell,
+            part: self.part,
+            bus: self.bus,
+        }
+    }
+}
+
+impl<F: ErrorType> ErrorType for Wire<'_, F> {
+    type Error = SharedError<F::Error>;
+}
+
+impl<F: ReadNorFlash + SimPart> ReadNorFlash for Wire<'_, F> {
+    const READ_SIZE: usize = F::READ_SIZE;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
+        let mut f = self.cell.try_borrow_mut().map_err(|_| SharedError::Busy)?;
+        if self.bus.off.get() {
+            f.power_off();
+        }
+        let before = f.reads_done();
+        let r = f.read(offset, bytes);
+        if f.reads_done() > before {
+            self.bus.note(self.part, None, before, offset);
+        }
+        r.map_err(SharedError::Flash)
+    }
+
+    fn capacity(&self) -> usize {
+        self.cell.try_borrow().map_or(0, |f| f.capacity())
+    }
+}
+
+impl<F: NorFlash + SimPart> Wire<'_, F> {
+    fn mutate(
+        &mut self,
+        kind: OpKind,
+        offset: u32,
+        op: impl FnOnce(&mut F) -> Result<(), F::Error>,
+    ) -> Result<(), SharedError<F::Error>> {
+        let mut f = self.cell.try_borrow_mut().map_err(|_| SharedError::Busy)?;
+        if self.bus.off.get() {
+            f.power_off();
+        }
+        let before = f.mutating_ops();
+        let r = op(&mut f);
+        if f.mutating_ops() > before {
+            self.bus.note(self.part, Some(kind), before, offset);
+        }
+        if !f.is_powered() {
+            self.bus.off.set(true);
+        }
+        r.map_err(SharedError::Flash)
+    }
+}
+
+impl<F: NorFlash + SimPart> NorFlash for Wire<'_, F> {
+    const WRITE_SIZE: usize = F::WRITE_SIZE;
+    const ERASE_SIZE: usize = F::ERASE_SIZE;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
+        self.mutate(OpKind::Erase, from, |f| f.erase(from, to))
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
+        self.mutate(OpKind::Write, offset, |f| f.write(offset, bytes))
+    }
+}
+
+/// An image check usable on a simulated device whose slots are on part
+/// `S` ([`DigestCheck`](crate::image::digest::DigestCheck) and
+/// [`SignedCheck`](crate::image::signed::SignedCheck) are, for any part).
+pub trait DeviceCheck<S: ReadNorFlash + SimPart = DeviceFlash>:
+    Clone + for<'a> ImageCheck<Wire<'a, S>>
+{
+}
+impl<S: ReadNorFlash + SimPart, C: Clone + for<'a> ImageCheck<Wire<'a, S>>> DeviceCheck<S> for C {}
 
 /// What the device remembers across a run for the harness's invariants.
 #[derive(Clone, Debug, Default)]
@@ -73,12 +401,21 @@ pub(crate) struct History {
     pub trials: HashMap<[u8; 32], (u32, u8)>,
     /// Broken promises noticed during the run.
     pub violations: Vec<String>,
+    /// A read fault armed by the harness: `(part, read index)`.
+    pub watch: Option<(usize, u64)>,
+    /// The call during which the watched read fault fired: its name,
+    /// its error (if it failed) and the state on flash after it.
+    pub fired: Option<(String, Option<String>, Option<BootState>)>,
 }
 
-/// A simulated device. Cloning it clones the flash, power state included.
+/// A simulated device: a [`Rig`] of simulated parts (by default one
+/// [`DeviceFlash`] holding everything), a [`Layout`] on them, a bootloader
+/// policy and an image check. Cloning it clones the parts, power state
+/// included.
 #[derive(Clone)]
-pub struct Device<C> {
-    flash: RefCell<DeviceFlash>,
+pub struct Device<C, R = OnePart<DeviceFlash>> {
+    rig: R,
+    bus: Bus,
     layout: Layout,
     policy: Policy,
     check: C,
@@ -91,19 +428,119 @@ pub struct Device<C> {
 }
 
 impl<C: DeviceCheck> Device<C> {
-    /// A device with two slots of `slot_size` bytes (a multiple of 4 KiB),
-    /// blank metadata and blank slots, checking images with `check`.
+    /// The default rig: one [`DeviceFlash`] with the metadata in two 4 KiB
+    /// sectors at 0 and two slots of `slot_size` bytes (a multiple of
+    /// 4 KiB) after it; blank metadata and blank slots, checking images
+    /// with `check`.
     pub fn new(slot_size: u32, check: C) -> Self {
-        let flash = DeviceFlash::new((META + 2 * slot_size) as usize);
+        let part = DeviceFlash::new(Self::one_part_capacity(slot_size));
+        Self::one_part(part, slot_size, check)
+    }
+}
+
+impl<C, F: Part> Device<C, OnePart<F>> {
+    /// Bytes a part needs for [`one_part`](Self::one_part): two erase
+    /// sectors of metadata and two slots.
+    pub const fn one_part_capacity(slot_size: u32) -> usize {
+        2 * F::ERASE_SIZE + 2 * slot_size as usize
+    }
+
+    /// Metadata and slots on `part`: the journal in its first two erase
+    /// sectors, slot A and slot B of `slot_size` bytes (a multiple of the
+    /// erase size) after them. The erase value is the part's, declared in
+    /// the layout ([`Geometry::erased_to`], [`Layout::slots_erased_to`]).
+    ///
+    /// # Panics
+    ///
+    /// If `slot_size` is not a multiple of the erase size, or the part is
+    /// smaller than [`one_part_capacity`](Self::one_part_capacity).
+    pub fn one_part(part: F, slot_size: u32, check: C) -> Self {
+        let sector = F::ERASE_SIZE as u32;
+        assert!(
+            slot_size > 0 && slot_size % sector == 0,
+            "Device::one_part: slot size {slot_size} is not a multiple of the erase size {sector}"
+        );
+        let need = Self::one_part_capacity(slot_size);
+        assert!(
+            part.capacity() >= need,
+            "Device::one_part: the part has {} bytes, needs {need}",
+            part.capacity()
+        );
+        let erased = SimPart::erased(&part);
+        let meta = 2 * sector;
+        let layout = Layout::new(
+            Geometry::contiguous(0, sector).erased_to(erased),
+            [
+                Region::new(meta, slot_size),
+                Region::new(meta + slot_size, slot_size),
+            ],
+        )
+        .slots_erased_to(erased);
+        Self::with_rig(OnePart(RefCell::new(part)), layout, check)
+    }
+
+    /// The simulated flash.
+    pub fn flash(&self) -> std::cell::Ref<'_, F> {
+        self.rig.0.borrow()
+    }
+
+    /// The simulated flash, to arm cuts or faults or look at counters.
+    pub fn flash_mut(&mut self) -> &mut F {
+        self.rig.0.get_mut()
+    }
+}
+
+impl<C, M: Part, S: Part> Device<C, TwoParts<M, S>> {
+    /// Metadata on `meta`, in its first two erase sectors; slot A and slot
+    /// B of `slot_size` bytes (a multiple of `S`'s erase size) from offset
+    /// 0 of `slots`. Each part's erase value is declared in the layout.
+    ///
+    /// # Panics
+    ///
+    /// If `slot_size` is not a multiple of the slots' erase size, or a
+    /// part is too small (`meta`: two erase sectors; `slots`: two slots).
+    pub fn two_parts(meta: M, slots: S, slot_size: u32, check: C) -> Self {
+        let sector = M::ERASE_SIZE as u32;
+        let slot_sector = S::ERASE_SIZE as u32;
+        assert!(
+            slot_size > 0 && slot_size % slot_sector == 0,
+            "Device::two_parts: slot size {slot_size} is not a multiple of the erase size {slot_sector}"
+        );
+        assert!(
+            meta.capacity() >= 2 * sector as usize,
+            "Device::two_parts: the metadata part has {} bytes, needs {}",
+            meta.capacity(),
+            2 * sector
+        );
+        assert!(
+            slots.capacity() >= 2 * slot_size as usize,
+            "Device::two_parts: the slots' part has {} bytes, needs {}",
+            slots.capacity(),
+            2 * slot_size
+        );
+        let layout = Layout::new(
+            Geometry::contiguous(0, sector).erased_to(SimPart::erased(&meta)),
+            [Region::new(0, slot_size), Region::new(slot_size, slot_size)],
+        )
+        .slots_erased_to(SimPart::erased(&slots))
+        .on_separate_parts();
+        let rig = TwoParts {
+            meta: RefCell::new(meta),
+            slots: RefCell::new(slots),
+        };
+        Self::with_rig(rig, layout, check)
+    }
+}
+
+impl<C, R: Rig> Device<C, R> {
+    /// A device on any rig with any layout (metadata on [`Rig::meta`],
+    /// slots on [`Rig::slots`]); the bootloader checks the layout at every
+    /// boot.
+    pub fn with_rig(rig: R, layout: Layout, check: C) -> Self {
         Self {
-            flash: RefCell::new(flash),
-            layout: Layout::new(
-                Geometry::contiguous(0, 4096),
-                [
-                    Region::new(META, slot_size),
-                    Region::new(META + slot_size, slot_size),
-                ],
-            ),
+            rig,
+            bus: Bus::default(),
+            layout,
             policy: Policy::default(),
             check,
             trace: Vec::new(),
@@ -123,70 +560,178 @@ impl<C: DeviceCheck> Device<C> {
         self.layout
     }
 
+    /// The rig.
+    pub fn rig(&self) -> &R {
+        &self.rig
+    }
+
+    /// The metadata part.
+    pub fn meta(&self) -> std::cell::Ref<'_, R::Meta> {
+        self.rig.meta().borrow()
+    }
+
+    /// The metadata part, to arm cuts or faults or look at counters.
+    pub fn meta_mut(&mut self) -> std::cell::RefMut<'_, R::Meta> {
+        self.rig.meta().borrow_mut()
+    }
+
+    /// The slots' part.
+    pub fn slot_flash(&self) -> std::cell::Ref<'_, R::Slots> {
+        self.rig.slots().borrow()
+    }
+
+    /// The slots' part, to arm cuts or faults or look at counters.
+    pub fn slot_flash_mut(&mut self) -> std::cell::RefMut<'_, R::Slots> {
+        self.rig.slots().borrow_mut()
+    }
+
+    /// Runs `f` on part `i` of [`Rig::parts`].
+    pub fn with_part<T>(&self, i: usize, f: impl FnOnce(&mut dyn SimPart) -> T) -> T {
+        let parts = self.rig.parts();
+        let mut p = parts[i].borrow_mut();
+        f(&mut *p)
+    }
+
+    /// Number of parts on the rig.
+    pub fn part_count(&self) -> usize {
+        self.rig.parts().len()
+    }
+
+    /// Mutating operations (writes and erases) of all parts since they were
+    /// created: the global index of the next one.
+    pub fn mutating_ops(&self) -> u64 {
+        self.rig
+            .parts()
+            .iter()
+            .map(|p| p.borrow().mutating_ops())
+            .sum()
+    }
+
+    /// Read calls of all parts since they were created.
+    pub fn reads_done(&self) -> u64 {
+        self.rig
+            .parts()
+            .iter()
+            .map(|p| p.borrow().reads_done())
+            .sum()
+    }
+
+    /// Counters of all parts, added up.
+    pub fn stats(&self) -> FlashStats {
+        self.rig
+            .parts()
+            .iter()
+            .map(|p| p.borrow().stats())
+            .fold(FlashStats::default(), |a, s| FlashStats {
+                reads: a.reads + s.reads,
+                bytes_read: a.bytes_read + s.bytes_read,
+                writes: a.writes + s.writes,
+                bytes_written: a.bytes_written + s.bytes_written,
+                erases: a.erases + s.erases,
+            })
+    }
+
+    /// Starts (or stops) logging every flash access of every part in
+    /// order; see [`accesses`](Self::accesses).
+    pub fn log_accesses(&mut self, on: bool) {
+        *self.bus.log.get_mut() = on.then(Vec::new);
+    }
+
+    /// The accesses since [`log_accesses`](Self::log_accesses) was turned on.
+    pub fn accesses(&self) -> Vec<Access> {
+        self.bus.log.borrow().clone().unwrap_or_default()
+    }
+
+    /// Trial boots of the image with `digest` since it was last staged (or,
+    /// for an image the bootloader put on trial from blank metadata, since
+    /// the run began), as this device saw them: with every boot before a
+    /// power cut counted. What a check of bounded trial compares with the
+    /// tries the image was given.
+    pub fn trial_boots(&self, digest: &[u8; 32]) -> u32 {
+        self.history.trials.get(digest).map_or(0, |t| t.0)
+    }
+
     /// Writes `image` into `slot` as a factory programmer would (raw, not
     /// counted as a flash operation).
     pub fn factory(&mut self, slot: Slot, image: &[u8]) {
         let at = self.layout.slots[slot.index()].offset as usize;
-        self.flash.get_mut().set_contents(at, image);
+        SimPart::set_contents(&mut *self.slot_flash_mut(), at, image);
         self.trace
             .push(format!("factory: image written to slot {slot}"));
-    }
-
-    /// The simulated flash.
-    pub fn flash(&self) -> std::cell::Ref<'_, DeviceFlash> {
-        self.flash.borrow()
-    }
-
-    /// The simulated flash, to arm cuts or look at counters.
-    pub fn flash_mut(&mut self) -> &mut DeviceFlash {
-        self.flash.get_mut()
     }
 
     /// Flips one bit of `slot`'s content (bit rot); raw, not an operation.
     pub fn corrupt(&mut self, slot: Slot, offset: u32, bit: u8) {
         let at = (self.layout.slots[slot.index()].offset + offset) as usize;
-        self.flash.get_mut().flip_bit(at, bit);
+        SimPart::flip_bit(&mut *self.slot_flash_mut(), at, bit);
         self.trace
             .push(format!("bit rot: slot {slot} byte {offset} bit {bit}"));
     }
 
-    /// Powers the device back on after a cut.
+    /// Powers every part back on after a cut.
     pub fn power_on(&mut self) {
-        self.flash.get_mut().power_on();
+        for p in self.rig.parts() {
+            p.borrow_mut().power_on();
+        }
+        self.bus.off.set(false);
         // RAM, the hand-off with it, did not survive.
         self.running = None;
         self.trace.push("power on".into());
     }
 
-    /// The state on flash, as a new boot would read it.
+    fn wire_meta(&self) -> Wire<'_, R::Meta> {
+        Wire {
+            cell: self.rig.meta(),
+            part: 0,
+            bus: &self.bus,
+        }
+    }
+
+    fn wire_slots(&self) -> Wire<'_, R::Slots> {
+        Wire {
+            cell: self.rig.slots(),
+            part: self.rig.slots_part(),
+            bus: &self.bus,
+        }
+    }
+
+    /// The state on flash, as a new boot would read it (through the
+    /// device's wiring: the reads count, and faults and weak bits apply).
     pub fn read_state(&self) -> Option<BootState> {
-        let mut j = Journal::new(Shared::new(&self.flash), self.layout.metadata).ok()?;
+        let mut j = Journal::new(self.wire_meta(), self.layout.metadata).ok()?;
         j.read().record.map(|r| r.state)
     }
 
-    /// Checks the image in `slot` as the bootloader would.
-    pub fn verify(&mut self, slot: Slot) -> Result<ImageInfo, ImageError> {
-        let region = self.layout.slots[slot.index()];
-        self.check
-            .check(&mut Shared::new(&self.flash), slot, region)
+    /// The state on flash as the harness's bookkeeping sees it: read from
+    /// a copy of the metadata part with no faults armed, so it counts no
+    /// read, draws no randomness from the part and fires no fault.
+    pub(crate) fn peek_state(&self) -> Option<BootState> {
+        let mut m = self.rig.meta().borrow().clone();
+        m.clear_read_faults();
+        m.power_on();
+        let mut j = Journal::new(&mut m, self.layout.metadata).ok()?;
+        j.read().record.map(|r| r.state)
     }
 
-    fn powered(&self) -> bool {
-        self.flash.borrow().is_powered()
+    /// Whether every part has power.
+    pub fn is_powered(&self) -> bool {
+        !self.bus.off.get() && self.rig.parts().iter().all(|p| p.borrow().is_powered())
     }
 
-    fn ops(&self) -> u64 {
-        self.flash.borrow().mutating_ops()
+    fn begin(&mut self) -> u64 {
+        self.bus.call.set(self.bus.call.get() + 1);
+        self.mutating_ops()
     }
 
     /// Turns a call's result into the scenario's, noticing power cuts and
     /// recording which images are confirmed on flash afterwards.
     fn settle<T>(&mut self, what: &str, ops_before: u64, r: Result<T, Error>) -> Result<T, Stop> {
-        if !self.powered() {
+        if !self.is_powered() {
             self.trace.push(format!("{what}: power cut"));
             return Err(Stop::PowerCut);
         }
-        if let Some(st) = self.read_state() {
+        let st = self.peek_state();
+        if let Some(st) = &st {
             for s in Slot::ALL {
                 let info = st.slot(s);
                 let seen = self
@@ -199,18 +744,38 @@ impl<C: DeviceCheck> Device<C> {
                 }
             }
         }
+        if let (Some((part, index)), None) = (self.history.watch, &self.history.fired) {
+            if self.with_part(part, |p| p.reads_done()) > index {
+                let err = r.as_ref().err().map(|e| e.to_string());
+                self.trace.push(format!(
+                    "{what}: the read fault fired during this call ({})",
+                    err.as_deref().unwrap_or("it succeeded")
+                ));
+                self.history.fired = Some((what.to_string(), err, st));
+            }
+        }
         r.map_err(|e| {
             self.trace.push(format!("{what}: {e}"));
             Stop::Error(e)
         })
     }
+}
+
+impl<C: DeviceCheck<R::Slots>, R: Rig> Device<C, R> {
+    /// Checks the image in `slot` as the bootloader would.
+    pub fn verify(&mut self, slot: Slot) -> Result<ImageInfo, ImageError> {
+        let region = self.layout.slots[slot.index()];
+        let mut wire = self.wire_slots();
+        self.check.clone().check(&mut wire, slot, region)
+    }
 
     /// Resets the device and runs the bootloader's decision.
     pub fn boot(&mut self) -> Result<Decision, Stop> {
-        let ops = self.ops();
+        let ops = self.begin();
+        let before = self.peek_state();
         let result = Bootloader::new(
-            Shared::new(&self.flash),
-            Shared::new(&self.flash),
+            self.wire_meta(),
+            self.wire_slots(),
             self.layout,
             self.check.clone(),
             self.policy,
@@ -220,38 +785,63 @@ impl<C: DeviceCheck> Device<C> {
         // What the board hands to the firmware; it survives only in RAM.
         self.running = Handoff::from_decision(&d).map(|h| h.slot);
         self.trace.push(describe(&d));
-        if d.is_trial() {
-            if let Some(slot) = d.slot {
-                let digest = self
-                    .read_state()
-                    .map(|s| s.slot(slot).digest)
-                    .unwrap_or_default();
-                let fresh = self.policy.fresh_tries;
-                let entry = self.history.trials.entry(digest).or_insert((0, fresh));
-                entry.0 += 1;
-                if entry.0 > entry.1 as u32 {
-                    let v = format!(
-                        "image in slot {slot} booted on trial {} times, allowed {}",
-                        entry.0, entry.1
-                    );
-                    self.history.violations.push(v);
-                }
-            }
+        if let (true, Some(slot)) = (d.is_trial(), d.slot) {
+            self.count_trial(slot, &d, before);
         }
         Ok(d)
+    }
+
+    /// Checks that the trial boot `d` of `slot` was counted on flash before
+    /// it was returned, and that the image is within its tries.
+    fn count_trial(&mut self, slot: Slot, d: &Decision, before: Option<BootState>) {
+        let after = self.peek_state();
+        let Some(now) = after.as_ref().map(|s| *s.slot(slot)) else {
+            self.history.violations.push(format!(
+                "slot {slot} booted on trial with no state on flash"
+            ));
+            return;
+        };
+        let counted = matches!(now.state, ImageState::Trial { tries } if tries == d.tries_left);
+        let decreased = match before.as_ref().map(|b| *b.slot(slot)) {
+            Some(b) => {
+                b.digest != now.digest
+                    || !matches!(
+                        b.state,
+                        ImageState::Pending { .. } | ImageState::Trial { .. }
+                    )
+                    || b.state.tries() > now.state.tries()
+            }
+            None => true,
+        };
+        if !counted || !decreased {
+            self.history.violations.push(format!(
+                "slot {slot} booted on trial with {} tries left, but flash went from {:?} to {:?}: the try was not counted",
+                d.tries_left,
+                before.map(|b| b.slot(slot).state),
+                now.state
+            ));
+        }
+        let fresh = self.policy.fresh_tries;
+        let entry = self.history.trials.entry(now.digest).or_insert((0, fresh));
+        entry.0 += 1;
+        if entry.0 > entry.1 as u32 {
+            let v = format!(
+                "image in slot {slot} booted on trial {} times, allowed {}",
+                entry.0, entry.1
+            );
+            self.history.violations.push(v);
+        }
     }
 
     fn app<T>(
         &mut self,
         what: &str,
-        f: impl FnOnce(
-            &mut Updater<Shared<'_, DeviceFlash>, Shared<'_, DeviceFlash>, C>,
-        ) -> Result<T, Error>,
+        f: impl FnOnce(&mut Updater<Wire<'_, R::Meta>, Wire<'_, R::Slots>, C>) -> Result<T, Error>,
     ) -> Result<T, Stop> {
-        let ops = self.ops();
+        let ops = self.begin();
         let result = Updater::new(
-            Shared::new(&self.flash),
-            Shared::new(&self.flash),
+            self.wire_meta(),
+            self.wire_slots(),
             self.layout,
             self.check.clone(),
         )
@@ -423,4 +1013,94 @@ impl TestImage {
 /// The public key of [`TEST_KEY_SEED`].
 pub fn test_public_key() -> [u8; 32] {
     *keypair_from_seed(TEST_KEY_SEED).expect("test key").pk
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::digest::DigestCheck;
+    use crate::sim::flash::SimError;
+
+    fn two_parts() -> Device<DigestCheck, TwoParts<SimFlash<1, 8, 2048>, SimFlash<4, 4, 4096>>> {
+        let mut d = Device::two_parts(
+            SimFlash::<1, 8, 2048>::new(4096).write_once(true),
+            SimFlash::<4, 4, 4096>::new(2 * 8192).erased_to(0x00),
+            8192,
+            DigestCheck,
+        );
+        d.factory(Slot::A, &test_image(Version::new(1, 0, 0, 0), 1500, 1));
+        d
+    }
+
+    #[test]
+    fn layout_follows_the_parts() {
+        let d = two_parts();
+        let l = d.layout();
+        assert_eq!(l.metadata, Geometry::contiguous(0, 2048));
+        assert_eq!(l.metadata.erased, 0xFF);
+        assert_eq!(l.slots, [Region::new(0, 8192), Region::new(8192, 8192)]);
+        assert_eq!(l.slot_erased, 0x00);
+        let one = Device::one_part(
+            SimFlash::<1, 16, 1024>::new(2 * 1024 + 2 * 4096).erased_to(0x00),
+            4096,
+            DigestCheck,
+        );
+        assert_eq!(one.layout().metadata.erased, 0x00);
+        assert_eq!(one.layout().slots[0], Region::new(2048, 4096));
+    }
+
+    /// A cut on the slots' part powers the metadata part off too, and the
+    /// accesses of both parts are logged in order.
+    #[test]
+    fn one_power_supply_for_every_part() {
+        let mut d = two_parts();
+        d.boot().unwrap();
+        d.log_accesses(true);
+        let at = d.slot_flash().mutating_ops();
+        d.slot_flash_mut().cut_at(at, CutMode::Torn);
+        let image = test_image(Version::new(1, 1, 0, 0), 1500, 2);
+        assert_eq!(
+            d.stage(&image, &StageOptions::default()),
+            Err(Stop::PowerCut)
+        );
+        assert!(!d.is_powered());
+        // The next access to the metadata part finds it without power.
+        let mut wire = d.wire_meta();
+        assert_eq!(
+            wire.read(0, &mut [0; 8]),
+            Err(SharedError::Flash(SimError::PowerLoss))
+        );
+        assert!(!d.meta().is_powered());
+        let log = d.accesses();
+        let parts: Vec<usize> = log
+            .iter()
+            .filter(|a| a.op.is_some())
+            .map(|a| a.part)
+            .collect();
+        assert_eq!(
+            parts.first(),
+            Some(&0),
+            "staging invalidates the slot's metadata first"
+        );
+        assert_eq!(parts.last(), Some(&1), "the cut landed on the slots' part");
+        d.power_on();
+        assert!(d.is_powered() && d.meta().is_powered() && d.slot_flash().is_powered());
+        assert_eq!(d.boot().unwrap().slot, Some(Slot::A));
+    }
+
+    /// The harness's bookkeeping reads a copy: no read counted, no fault
+    /// fired.
+    #[test]
+    fn peeking_at_the_state_touches_nothing() {
+        let mut d = two_parts();
+        d.boot().unwrap();
+        let reads = d.reads_done();
+        let next = d.meta().reads_done();
+        d.meta_mut().fail_read_at(next);
+        assert!(d.peek_state().is_some());
+        assert_eq!(d.reads_done(), reads);
+        // The armed fault is still there for the device's own reads.
+        let mut wire = d.wire_meta();
+        assert!(wire.read(0, &mut [0; 8]).is_err());
+    }
 }

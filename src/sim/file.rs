@@ -7,10 +7,13 @@
 //! works on flash:
 //!
 //! * **Read** any byte range inside the file.
-//! * **Write** works on `WRITE`-byte words and can only clear bits: the
-//!   stored byte becomes `old & new` (read, AND, write back).
+//! * **Write** works on `WRITE`-byte words and can only move bits away from
+//!   their erased value: on a part that erases to `0xFF` (the default) the
+//!   stored byte becomes `old & new`; on one that erases to `0x00`
+//!   ([`FileFlash::erased_to`]) it becomes `old | new` (read, merge, write
+//!   back).
 //! * **Erase** works on whole `ERASE`-byte sectors and sets every byte to
-//!   `0xFF`.
+//!   the erased value.
 //!
 //! Offsets and lengths must be multiples of those sizes and lie inside the
 //! file, or the call fails with [`FileFlashError::NotAligned`] or
@@ -98,6 +101,7 @@ pub struct FileFlash<const WRITE: usize, const ERASE: usize> {
     capacity: u32,
     writable: bool,
     sync: bool,
+    erased: u8,
 }
 
 /// Bytes written per call when erasing, so a 128 KiB sector does not need
@@ -141,12 +145,27 @@ impl<const WRITE: usize, const ERASE: usize> FileFlash<WRITE, ERASE> {
     /// The error of creating or writing the file, or
     /// [`io::ErrorKind::InvalidInput`] if `capacity` exceeds 4 GiB.
     pub fn create_blank(path: impl AsRef<Path>, capacity: u32) -> io::Result<Self> {
+        Self::create_blank_erased_to(path, capacity, 0xFF)
+    }
+
+    /// As [`FileFlash::create_blank`], for a part whose erased bytes read
+    /// `erased` (`0xFF` or `0x00`): the file is filled with it and the
+    /// flash is returned [`erased_to`](FileFlash::erased_to) it.
+    ///
+    /// # Errors
+    ///
+    /// As [`FileFlash::create_blank`].
+    pub fn create_blank_erased_to(
+        path: impl AsRef<Path>,
+        capacity: u32,
+        erased: u8,
+    ) -> io::Result<Self> {
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
             .open(path)?;
-        let chunk = [0xFFu8; ERASE_CHUNK];
+        let chunk = [erased; ERASE_CHUNK];
         let mut left = capacity as usize;
         while left > 0 {
             let n = left.min(ERASE_CHUNK);
@@ -154,7 +173,7 @@ impl<const WRITE: usize, const ERASE: usize> FileFlash<WRITE, ERASE> {
             left -= n;
         }
         file.sync_all()?;
-        Self::from_file(file, true)
+        Ok(Self::from_file(file, true)?.erased_to(erased))
     }
 
     /// Wraps an open file; `writable` says whether it was opened for
@@ -179,7 +198,23 @@ impl<const WRITE: usize, const ERASE: usize> FileFlash<WRITE, ERASE> {
             capacity,
             writable,
             sync: true,
+            erased: 0xFF,
         })
+    }
+
+    /// The same flash on a part whose erased bytes read `value`: `0xFF`
+    /// (the default; writes AND into the old content) or `0x00` (writes
+    /// OR into it). Erasing fills sectors with `value`. Any other value is
+    /// taken as `0xFF`'s rule for writes, since a NOR bit moves one way
+    /// only.
+    pub fn erased_to(mut self, value: u8) -> Self {
+        self.erased = value;
+        self
+    }
+
+    /// The value erased bytes read.
+    pub fn erased(&self) -> u8 {
+        self.erased
     }
 
     /// Turns the `fsync` after every write and erase on (the default) or
@@ -266,7 +301,7 @@ impl<const WRITE: usize, const ERASE: usize> NorFlash for FileFlash<WRITE, ERASE
         let at = self.check(from, (to - from) as usize, ERASE)?;
         self.writable()?;
         self.file.seek(SeekFrom::Start(at))?;
-        let chunk = [0xFFu8; ERASE_CHUNK];
+        let chunk = [self.erased; ERASE_CHUNK];
         let mut left = (to - from) as usize;
         while left > 0 {
             let n = left.min(ERASE_CHUNK);
@@ -282,12 +317,18 @@ impl<const WRITE: usize, const ERASE: usize> NorFlash for FileFlash<WRITE, ERASE
         if bytes.is_empty() {
             return Ok(());
         }
-        // NOR programming only clears bits: what a real part would hold
-        // after this write is the old content AND the new.
+        // NOR programming moves bits one way only, away from the erased
+        // value: what a real part would hold after this write is the old
+        // content AND the new (erased 0xFF), or OR the new (erased 0x00).
         let mut merged = vec![0u8; bytes.len()];
         self.read_at(at, &mut merged)?;
+        let or = self.erased == 0x00;
         for (m, b) in merged.iter_mut().zip(bytes) {
-            *m &= *b;
+            if or {
+                *m |= *b;
+            } else {
+                *m &= *b;
+            }
         }
         self.write_at(at, &merged)?;
         self.flush()
@@ -395,6 +436,57 @@ mod tests {
         let e = Small::create_blank(&s.0, 64).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read(&s.0).unwrap(), b"dump");
+    }
+
+    #[test]
+    fn a_part_that_erases_to_zero() {
+        let s = Scratch::new("zero");
+        let mut f = Small::create_blank_erased_to(&s.0, 128, 0x00)
+            .unwrap()
+            .sync(false);
+        assert_eq!(f.erased(), 0x00);
+        assert_eq!(read_vec(&mut f, 0, 128), vec![0x00; 128]);
+        f.write(4, &[0xF0, 0x0F, 0x55, 0x00]).unwrap();
+        // A second write only sets more bits.
+        f.write(4, &[0x0C, 0x00, 0xAA, 0x01]).unwrap();
+        assert_eq!(read_vec(&mut f, 4, 4), [0xFC, 0x0F, 0xFF, 0x01]);
+        f.erase(0, 64).unwrap();
+        assert_eq!(read_vec(&mut f, 0, 64), vec![0x00; 64]);
+        // Opened again, the erase value is what the caller declares.
+        drop(f);
+        let mut again = Small::open(&s.0).unwrap().erased_to(0x00).sync(false);
+        again.write(64, &[0x80; 4]).unwrap();
+        again.write(64, &[0x01; 4]).unwrap();
+        assert_eq!(read_vec(&mut again, 64, 4), [0x81; 4]);
+    }
+
+    #[test]
+    fn runs_the_journal_on_a_part_that_erases_to_zero() {
+        use crate::journal::{Geometry, Journal};
+        use crate::state::{BootState, Slot};
+
+        let s = Scratch::new("journal0");
+        let flash = FileFlash::<1, 1024>::create_blank_erased_to(&s.0, 2048, 0x00)
+            .unwrap()
+            .sync(false);
+        let geometry = Geometry::contiguous(0, 1024).erased_to(0x00);
+        let mut j = Journal::new(flash, geometry).unwrap();
+        assert!(j.read().blank);
+        let state = BootState {
+            primary: Some(Slot::A),
+            ..BootState::default()
+        };
+        // More records than one sector holds: the journal erases and moves.
+        for _ in 0..9 {
+            j.append(&state).unwrap();
+        }
+        drop(j);
+        let flash = FileFlash::<1, 1024>::open_read_only(&s.0)
+            .unwrap()
+            .erased_to(0x00);
+        let mut j = Journal::new(flash, geometry).unwrap();
+        let r = j.read().record.unwrap();
+        assert_eq!((r.seq, r.state), (8, state));
     }
 
     #[test]

@@ -510,8 +510,13 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
 
     /// Restarts the random stream from `seed`.
     pub fn seed(mut self, seed: u64) -> Self {
-        self.rng = ChaCha8Rng::seed_from_u64(seed);
+        self.reseed(seed);
         self
+    }
+
+    /// Restarts the random stream from `seed`, in place.
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = ChaCha8Rng::seed_from_u64(seed);
     }
 
     /// Makes this a part whose erased state is `value`: `0xFF` (the
@@ -703,6 +708,15 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
     pub fn power_on(&mut self) {
         self.powered = true;
         self.cut = None;
+    }
+
+    /// Turns the power off without touching the array, as when another
+    /// part on the same supply was cut: every call fails with
+    /// [`SimError::PowerLoss`] until [`power_on`](Self::power_on). Armed
+    /// cuts and faults stay armed (`power_on` disarms the cut); nothing is
+    /// counted and no randomness is drawn.
+    pub fn power_off(&mut self) {
+        self.powered = false;
     }
 
     /// The raw stored bytes. A weak bit shows the value stored for it, not

@@ -10,5 +10,5 @@ pub use flash::*;
 pub mod device;
 pub mod harness;
 
-pub use device::{Device, Stop};
-pub use harness::{Harness, Report, Violation};
+pub use device::{Access, Device, DeviceFlash, OnePart, Part, Rig, SimPart, Stop, TwoParts, Wire};
+pub use harness::{Fault, Harness, ReadScope, Report, Violation};

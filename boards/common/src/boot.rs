@@ -4,7 +4,7 @@
 //! and starts its watchdog for a trial boot only:
 //!
 //! ```ignore
-//! match boot::select::<board::Board>(flash) {
+//! match boot::select::<board::Board>(flash, board::counter()) {
 //!     Some(entry) => {
 //!         if entry.is_trial() {
 //!             watchdog_start();
@@ -19,6 +19,7 @@
 use core::cell::RefCell;
 
 use abboot::boot::{Bootloader, Policy, VerifyPolicy};
+use abboot::counter::SecurityCounter;
 use abboot::flash::Shared;
 use abboot::handoff::Handoff;
 use abboot::image::ImageInfo;
@@ -50,10 +51,16 @@ pub struct Entry {
 /// [`XipBoard::CHECK`] and [`POLICY`], then the vector table check of the
 /// chosen payload.
 ///
+/// `counter` is the board's hardware security counter
+/// ([`abboot::counter`]; [`abboot::counter::NoCounter`] where the part has
+/// none): nothing below the higher of it and the journal's floor boots,
+/// and a raise that a power cut kept from the firmware's confirm is
+/// caught up here, before the jump.
+///
 /// `None`: nothing verified to boot, the layout does not fit the device (a
 /// build mistake), or the payload's first words are not a vector table for
 /// this board. The board then runs its recovery and never jumps.
-pub fn select<B: XipBoard>(flash: impl NorFlash) -> Option<Entry> {
+pub fn select<B: XipBoard>(flash: impl NorFlash, counter: impl SecurityCounter) -> Option<Entry> {
     let flash = RefCell::new(flash);
     let mut bootloader = Bootloader::new(
         Shared::new(&flash),
@@ -62,7 +69,8 @@ pub fn select<B: XipBoard>(flash: impl NorFlash) -> Option<Entry> {
         B::CHECK,
         POLICY,
     )
-    .ok()?;
+    .ok()?
+    .with_counter(counter);
     let decision = bootloader.select();
     // `select` has verified the image of the slot it returns (signature,
     // payload digest, hardware id, load address, header length) and, for a
@@ -81,10 +89,18 @@ pub fn select<B: XipBoard>(flash: impl NorFlash) -> Option<Entry> {
 /// The verified payload of `slot` as a vector table: its address (slot
 /// address + header length), if the payload is linked to run there and its
 /// first two words are a stack pointer in RAM and a Thumb reset handler
-/// inside the slot.
+/// inside the *signed payload*.
+///
+/// Both words and the reset handler are bounded by the end of the payload
+/// `select` verified (load address + `payload_len` from
+/// [`Decision::image`](abboot::boot::Decision::image)), not by the slot's
+/// end: the rest of the slot after the payload is unsigned (padding, an
+/// old image's tail), and a reset vector pointing there would run code no
+/// key signed. A payload too short to hold the two words is refused.
 ///
 /// The payload is signed, so this only catches an image linked for other
-/// memory; it is read through the flash driver, with no `unsafe`.
+/// memory or built wrong; it is read through the flash driver, with no
+/// `unsafe`.
 fn vector_table<B: XipBoard>(
     flash: &mut impl ReadNorFlash,
     slot: Slot,
@@ -94,8 +110,13 @@ fn vector_table<B: XipBoard>(
     // No overflow: `LAYOUT` keeps the slots inside the address space, and
     // the check keeps the header inside the slot.
     let entry = B::SLOT_ADDRESS[i] + image.header_len;
-    let slot_end = B::SLOT_ADDRESS[i] + B::SLOT_LEN;
+    // The check keeps the payload inside the slot too; `checked_add`
+    // anyway, so that a check that did not would be a refusal here.
+    let payload_end = entry.checked_add(image.payload_len)?;
     let mut words = [0u8; 8];
+    if image.payload_len < words.len() as u32 {
+        return None;
+    }
     flash
         .read(B::SLOT_OFFSET[i] + image.header_len, &mut words)
         .ok()?;
@@ -104,7 +125,9 @@ fn vector_table<B: XipBoard>(
     let reset = u32::from_le_bytes([r0, r1, r2, r3]);
     let linked_here = image.load_address == entry;
     let sp_ok = sp > B::RAM_START && sp <= B::RAM_END && sp % 8 == 0;
-    let reset_ok = reset & 1 == 1 && reset > entry && reset < slot_end;
+    // `reset - 1` is the handler's first instruction (Thumb bit set):
+    // `reset < payload_end` keeps its first 2 bytes inside the payload.
+    let reset_ok = reset & 1 == 1 && reset > entry && reset < payload_end;
     (linked_here && sp_ok && reset_ok).then_some(entry)
 }
 
@@ -133,11 +156,11 @@ impl Entry {
         // driver went with it, so the slot is as checked), linked to run
         // exactly there (its signed load address, checked equal), and its
         // first words are a stack pointer in RAM and a Thumb reset handler
-        // inside the slot. No code of the bootloader runs after the jump,
-        // so taking the core peripherals and resetting MSP cannot break
-        // anything still in use; the interrupts the HAL may have enabled
-        // are disabled and cleared first, so none reaches the firmware
-        // before it sets up its own.
+        // inside the signed payload. No code of the bootloader runs after
+        // the jump, so taking the core peripherals and resetting MSP cannot
+        // break anything still in use; the interrupts the HAL may have
+        // enabled are disabled and cleared first, so none reaches the
+        // firmware before it sets up its own.
         unsafe {
             let core = cortex_m::Peripherals::steal();
             let nvic = core.NVIC.icer.iter().zip(&core.NVIC.icpr);

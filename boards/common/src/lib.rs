@@ -101,20 +101,17 @@ pub trait XipBoard {
     ];
 
     /// Where the payload of slot A and slot B is linked to run (execute in
-    /// place: slot address + header length).
-    const LOAD_ADDRESS: [u32; 2] = [
-        Self::SLOT_ADDRESS[0] + Self::HEADER_LEN,
-        Self::SLOT_ADDRESS[1] + Self::HEADER_LEN,
-    ];
+    /// place: slot address + header length), as [`Self::PROFILE`] derives
+    /// it.
+    const LOAD_ADDRESS: [u32; 2] = Self::PROFILE.load_address;
 
-    /// What an image for this board must say: the hardware id, each
-    /// slot's load address, and the header length the bootloader jumps
-    /// past.
-    const PROFILE: BoardProfile = BoardProfile {
-        header_len: Some(Self::HEADER_LEN),
-        hardware_id: Self::HARDWARE_ID,
-        load_address: Self::LOAD_ADDRESS,
-    };
+    /// What an image for this board must say: the hardware id, and the
+    /// header length the bootloader jumps past, from which
+    /// [`BoardProfile::execute_in_place`] derives each slot's load address
+    /// (slot address + header length). An image signed with another header
+    /// length or load address is refused.
+    const PROFILE: BoardProfile =
+        BoardProfile::execute_in_place(Self::HARDWARE_ID, Self::SLOT_ADDRESS, Self::HEADER_LEN);
 
     /// The image check the bootloader and the firmware use (and an
     /// [`abboot::Updater`] should): the signed image check with the

@@ -12,16 +12,33 @@
 use core::cell::RefCell;
 
 use abboot::Slot;
-use abboot_board_common::firmware::{runs_from, start, updater};
+use abboot_board_common::firmware::{fence, runs_from, start, updater};
 
+use crate::counter;
 use crate::led::Led;
 use crate::nvmc::Nvmc;
 use crate::{blink_forever, wdt, Board};
 
+/// embassy-nrf's configuration. Its default, `Debug::Allowed`, opens the
+/// debug port at every start on the nRF52840 build codes with the
+/// "improved" APPROTECT (it writes `UICR.APPROTECT = HwDisabled` and
+/// `APPROTECT.DISABLE`): right for a development kit, wrong for a product.
+/// With feature `approtect` the firmware leaves APPROTECT to the
+/// bootloader (`Debug::NotConfigured`).
+fn config() -> embassy_nrf::config::Config {
+    #[allow(unused_mut)]
+    let mut config = embassy_nrf::config::Config::default();
+    #[cfg(feature = "approtect")]
+    {
+        config.debug = embassy_nrf::config::Debug::NotConfigured;
+    }
+    config
+}
+
 /// Runs the firmware linked for `linked_for`.
 pub fn run(linked_for: Slot) -> ! {
     wdt::feed();
-    let p = embassy_nrf::init(Default::default());
+    let p = embassy_nrf::init(config());
     // The bootloader's drivers, not embassy-nrf's: embassy's handles for
     // the NVMC, LED1 and the WDT are held here, unused, so no embassy
     // driver is made for them.
@@ -31,9 +48,17 @@ pub fn run(linked_for: Slot) -> ! {
     // SAFETY: the one NVMC driver (embassy's handle is held above) and no
     // interrupt handler uses the NVMC. `start` writes only the metadata
     // pages, and the updater only the slot the firmware does not run from,
-    // never this firmware's slot or the bootloader.
-    let mut flash = unsafe { Nvmc::new() };
-    let Ok(boot) = start::<Board>(&mut flash, |boot| runs_from(boot, linked_for)) else {
+    // never this firmware's slot; and the driver is fenced to the metadata
+    // pages and the slots at once, so nothing through it reaches the
+    // bootloader (which the ACL also locks: `board::protect`).
+    let mut flash = fence::<Board, _>(unsafe { Nvmc::new() });
+    // SAFETY: as the NVMC driver's: the counter programs UICR words
+    // through the NVMC, never while the driver is in the middle of a write
+    // (both are used from this thread only, one call at a time).
+    let mut counter = unsafe { counter::counter() };
+    let Ok(boot) =
+        start::<Board, _, _>(&mut flash, &mut counter, |boot| runs_from(boot, linked_for))
+    else {
         blink_forever(&mut led, 100, 900)
     };
     wdt::feed();
@@ -41,7 +66,7 @@ pub fn run(linked_for: Slot) -> ! {
     // The application stages updates (from its radio, its USB) with this
     // updater: it writes only the other slot than the hand-off's.
     let flash = RefCell::new(flash);
-    let Ok(_updater) = updater::<Board, _>(&flash, boot.running()) else {
+    let Ok(_updater) = updater::<Board, _, _>(&flash, boot.running(), counter) else {
         blink_forever(&mut led, 100, 900)
     };
 

@@ -28,10 +28,12 @@
 
 use abboot_board_common::XipBoard;
 
+pub mod counter;
 pub mod firmware;
 mod key;
 pub mod led;
 pub mod nvmc;
+pub mod protect;
 pub mod wdt;
 
 use led::Led;

@@ -55,12 +55,12 @@ pub const LAYOUT: Layout = Layout::new(
     ],
 );
 
-/// What an image for this board must say.
-pub const PROFILE: BoardProfile = BoardProfile {
-    header_len: None,
-    hardware_id: HARDWARE_ID,
-    load_address: LOAD_ADDRESS,
-};
+/// What an image for this board must say: the hardware id and each
+/// slot's load address. The bootloader copies the payload there and jumps
+/// to it, wherever the header ends, so the header length does not matter
+/// ([`BoardProfile::copied_to`], the explicit opt-out from the
+/// execute-in-place header-length guard).
+pub const PROFILE: BoardProfile = BoardProfile::copied_to(HARDWARE_ID, LOAD_ADDRESS);
 
 /// The public keys images may be signed with. Test key: its secret seed is
 /// `TEST_KEY_SEED` in the host tool; never use it for a real product.

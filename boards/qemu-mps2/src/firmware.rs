@@ -25,6 +25,7 @@
 use core::cell::RefCell;
 
 use abboot::app::{StageOptions, Updater};
+use abboot::fence::Fenced;
 use abboot::flash::Shared;
 use abboot::handoff::{Handoff, HandoffError};
 use abboot::image::signed::{SignedCheck, TrustedKeys};
@@ -79,7 +80,9 @@ pub fn run(linked: Slot) -> ! {
             sh::exit(EXIT_FW_ERROR)
         }
     };
-    let cell = RefCell::new(flash);
+    // Fenced to the metadata sectors and the slots: a write or an erase
+    // anywhere else is refused before it reaches the file.
+    let cell = RefCell::new(Fenced::for_layout(flash, &config::LAYOUT));
     let check = SignedCheck::new(TrustedKeys::new(&config::TRUSTED_KEYS), config::PROFILE);
     let mut up = match Updater::new(
         Shared::new(&cell),
@@ -157,9 +160,11 @@ pub fn run(linked: Slot) -> ! {
         .s(" failures=")
         .u(st.failure_count as u32)
         .print();
+    drop(up);
+    let flash = cell.into_inner().into_inner();
     Line::new()
         .s("fw: reboot (flash ops ")
-        .u(cell.try_borrow().map_or(0, |f| f.ops()))
+        .u(flash.ops())
         .s(")")
         .print();
     sh::exit(EXIT_REBOOT)
@@ -225,7 +230,8 @@ fn report(what: &str, r: Result<(), abboot::Error>) {
     l.print();
 }
 
-type Up<'a> = Updater<Shared<'a, FileFlash>, Shared<'a, FileFlash>, SignedCheck<'static>>;
+type Fw = Fenced<FileFlash, 4>;
+type Up<'a> = Updater<Shared<'a, Fw>, Shared<'a, Fw>, SignedCheck<'static>>;
 
 /// Stages the image in the host file `file`, read in 1 KiB chunks.
 fn stage(args: &Args, up: &mut Up<'_>, file: &[u8]) {

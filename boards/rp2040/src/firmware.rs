@@ -11,8 +11,9 @@
 
 use core::cell::RefCell;
 
+use abboot::counter::NoCounter;
 use abboot::Slot;
-use abboot_board_common::firmware::{runs_from, start, updater};
+use abboot_board_common::firmware::{fence, runs_from, start, updater};
 use embassy_rp::gpio::{Level, Output};
 
 use crate::{blink_forever, Board, Flash, Watchdog};
@@ -23,8 +24,12 @@ pub fn run(linked_for: Slot) -> ! {
     let mut wd = Watchdog::new(p.WATCHDOG);
     wd.feed();
     let mut led = Output::new(p.PIN_25, Level::Low);
-    let mut flash = Flash::new_blocking(p.FLASH);
-    let Ok(boot) = start::<Board>(&mut flash, |boot| runs_from(boot, linked_for)) else {
+    // Fenced: writable only in the metadata sectors and the slots.
+    let mut flash = fence::<Board, _>(Flash::new_blocking(p.FLASH));
+    // No hardware counter on this part (see the README).
+    let Ok(boot) = start::<Board, _, _>(&mut flash, &mut NoCounter, |boot| {
+        runs_from(boot, linked_for)
+    }) else {
         blink_forever(&mut led, &mut wd, 100, 900)
     };
     wd.feed();
@@ -32,7 +37,7 @@ pub fn run(linked_for: Slot) -> ! {
     // The application stages updates (from its USB, its radio) with this
     // updater: it writes only the other slot than the hand-off's.
     let flash = RefCell::new(flash);
-    let Ok(_updater) = updater::<Board, _>(&flash, boot.running()) else {
+    let Ok(_updater) = updater::<Board, _, _>(&flash, boot.running(), NoCounter) else {
         blink_forever(&mut led, &mut wd, 100, 900)
     };
 

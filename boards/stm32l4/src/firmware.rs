@@ -12,11 +12,11 @@
 use core::cell::RefCell;
 
 use abboot::Slot;
-use abboot_board_common::firmware::{runs_from, start, updater};
+use abboot_board_common::firmware::{fence, runs_from, start, updater};
 use embassy_stm32::flash::Flash;
 use embassy_stm32::gpio::{Level, Output, Speed};
 
-use crate::{blink_forever, config, Board, EccFlash, Watchdog};
+use crate::{blink_forever, config, counter, Board, EccFlash, Watchdog};
 
 /// Runs the firmware linked for `linked_for`.
 pub fn run(linked_for: Slot) -> ! {
@@ -24,8 +24,15 @@ pub fn run(linked_for: Slot) -> ! {
     let mut wdg = Watchdog::new(p.IWDG);
     wdg.feed();
     let mut led = Output::new(p.PA5, Level::Low, Speed::Low);
-    let mut flash = EccFlash(Flash::new_blocking(p.FLASH));
-    let Ok(boot) = start::<Board>(&mut flash, |boot| runs_from(boot, linked_for)) else {
+    // Fenced: writable only in the metadata pages and the slots.
+    let mut flash = fence::<Board, _>(EccFlash(Flash::new_blocking(p.FLASH)));
+    // SAFETY: the counter programs OTP through the flash controller, never
+    // while the flash driver is in the middle of an operation (both are
+    // used from this thread only, one call at a time).
+    let mut counter = unsafe { counter::counter() };
+    let Ok(boot) =
+        start::<Board, _, _>(&mut flash, &mut counter, |boot| runs_from(boot, linked_for))
+    else {
         blink_forever(&mut led, &mut wdg, 100, 900)
     };
     wdg.feed();
@@ -33,7 +40,7 @@ pub fn run(linked_for: Slot) -> ! {
     // The application stages updates (from its radio, its USB) with this
     // updater: it writes only the other slot than the hand-off's.
     let flash = RefCell::new(flash);
-    let Ok(_updater) = updater::<Board, _>(&flash, boot.running()) else {
+    let Ok(_updater) = updater::<Board, _, _>(&flash, boot.running(), counter) else {
         blink_forever(&mut led, &mut wdg, 100, 900)
     };
 

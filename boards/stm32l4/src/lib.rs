@@ -47,8 +47,10 @@ use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
 
+pub mod counter;
 pub mod firmware;
 mod key;
+pub mod protect;
 
 /// This board, as `boards/common` sees it: the flash map (the table
 /// above), the images and the jump. The bootloader's flow, its image check
@@ -175,7 +177,7 @@ impl Watchdog {
 }
 
 /// Set by [`on_nmi`] when a flash read hit a two-bit ECC error.
-static ECC_ERROR: AtomicBool = AtomicBool::new(false);
+pub(crate) static ECC_ERROR: AtomicBool = AtomicBool::new(false);
 
 /// The NMI handler's work; both binaries call it from `NonMaskableInt`.
 ///

@@ -12,40 +12,28 @@
 //! confirmed it says so and succeeds.
 
 use std::ops::RangeInclusive;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use abboot::journal::Loaded;
 use abboot::machine::{self, Refusal};
-use abboot::state::{BootState, ImageState, Slot};
+use abboot::state::{BootState, ImageState, Reason, Slot, UpdateState};
 use abboot::status::Status;
 use abboot::Control;
 use clap::Args;
 use serde::Serialize;
+use serde_json::json;
 
-use crate::inspect::{events_text, field, reason_text, tag_text, to_json};
-use crate::journal_file::{self, Access, JournalArgs, JournalTask, Opened};
+use crate::config::{self, MetadataArgs};
+use crate::inspect::{events_text, reason_text, tag_text};
+use crate::journal_file::{self, Access, JournalTask, Opened};
 use crate::num::{self, hex};
 use crate::{Error, Report};
 
 /// The metadata the control commands work on.
 #[derive(Debug, Args)]
 pub struct MetadataFile {
-    /// The metadata: a block device holding the journal (/dev/mmcblk0p3,
-    /// /dev/mtdblock2; not a raw /dev/mtdN), or a dump of it.
-    #[arg(long, value_name = "FILE")]
-    pub metadata: PathBuf,
     #[command(flatten)]
-    pub journal: JournalArgs,
-}
-
-/// `abboot status`.
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    #[command(flatten)]
-    pub target: MetadataFile,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
+    pub metadata: MetadataArgs,
 }
 
 /// `abboot mark-bad`.
@@ -62,7 +50,7 @@ pub struct MarkBadArgs {
 #[derive(Debug, Args)]
 pub struct SetTriesArgs {
     /// Trial boots the unconfirmed image gets from now, 1..=255.
-    #[arg(value_parser = tries_value, value_name = "N")]
+    #[arg(long, value_parser = tries_value, value_name = "N")]
     pub tries: u8,
     #[command(flatten)]
     pub target: MetadataFile,
@@ -74,7 +62,7 @@ fn reason_value(text: &str) -> Result<u8, String> {
 }
 
 /// A number of trial boots.
-fn tries_value(text: &str) -> Result<u8, String> {
+pub fn tries_value(text: &str) -> Result<u8, String> {
     u8_in(text, 1..=255, "tries")
 }
 
@@ -88,125 +76,298 @@ fn u8_in(text: &str, range: RangeInclusive<u8>, what: &str) -> Result<u8, String
 
 // ---------------------------------------------------------------- status
 
-/// Reads the journal as a boot does.
+/// Reads the journal as a boot does, and what the scan said.
 struct Read;
 
 impl JournalTask for Read {
-    type Output = Loaded;
+    type Output = (Loaded, Result<(), crate::geometry::Mismatch>);
 
-    fn run<const ERASE: usize>(self, mut opened: Opened<ERASE>) -> Result<Loaded, Error> {
-        Ok(opened.journal.read())
+    fn run<const ERASE: usize>(self, mut opened: Opened<ERASE>) -> Result<Self::Output, Error> {
+        Ok((opened.journal.read(), opened.scan))
     }
+}
+
+/// One slot in the status.
+#[derive(Serialize)]
+struct SlotJson {
+    /// `empty`, `pending`, `trial`, `confirmed` or `rejected`.
+    state: &'static str,
+    /// Trial boots left (pending and trial only).
+    tries_left: Option<u8>,
+    version: Option<String>,
+    digest: Option<String>,
+    /// Boots of this image that wrote state.
+    boots: u8,
+    /// The last confirmed slot.
+    primary: bool,
+    /// The slot kept as the way back.
+    rollback: bool,
+}
+
+/// `status --json`: every field `null` when the metadata holds no usable
+/// state.
+#[derive(Serialize)]
+struct StatusJson {
+    file: String,
+    /// `"valid"`, `"blank"` (both sectors erased), `"invalid"` (no valid
+    /// record: not a journal, or the wrong geometry) or `"geometry"` (the
+    /// scan proves the geometry given wrong).
+    metadata: &'static str,
+    /// What is wrong, when the metadata is not valid.
+    problem: Option<String>,
+    seq: Option<u32>,
+    slots: Option<SlotsJson>,
+    /// The slot the next boot takes, if the images verify: `"A"`, `"B"`,
+    /// or `null` (recovery, or no state).
+    next_boot: Option<Slot>,
+    /// Why: `"confirmed"`, `"trial"` or `"rollback"`.
+    next_boot_kind: Option<&'static str>,
+    /// Where the last update stands.
+    last_outcome: Option<UpdateState>,
+    /// Why the last update failed or was rolled back.
+    last_reason: Option<Reason>,
+    /// Whether the data is ahead of the running image (restore its backup).
+    data_restore_needed: Option<bool>,
+    /// The whole status record (`Status::to_json`), or `null`.
+    status: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
-struct StatusJson<'a> {
-    file: String,
-    /// `"valid"`, `"blank"` (both sectors erased) or `"invalid"` (no valid
-    /// record: not a journal, or the wrong sector size or offset).
-    metadata: &'static str,
-    /// Sequence number of the record read, when there is one.
-    seq: Option<u32>,
-    /// What `Status::to_json` gives, field for field.
-    #[serde(flatten)]
-    status: &'a Status,
-    data_restore_needed: bool,
+struct SlotsJson {
+    #[serde(rename = "A")]
+    a: SlotJson,
+    #[serde(rename = "B")]
+    b: SlotJson,
 }
 
-/// Shows the status record of the state on flash.
-pub fn status(a: &StatusArgs) -> Result<Report, Error> {
-    let t = &a.target;
-    let loaded = journal_file::open(&t.metadata, &t.journal, Access::Read, Read)?;
-    let state = loaded.record.as_ref().map(|r| r.state.clone());
-    let status = Status::from_state(&state.unwrap_or_default());
-    let metadata = match (&loaded.record, loaded.blank) {
-        (Some(_), _) => "valid",
-        (None, true) => "blank",
-        (None, false) => "invalid",
+fn slot_json(st: &BootState, s: Slot) -> SlotJson {
+    let info = st.slot(s);
+    let (state, tries) = match info.state {
+        ImageState::Empty => ("empty", None),
+        ImageState::Pending { tries } => ("pending", Some(tries)),
+        ImageState::Trial { tries } => ("trial", Some(tries)),
+        ImageState::Confirmed => ("confirmed", None),
+        ImageState::Rejected => ("rejected", None),
     };
-    if a.json {
-        return to_json(&StatusJson {
-            file: t.metadata.display().to_string(),
-            metadata,
-            seq: loaded.record.as_ref().map(|r| r.seq),
-            status: &status,
-            data_restore_needed: status.data_restore_needed(),
-        });
+    let present = info.state != ImageState::Empty;
+    SlotJson {
+        state,
+        tries_left: tries,
+        version: present.then(|| info.version.to_string()),
+        digest: present.then(|| hex(&info.digest)),
+        boots: info.attempts,
+        primary: st.primary == Some(s),
+        rollback: st.rollback == Some(s),
     }
-    let file = t.metadata.display();
+}
+
+/// The slot the next boot takes if the images still verify, and why.
+pub fn next_boot(st: &BootState) -> (Option<Slot>, Option<&'static str>) {
+    if let Some(c) = machine::candidate(st) {
+        if st.slot(c).state.tries() > 0 {
+            return (Some(c), Some("trial"));
+        }
+        return (st.primary, st.primary.map(|_| "rollback"));
+    }
+    (st.primary, st.primary.map(|_| "confirmed"))
+}
+
+/// Shows both slots side by side and what boots next.
+pub fn status(a: &MetadataFile) -> Result<Report, Error> {
+    let m = config::metadata(&a.metadata)?;
+    let (loaded, scan) = journal_file::open(&m, Access::Read, Read)?;
+    let file = m.path.display().to_string();
+    let unusable = |metadata: &'static str, problem: String| {
+        let json = StatusJson {
+            file: file.clone(),
+            metadata,
+            problem: Some(problem.clone()),
+            seq: None,
+            slots: None,
+            next_boot: None,
+            next_boot_kind: None,
+            last_outcome: None,
+            last_reason: None,
+            data_restore_needed: None,
+            status: None,
+        };
+        Error::file(&m.path, problem)
+            .with_json(serde_json::to_value(json).unwrap_or(serde_json::Value::Null))
+    };
+    if let Err(e) = scan {
+        return Err(unusable(
+            "geometry",
+            format!("{e} ({})", journal_file::fix_hint(&e, &m)),
+        ));
+    }
     let r = match &loaded.record {
         Some(r) => r,
         None if loaded.blank => {
-            return Ok(format!(
-                "{file}: blank metadata: both journal sectors are erased (a factory device); \
-                 no state is recorded yet\n"
+            return Err(unusable(
+                "blank",
+                "blank metadata: both journal sectors are erased; no state is recorded yet \
+                 (a factory device: run abboot init)"
+                    .to_string(),
             ))
         }
         None => {
             let f = &loaded.findings;
-            return Ok(format!(
-                "{file}: no valid record ({} invalid, {} unreadable positions where a device \
-                 looks): not an abboot journal, or the wrong --sector-size or --offset\n",
-                f.invalid, f.unreadable
+            return Err(unusable(
+                "invalid",
+                format!(
+                    "no valid record ({} invalid, {} unreadable positions where a device looks): \
+                     not an abboot journal, or the wrong {} or {}",
+                    f.invalid,
+                    f.unreadable,
+                    m.sector_size.source.name(),
+                    m.offset.source.name()
+                ),
             ));
         }
     };
-    let mut s = format!("{file}: record seq {}\n", r.seq);
-    status_text(&mut s, &status);
-    Ok(s)
+    let st = &r.state;
+    let status = Status::from_state(st);
+    let (next, kind) = next_boot(st);
+    let json = StatusJson {
+        file: file.clone(),
+        metadata: "valid",
+        problem: None,
+        seq: Some(r.seq),
+        slots: Some(SlotsJson {
+            a: slot_json(st, Slot::A),
+            b: slot_json(st, Slot::B),
+        }),
+        next_boot: next,
+        next_boot_kind: kind,
+        last_outcome: Some(st.update),
+        last_reason: Some(st.last_reason),
+        data_restore_needed: Some(status.data_restore_needed()),
+        status: Some(status_value(&status)),
+    };
+    let text = status_text(&file, r.seq, st, &status);
+    Ok(Report::of(text, &json))
 }
 
-fn status_text(s: &mut String, st: &Status) {
-    let mut line = |k: &str, v: String| field(s, k, v);
-    let version = |v: Option<abboot::Version>| v.map_or("none".to_string(), |v| v.to_string());
-    let digest = |d: Option<[u8; 32]>| d.map_or("none".to_string(), |d| hex(&d));
-    line(
-        "running",
-        match st.running {
-            Some(slot) => format!("slot {slot}, version {}", version(st.installed_version)),
-            None => "none".to_string(),
-        },
-    );
-    line("running digest", digest(st.installed_digest));
-    line(
-        "update",
-        match st.target_version {
-            Some(v) => format!("{:?}, version {v}", st.update),
-            None => format!("{:?}", st.update),
-        },
-    );
-    line(
-        "trial",
-        if st.trial { "yes, not confirmed" } else { "no" }.to_string(),
-    );
-    line("tries left", st.tries_left.to_string());
-    line("failures", st.failure_count.to_string());
-    line("last reason", reason_text(st.last_reason));
-    line(
-        "failed check",
-        st.last_check_error
-            .map_or("none".to_string(), |e| e.to_string()),
-    );
-    line("rejected digest", digest(st.rejected_digest));
-    line("update tag", tag_text(&st.update_tag));
-    line("min security counter", st.min_security_counter.to_string());
-    line(
-        "data epoch",
-        format!(
-            "{} (the running image expects {})",
-            st.data_epoch, st.running_data_epoch
-        ),
-    );
-    line(
-        "data restore needed",
-        if st.data_restore_needed() {
-            "yes: the data is ahead of the running image; restore its backup"
-        } else {
-            "no"
+/// The library's status JSON (`Status::to_json`), as a value.
+pub fn status_value(st: &Status) -> serde_json::Value {
+    serde_json::from_str(&st.to_json()).unwrap_or(serde_json::Value::Null)
+}
+
+/// A slot's state in words.
+pub fn slot_state_text(st: &BootState, s: Slot) -> String {
+    let info = st.slot(s);
+    let role = if st.primary == Some(s) {
+        " (primary)"
+    } else if st.rollback == Some(s) {
+        " (fallback)"
+    } else {
+        ""
+    };
+    let state = match info.state {
+        ImageState::Empty => "empty".to_string(),
+        ImageState::Pending { tries } => {
+            format!("pending, {tries} {} left", plural(tries, "try", "tries"))
         }
-        .to_string(),
+        ImageState::Trial { tries } => {
+            format!("on trial, {tries} {} left", plural(tries, "try", "tries"))
+        }
+        ImageState::Confirmed => "confirmed".to_string(),
+        ImageState::Rejected => "rejected".to_string(),
+    };
+    format!("{state}{role}")
+}
+
+fn plural<'a>(n: u8, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+/// The last update's outcome in words.
+pub fn outcome_text(st: &BootState) -> String {
+    let reason = reason_text(st.last_reason);
+    match st.update {
+        UpdateState::Idle => "no update yet".to_string(),
+        UpdateState::Staged => match machine::candidate(st) {
+            Some(c) => format!("an update is staged in slot {c}, waiting for its first boot"),
+            None => "an update was being written and did not finish (interrupted, or a stage \
+                     still running); the slot it was written to is empty"
+                .to_string(),
+        },
+        UpdateState::Trial => "an update is on trial".to_string(),
+        UpdateState::Confirmed => "the last update was confirmed".to_string(),
+        UpdateState::RolledBack => format!("the last update was rolled back: {reason}"),
+        UpdateState::Failed => format!("the last update failed: {reason}"),
+    }
+}
+
+fn status_text(file: &str, seq: u32, st: &BootState, status: &Status) -> String {
+    let mut s = format!("{file}: record seq {seq}\n");
+    let col = |f: &dyn Fn(Slot) -> String| (f(Slot::A), f(Slot::B));
+    let version = |slot: Slot| {
+        let i = st.slot(slot);
+        if i.state == ImageState::Empty {
+            "-".to_string()
+        } else {
+            i.version.to_string()
+        }
+    };
+    let digest = |slot: Slot| {
+        let i = st.slot(slot);
+        if i.state == ImageState::Empty {
+            "-".to_string()
+        } else {
+            format!("{}..", &hex(&i.digest)[..16])
+        }
+    };
+    let rows: Vec<(&str, (String, String))> = vec![
+        ("", ("slot A".to_string(), "slot B".to_string())),
+        ("state", col(&|x| slot_state_text(st, x))),
+        ("version", col(&version)),
+        ("digest", col(&digest)),
+        ("boots", col(&|x| st.slot(x).attempts.to_string())),
+    ];
+    for (k, (a, b)) in rows {
+        s += &format!("  {k:<12}{a:<30}{b}\n");
+    }
+    let (next, kind) = next_boot(st);
+    let next = match (next, kind) {
+        (Some(n), Some("trial")) => format!(
+            "slot {n}, on trial (this boot uses one of its {} {})",
+            st.slot(n).state.tries(),
+            plural(st.slot(n).state.tries(), "try", "tries")
+        ),
+        (Some(n), Some("rollback")) => {
+            format!("slot {n}: the unconfirmed image has no tries left and is rolled back")
+        }
+        (Some(n), _) => format!("slot {n}, confirmed"),
+        (None, _) => "none: no confirmed image (recovery)".to_string(),
+    };
+    let mut line = |k: &str, v: String| s += &format!("  {k:<12}{v}\n");
+    line("next boot", next);
+    line("last update", outcome_text(st));
+    line(
+        "failures",
+        format!("{} updates failed or rolled back, ever", st.failure_count),
     );
-    events_text(s, st.events.iter());
+    if status.update_tag.is_empty() {
+        line("update tag", "none".to_string());
+    } else {
+        line("update tag", tag_text(&status.update_tag));
+    }
+    if status.data_restore_needed() {
+        line(
+            "data",
+            format!(
+                "migrated to epoch {}, the running image expects {}: restore its backup",
+                status.data_epoch, status.running_data_epoch
+            ),
+        );
+    }
+    events_text(&mut s, st.events.iter());
+    s
 }
 
 // ---------------------------------------------------------------- changes
@@ -236,6 +397,7 @@ impl JournalTask for Change {
         let Opened {
             mut journal,
             geometry,
+            ..
         } = opened;
         let before = journal.read();
         let after = Control::new(journal.into_inner(), geometry).and_then(|mut c| {
@@ -273,21 +435,45 @@ pub fn abort(a: &MetadataFile) -> Result<Report, Error> {
 }
 
 fn change(t: &MetadataFile, op: Op) -> Result<Report, Error> {
-    let file = &t.metadata;
-    let Changed { before, after } =
-        journal_file::open(file, &t.journal, Access::Write, Change(op))?;
+    let m = config::metadata(&t.metadata)?;
+    let file = &m.path;
+    let Changed { before, after } = journal_file::open(&m, Access::Write, Change(op))?;
     let old = before
         .record
         .as_ref()
         .map(|r| r.state.clone())
         .unwrap_or_default();
+    let name = match op {
+        Op::Confirm => "confirm",
+        Op::MarkBad(_) => "mark-bad",
+        Op::SetTries(_) => "set-tries",
+        Op::Abort => "abort",
+    };
     match after {
-        Ok(new) => Ok(done_text(op, &old, &new)),
+        Ok(new) => Ok(Report::new(
+            done_text(op, &old, &new),
+            json!({
+                "command": name,
+                "changed": true,
+                "file": file.display().to_string(),
+                "next_boot": next_boot(&new).0,
+                "status": status_value(&Status::from_state(&new)),
+            }),
+        )),
         Err(abboot::Error::Refused(Refusal::AlreadyConfirmed)) if op == Op::Confirm => {
             let running = machine::running_slot(&old).map(|s| image(&old, s));
-            Ok(format!(
-                "already confirmed: {} runs confirmed; nothing changed\n",
-                running.unwrap_or_else(|| "the primary".to_string())
+            Ok(Report::new(
+                format!(
+                    "already confirmed: {} runs confirmed; nothing changed\n",
+                    running.unwrap_or_else(|| "the primary".to_string())
+                ),
+                json!({
+                    "command": name,
+                    "changed": false,
+                    "file": file.display().to_string(),
+                    "next_boot": next_boot(&old).0,
+                    "status": status_value(&Status::from_state(&old)),
+                }),
             ))
         }
         Err(e @ abboot::Error::Refused(_)) => Err(Error::file(
@@ -305,7 +491,7 @@ fn no_record_note(before: &Loaded) -> &'static str {
         (None, true) => " (the metadata is blank: no state is recorded yet)",
         (None, false) => {
             " (the metadata holds no valid record: not an abboot journal, or the wrong \
-             --sector-size or --offset)"
+             sector size or offset)"
         }
     }
 }
@@ -343,7 +529,7 @@ fn done_text(op: Op, old: &BootState, new: &BootState) -> String {
             of(old, machine::trial_slot(old)),
             match new.primary {
                 Some(p) => image(new, p),
-                None => "no confirmed image (recovery)".to_string(),
+                None => "the images that verify (no image is recorded as confirmed; the bootloader rebuilds the state from them)".to_string(),
             }
         ),
         Op::SetTries(tries) => {

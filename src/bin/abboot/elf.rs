@@ -1,322 +1,178 @@
-//! Just enough ELF to turn a linked firmware into the flat binary a slot
-//! holds: the program headers, nothing else.
+//! ELF input, read with the `object` crate (what probe-rs and
+//! cargo-binutils read ELF with): the loadable segments (`PT_LOAD` with
+//! file data) at their *physical* addresses (`p_paddr`, where initialised
+//! `.data` is stored in flash even though it runs from RAM), laid out by
+//! [`lay_out`](crate::firmware::lay_out).
 //!
-//! The loadable segments (`PT_LOAD` with file data) are placed at their
-//! *physical* addresses (`p_paddr`, the load address: initialised `.data`
-//! is stored in flash after the code even though it runs from RAM) from
-//! the lowest one up; gaps between them read `0xFF`, like erased flash.
-//! `p_memsz` beyond `p_filesz` (`.bss`) is zeroed by the startup code and
-//! takes no room in the image.
-//!
-//! ELF32 and ELF64, little-endian only. Every offset and size read from
-//! the file is bounds-checked; a malformed file is an error, never a panic.
+//! * A segment, or the start of one, that holds only the ELF header and
+//!   program header table is left out: lld's default layout maps them in
+//!   a first `PT_LOAD`, and taken as firmware they would become the first
+//!   bytes of the payload and move its load address.
+//! * The machine must be the one expected: `--arch`, or without it a
+//!   32-bit microcontroller machine (Arm, RISC-V 32); an x86-64 program is
+//!   refused.
 
-use std::fmt::Write as _;
+use object::elf::{
+    FileHeader32, FileHeader64, EM_386, EM_AARCH64, EM_ARM, EM_RISCV, EM_X86_64, EM_XTENSA, PT_LOAD,
+};
+use object::read::elf::{FileHeader, ProgramHeader};
+use object::{Endianness, FileKind};
 
-/// `PT_LOAD`.
-const PT_LOAD: u32 = 1;
-/// `e_phnum` value saying the real count is elsewhere (section 0); firmware
-/// never has 65535 program headers, so this is refused, not followed.
-const PN_XNUM: u16 = 0xFFFF;
-/// Largest flat image made. Segments this far apart almost always mean a
-/// RAM address was taken for a flash one, and allocating gigabytes of
-/// `0xFF` to find out would be worse than refusing.
-pub const MAX_FLAT: u64 = 256 << 20;
+use crate::firmware::{lay_out, Flat, Piece};
+
+/// A machine an ELF file is built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Arch {
+    /// 32-bit Arm (Cortex-M, Cortex-R, Cortex-A in AArch32).
+    Arm,
+    /// 64-bit Arm.
+    Aarch64,
+    /// 32-bit RISC-V.
+    Riscv32,
+    /// 64-bit RISC-V.
+    Riscv64,
+    /// Xtensa (ESP32).
+    Xtensa,
+    /// 32-bit x86.
+    X86,
+    /// x86-64.
+    #[value(name = "x86-64")]
+    X86_64,
+}
+
+impl Arch {
+    fn of(machine: u16, is64: bool) -> Option<Arch> {
+        Some(match (machine, is64) {
+            (EM_ARM, _) => Arch::Arm,
+            (EM_AARCH64, _) => Arch::Aarch64,
+            (EM_RISCV, false) => Arch::Riscv32,
+            (EM_RISCV, true) => Arch::Riscv64,
+            (EM_XTENSA, _) => Arch::Xtensa,
+            (EM_386, _) => Arch::X86,
+            (EM_X86_64, _) => Arch::X86_64,
+            _ => return None,
+        })
+    }
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Arm => "arm",
+            Arch::Aarch64 => "aarch64",
+            Arch::Riscv32 => "riscv32",
+            Arch::Riscv64 => "riscv64",
+            Arch::Xtensa => "xtensa",
+            Arch::X86 => "x86",
+            Arch::X86_64 => "x86-64",
+        }
+    }
+}
 
 /// Whether `bytes` start with the ELF magic.
 pub fn is_elf(bytes: &[u8]) -> bool {
     bytes.starts_with(b"\x7fELF")
 }
 
-/// One loadable segment that contributes bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Segment {
-    /// Index of the program header.
-    pub index: usize,
-    /// Physical (load) address.
-    pub address: u32,
-    /// Offset of its data in the file.
-    pub offset: u64,
-    /// Bytes of file data.
-    pub size: u32,
+/// An ELF file laid out flat, and the machine it is for.
+pub struct Elf {
+    /// The flat firmware.
+    pub flat: Flat,
+    /// The machine.
+    pub arch: Arch,
 }
 
-/// An ELF file laid out flat.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Flat {
-    /// Address of the first byte: the lowest segment's.
-    pub base: u32,
-    /// The bytes from `base` to the end of the highest segment.
-    pub data: Vec<u8>,
-    /// The segments, in address order.
-    pub segments: Vec<Segment>,
-}
-
-impl Flat {
-    /// One line per segment, for the `sign` report.
-    pub fn describe(&self) -> String {
-        let mut s = String::new();
-        for seg in &self.segments {
-            let _ = writeln!(
-                s,
-                "  segment {}: 0x{:08x}..0x{:08x} ({} bytes)",
-                seg.index,
-                seg.address,
-                u64::from(seg.address) + u64::from(seg.size),
-                seg.size
-            );
-        }
-        s
-    }
-}
-
-/// Little-endian field reader over the whole file; every read is checked.
-struct Le<'a>(&'a [u8]);
-
-impl Le<'_> {
-    fn bytes<const N: usize>(&self, at: u64) -> Result<[u8; N], String> {
-        usize::try_from(at)
-            .ok()
-            .and_then(|at| self.0.get(at..at.checked_add(N)?))
-            .and_then(|s| s.try_into().ok())
-            .ok_or_else(|| format!("field at offset 0x{at:x} is past the end of the file"))
-    }
-    fn u16(&self, at: u64) -> Result<u16, String> {
-        self.bytes(at).map(u16::from_le_bytes)
-    }
-    fn u32(&self, at: u64) -> Result<u32, String> {
-        self.bytes(at).map(u32::from_le_bytes)
-    }
-    fn u64(&self, at: u64) -> Result<u64, String> {
-        self.bytes(at).map(u64::from_le_bytes)
-    }
-}
-
-/// Lays out the loadable segments of the ELF file `bytes` as a flat image.
+/// Reads the ELF file `bytes` for the machine `expect`.
 ///
 /// # Errors
 ///
-/// What is malformed or unsupported, as one sentence.
-pub fn flatten(bytes: &[u8]) -> Result<Flat, String> {
-    if !is_elf(bytes) {
-        return Err("no ELF magic".into());
+/// What is malformed, unsupported or unexpected, as one sentence.
+pub fn flatten(bytes: &[u8], expect: Option<Arch>) -> Result<Elf, String> {
+    match FileKind::parse(bytes).map_err(|e| format!("not an ELF file: {e}"))? {
+        FileKind::Elf32 => read::<FileHeader32<Endianness>>(bytes, expect),
+        FileKind::Elf64 => read::<FileHeader64<Endianness>>(bytes, expect),
+        other => Err(format!("not an ELF file ({other:?})")),
     }
-    let le = Le(bytes);
-    let [class, data, version] = le.bytes::<3>(4)?;
-    if data != 1 {
-        return Err(format!(
-            "not little-endian (EI_DATA {data}); big-endian ELF is not supported"
-        ));
-    }
-    if version != 1 {
-        return Err(format!("unknown ELF version {version}"));
-    }
-    // (e_phoff, e_phentsize, e_phnum) and the size one header needs.
-    let (phoff, phentsize, phnum, min_entry) = match class {
-        1 => (u64::from(le.u32(0x1C)?), le.u16(0x2A)?, le.u16(0x2C)?, 32),
-        2 => (le.u64(0x20)?, le.u16(0x36)?, le.u16(0x38)?, 56),
-        c => return Err(format!("unknown ELF class {c}")),
-    };
-    if phnum == PN_XNUM {
-        return Err("extended program header numbering (PN_XNUM) is not supported".into());
-    }
-    if phnum == 0 {
-        return Err("no program headers (is this an object file, not a linked image?)".into());
-    }
-    if phentsize < min_entry {
-        return Err(format!(
-            "program header entry size {phentsize} is smaller than {min_entry}"
-        ));
-    }
-    let table_end = u64::from(phnum)
-        .checked_mul(u64::from(phentsize))
-        .and_then(|n| n.checked_add(phoff));
-    if table_end.filter(|&end| end <= bytes.len() as u64).is_none() {
-        return Err(format!(
-            "program header table ({phnum} entries of {phentsize} bytes at offset 0x{phoff:x}) \
-             runs past the end of the file ({} bytes)",
-            bytes.len()
-        ));
-    }
-
-    let mut segments = Vec::new();
-    for index in 0..usize::from(phnum) {
-        let at = phoff + index as u64 * u64::from(phentsize);
-        let (p_type, offset, paddr, filesz) = match class {
-            1 => (
-                le.u32(at)?,
-                u64::from(le.u32(at + 4)?),
-                u64::from(le.u32(at + 12)?),
-                u64::from(le.u32(at + 16)?),
-            ),
-            _ => (
-                le.u32(at)?,
-                le.u64(at + 8)?,
-                le.u64(at + 24)?,
-                le.u64(at + 32)?,
-            ),
-        };
-        if p_type != PT_LOAD || filesz == 0 {
-            continue;
-        }
-        let data_end = offset.checked_add(filesz);
-        if data_end.filter(|&end| end <= bytes.len() as u64).is_none() {
-            return Err(format!(
-                "segment {index}: its data (offset 0x{offset:x}, {filesz} bytes) \
-                 runs past the end of the file ({} bytes)",
-                bytes.len()
-            ));
-        }
-        let end = paddr.checked_add(filesz);
-        let (Ok(address), Ok(size), Some(true)) = (
-            u32::try_from(paddr),
-            u32::try_from(filesz),
-            end.map(|e| e <= 1 << 32),
-        ) else {
-            return Err(format!(
-                "segment {index} at 0x{paddr:x} ({filesz} bytes) lies above 4 GiB, \
-                 which an image header cannot address"
-            ));
-        };
-        segments.push(Segment {
-            index,
-            address,
-            offset,
-            size,
-        });
-    }
-    segments.sort_by_key(|s| s.address);
-    let (Some(first), Some(last)) = (segments.first(), segments.last()) else {
-        return Err("no loadable segment (PT_LOAD) with file data".into());
-    };
-    let base = first.address;
-    let end = segments
-        .iter()
-        .map(|s| u64::from(s.address) + u64::from(s.size))
-        .max()
-        .unwrap_or(u64::from(last.address));
-    for pair in segments.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
-        if u64::from(a.address) + u64::from(a.size) > u64::from(b.address) {
-            return Err(format!(
-                "segments {} and {} overlap at 0x{:08x}",
-                a.index, b.index, b.address
-            ));
-        }
-    }
-    let span = end - u64::from(base);
-    if span > MAX_FLAT {
-        return Err(format!(
-            "loadable segments span {span} bytes (0x{base:08x}..0x{end:x}), more than {} MiB; \
-             is a RAM segment among them?",
-            MAX_FLAT >> 20
-        ));
-    }
-    let mut data = vec![0xFF; span as usize];
-    for s in &segments {
-        // Bounds checked above: the source lies inside the file and the
-        // destination inside `span`.
-        let from = s.offset as usize;
-        let to = (s.address - base) as usize;
-        let n = s.size as usize;
-        data[to..to + n].copy_from_slice(&bytes[from..from + n]);
-    }
-    Ok(Flat {
-        base,
-        data,
-        segments,
-    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// An ELF32 with the given program headers `(type, offset, paddr,
-    /// filesz)` and `data` after the table.
-    fn elf32(phdrs: &[(u32, u32, u32, u32)], data: &[u8]) -> Vec<u8> {
-        let mut b = vec![0u8; 52];
-        b[..4].copy_from_slice(b"\x7fELF");
-        b[4] = 1;
-        b[5] = 1;
-        b[6] = 1;
-        b[0x1C..0x20].copy_from_slice(&52u32.to_le_bytes());
-        b[0x2A..0x2C].copy_from_slice(&32u16.to_le_bytes());
-        b[0x2C..0x2E].copy_from_slice(&(phdrs.len() as u16).to_le_bytes());
-        for &(t, off, paddr, filesz) in phdrs {
-            let mut p = [0u8; 32];
-            p[0..4].copy_from_slice(&t.to_le_bytes());
-            p[4..8].copy_from_slice(&off.to_le_bytes());
-            p[8..12].copy_from_slice(&(paddr + 0x1000_0000).to_le_bytes());
-            p[12..16].copy_from_slice(&paddr.to_le_bytes());
-            p[16..20].copy_from_slice(&filesz.to_le_bytes());
-            p[20..24].copy_from_slice(&(filesz + 16).to_le_bytes());
-            b.extend_from_slice(&p);
+fn read<H: FileHeader<Endian = Endianness>>(
+    bytes: &[u8],
+    expect: Option<Arch>,
+) -> Result<Elf, String> {
+    let h = H::parse(bytes).map_err(|e| format!("malformed ELF header: {e}"))?;
+    let endian = h
+        .endian()
+        .map_err(|e| format!("malformed ELF header: {e}"))?;
+    let machine = h.e_machine(endian);
+    let arch = Arch::of(machine, h.is_type_64());
+    match (arch, expect) {
+        (Some(a), Some(e)) if a == e => {}
+        (Some(Arch::Arm | Arch::Riscv32), None) => {}
+        (a, e) => {
+            let found = a.map_or(format!("machine {machine}"), |a| a.name().to_string());
+            return Err(match e {
+                Some(e) => format!("built for {found}, not for {} (--arch)", e.name()),
+                None => format!(
+                    "built for {found}, not for a microcontroller; if that is the device's \
+                     machine, say so with --arch"
+                ),
+            });
         }
-        b.extend_from_slice(data);
-        b
     }
-
-    #[test]
-    fn lays_out_by_physical_address_with_ff_gaps() {
-        let base = 52 + 4 * 32;
-        let data = [1u8, 2, 3, 4, 5, 6, 7, 8];
-        let b = elf32(
-            &[
-                (PT_LOAD, base + 4, 0x0800_0010, 4), // later in the file, higher address
-                (6, 0, 0, 0),                        // PT_PHDR: skipped
-                (PT_LOAD, base, 0x0800_0000, 4),
-                (PT_LOAD, base, 0x2000_0000, 0), // .bss: no file data
-            ],
-            &data,
-        );
-        let flat = flatten(&b).unwrap();
-        assert_eq!(flat.base, 0x0800_0000);
-        let mut want = vec![1, 2, 3, 4];
-        want.extend_from_slice(&[0xFF; 12]);
-        want.extend_from_slice(&[5, 6, 7, 8]);
-        assert_eq!(flat.data, want);
-        assert_eq!(flat.segments.len(), 2);
-        assert_eq!(flat.segments[0].index, 2);
+    let arch = arch.unwrap_or(Arch::Arm);
+    let phdrs = h
+        .program_headers(endian, bytes)
+        .map_err(|e| format!("malformed program header table: {e}"))?;
+    if phdrs.is_empty() {
+        return Err("no program headers (an object file, not a linked image?)".into());
     }
-
-    #[test]
-    fn refuses_malformed_files() {
-        let good = elf32(&[(PT_LOAD, 84, 0x100, 4)], &[9; 4]);
-        assert!(flatten(&good).is_ok());
-        // Every truncation is an error, never a panic.
-        for n in 0..good.len() {
-            assert!(flatten(&good[..n]).is_err(), "{n}");
+    // Where the ELF header and program header table end in the file.
+    let phoff: u64 = h.e_phoff(endian).into();
+    let table = u64::from(h.e_phnum(endian)) * u64::from(h.e_phentsize(endian));
+    let headers_end = (phoff + table).max(u64::from(h.e_ehsize(endian)));
+    let mut pieces = Vec::new();
+    let mut skipped = Vec::new();
+    for (index, ph) in phdrs.iter().enumerate() {
+        if ph.p_type(endian) != PT_LOAD {
+            continue;
         }
-        let with = |f: &dyn Fn(&mut Vec<u8>)| {
-            let mut b = good.clone();
-            f(&mut b);
-            flatten(&b).unwrap_err()
+        let filesz: u64 = ph.p_filesz(endian).into();
+        if filesz == 0 {
+            continue;
+        }
+        let offset: u64 = ph.p_offset(endian).into();
+        let paddr: u64 = ph.p_paddr(endian).into();
+        let data = ph.data(endian, bytes).map_err(|()| {
+            format!(
+                "segment {index}: its data (offset 0x{offset:x}, {filesz} bytes) runs past the \
+                 end of the file ({} bytes)",
+                bytes.len()
+            )
+        })?;
+        let skip = if offset < headers_end {
+            (headers_end - offset).min(filesz)
+        } else {
+            0
         };
-        assert!(with(&|b| b[5] = 2).contains("big-endian"));
-        assert!(with(&|b| b[4] = 3).contains("class"));
-        assert!(with(&|b| b[0x2C..0x2E].copy_from_slice(&[0xFF, 0xFF])).contains("PN_XNUM"));
-        assert!(with(&|b| b[0x2C..0x2E].copy_from_slice(&[0, 0])).contains("no program"));
-        assert!(with(&|b| b[0x2A] = 8).contains("smaller"));
-        assert!(with(&|b| b[0x1C..0x20].copy_from_slice(&[0xF0; 4])).contains("past the end"));
-        // Segment data past the end, and an offset that overflows.
-        assert!(with(&|b| b[52 + 16] = 200).contains("segment 0"));
-        assert!(with(&|b| b[56..60].copy_from_slice(&[0xFF; 4])).contains("segment 0"));
-        // Wraps past 4 GiB.
-        assert!(
-            with(&|b| b[64..68].copy_from_slice(&0xFFFF_FFFEu32.to_le_bytes())).contains("4 GiB")
-        );
-        let none = elf32(&[(PT_LOAD, 84, 0x100, 0)], &[]);
-        assert!(flatten(&none).unwrap_err().contains("no loadable"));
-        let overlap = elf32(
-            &[(PT_LOAD, 116, 0x100, 4), (PT_LOAD, 116, 0x102, 4)],
-            &[0; 4],
-        );
-        assert!(flatten(&overlap).unwrap_err().contains("overlap"));
-        let huge = elf32(
-            &[(PT_LOAD, 116, 0x100, 4), (PT_LOAD, 116, 0x2000_0000, 4)],
-            &[0; 4],
-        );
-        assert!(flatten(&huge).unwrap_err().contains("RAM segment"));
+        if skip == filesz {
+            skipped.push(format!(
+                "segment {index} at 0x{paddr:08x}: only the ELF and program headers"
+            ));
+            continue;
+        }
+        if skip > 0 {
+            skipped.push(format!(
+                "the first {skip} bytes of segment {index}: the ELF and program headers"
+            ));
+        }
+        pieces.push(Piece {
+            label: format!("segment {index}"),
+            address: paddr + skip,
+            data: &data[skip as usize..],
+        });
     }
+    if pieces.is_empty() {
+        return Err("no loadable segment (PT_LOAD) with file data".into());
+    }
+    let flat = lay_out(pieces, skipped)?;
+    Ok(Elf { flat, arch })
 }

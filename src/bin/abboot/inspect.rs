@@ -19,7 +19,8 @@ use clap::Args;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::journal_file::{self, Access, JournalArgs, JournalTask, Opened};
+use crate::config::{self, MetadataArgs as Where};
+use crate::journal_file::{self, Access, JournalTask, Opened};
 use crate::mem::MemFlash;
 use crate::num::hex;
 use crate::output::read_input;
@@ -29,25 +30,17 @@ use crate::{Error, Report};
 #[derive(Debug, Args)]
 pub struct ImageArgs {
     /// The signed image.
-    #[arg(value_name = "SIGNED.bin")]
+    #[arg(long = "image", value_name = "SIGNED.bin")]
     pub file: PathBuf,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
-/// `abboot inspect metadata`.
+/// `abboot inspect metadata`: the metadata as the other commands take it
+/// (a dump of the sectors, or of the whole flash with --offset, or a
+/// block device).
 #[derive(Debug, Args)]
-pub struct MetadataArgs {
-    /// A dump of the metadata sectors (or of the whole flash, with
-    /// --offset), or a block device.
-    #[arg(value_name = "DUMP.bin")]
-    pub file: PathBuf,
+pub struct InspectMetadataArgs {
     #[command(flatten)]
-    pub journal: JournalArgs,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
+    pub journal: Where,
 }
 
 // ---------------------------------------------------------------- image
@@ -137,9 +130,6 @@ pub fn image(a: &ImageArgs) -> Result<Report, Error> {
         trailing_bytes: (bytes.len() as u64).saturating_sub(end as u64),
         signature_checked: false,
     };
-    if a.json {
-        return to_json(&json);
-    }
     let hd = &json.header;
     let mut s = String::new();
     let mut line = |k: &str, v: String| {
@@ -189,7 +179,7 @@ pub fn image(a: &ImageArgs) -> Result<Report, Error> {
         "signature check",
         "not done here; use abboot verify with the public key".to_string(),
     );
-    Ok(s)
+    Ok(Report::of(s, &json))
 }
 
 fn header_json(h: &ImageHeader, padding: &[u8]) -> HeaderJson {
@@ -210,14 +200,6 @@ fn header_json(h: &ImageHeader, padding: &[u8]) -> HeaderJson {
     }
 }
 
-/// `value` as pretty JSON with a final newline.
-pub fn to_json(value: &impl Serialize) -> Result<Report, Error> {
-    let mut s = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::usage(format_args!("cannot encode JSON: {e}")))?;
-    s.push('\n');
-    Ok(s)
-}
-
 // ---------------------------------------------------------------- metadata
 
 #[derive(Serialize)]
@@ -229,6 +211,8 @@ struct MetadataJson {
     positions: Vec<PositionJson>,
     /// What a device reads from this journal.
     current: CurrentJson,
+    /// Why the geometry given disagrees with the flash, or null.
+    geometry_mismatch: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -257,21 +241,23 @@ struct CurrentJson {
 }
 
 /// Lists every journal position of a dump and the state it holds.
-pub fn metadata(a: &MetadataArgs) -> Result<Report, Error> {
-    journal_file::open(&a.file, &a.journal, Access::Read, Inspect(a))
+pub fn metadata(a: &InspectMetadataArgs) -> Result<Report, Error> {
+    let m = config::metadata(&a.journal)?;
+    journal_file::open(&m, Access::Read, Inspect(&m))
 }
 
 /// `inspect metadata` as a task on the opened journal.
-struct Inspect<'a>(&'a MetadataArgs);
+struct Inspect<'a>(&'a config::Metadata);
 
 impl JournalTask for Inspect<'_> {
     type Output = Report;
 
     fn run<const ERASE: usize>(self, opened: Opened<ERASE>) -> Result<Report, Error> {
-        let a = self.0;
+        let m = self.0;
         let Opened {
             mut journal,
             geometry,
+            scan,
         } = opened;
         let mut positions = Vec::new();
         journal.inspect(|p| positions.push(p));
@@ -283,8 +269,8 @@ impl JournalTask for Inspect<'_> {
         });
 
         let json = MetadataJson {
-            file: a.file.display().to_string(),
-            sector_size: a.journal.sector_size,
+            file: m.path.display().to_string(),
+            sector_size: m.sector_size.value,
             sectors: geometry.sectors.map(|r| r.offset),
             positions_per_sector: journal.records_per_sector(),
             positions: positions
@@ -297,12 +283,11 @@ impl JournalTask for Inspect<'_> {
                 findings: loaded.findings,
                 record: loaded.record,
             },
+            geometry_mismatch: scan
+                .err()
+                .map(|e| format!("{e} ({})", journal_file::fix_hint(&e, m))),
         };
-        if a.json {
-            to_json(&json)
-        } else {
-            Ok(metadata_text(&json))
-        }
+        Ok(Report::of(metadata_text(&json), &json))
     }
 }
 
@@ -377,6 +362,12 @@ fn metadata_text(m: &MetadataJson) -> String {
             let _ = writeln!(s, "  #{:<4} 0x{:08x}  {what}{mark}", p.index, p.offset);
             i += 1;
         }
+    }
+    if let Some(g) = &m.geometry_mismatch {
+        let _ = writeln!(
+            s,
+            "WARNING: {g}; the positions above may not be this journal's"
+        );
     }
     let f = &m.current.findings;
     let count = |st: &str| m.positions.iter().filter(|p| p.status == st).count();

@@ -40,10 +40,28 @@ pub struct PubkeyArgs {
     /// A secret key (PKCS#8 PEM) or public key (SubjectPublicKeyInfo PEM).
     #[arg(long, value_name = "KEY.pem")]
     pub key: PathBuf,
-    /// Print the key as a Rust array for the bootloader's key table, with
-    /// its key id, instead of PEM.
-    #[arg(long)]
-    pub rust: bool,
+    /// How to print the public key; every format carries its key id.
+    #[arg(long, value_enum, default_value = "pem")]
+    pub format: KeyFormat,
+    /// Write the key to this file instead (required for raw).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// How `pubkey` gives the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyFormat {
+    /// SubjectPublicKeyInfo PEM, as `openssl pkey -pubout` writes (the key
+    /// id is in --json).
+    Pem,
+    /// The 32 key bytes, nothing else (needs --out).
+    Raw,
+    /// The 32 key bytes in hex, after a `# key id` line.
+    Hex,
+    /// A Rust array for the bootloader's key table.
+    Rust,
+    /// A C array for a C bootloader.
+    C,
 }
 
 /// Generates a key pair and writes it; prints the public key for the
@@ -87,7 +105,15 @@ pub fn keygen(args: &KeygenArgs) -> Result<Report, Error> {
         report += &format!("wrote {}: public key\n", public.display());
     }
     report += &rust_key(&key.pk);
-    Ok(report)
+    Ok(Report::new(
+        report,
+        serde_json::json!({
+            "secret_key": args.out.display().to_string(),
+            "public_key_file": args.public.as_ref().map(|p| p.display().to_string()),
+            "key_id": key_id(&key.pk),
+            "public_key": hex(&key.pk[..]),
+        }),
+    ))
 }
 
 /// Prints the public key of a secret or public key file.
@@ -98,11 +124,63 @@ pub fn pubkey(args: &PubkeyArgs) -> Result<Report, Error> {
     } else {
         public_from_text(&args.key, &text)?
     };
-    Ok(if args.rust {
-        rust_key(&pk)
-    } else {
-        public_key_to_pem(&pk)
-    })
+    let id = key_id(&pk);
+    let text = match args.format {
+        // Plain PEM, byte for byte what `openssl pkey -pubout` writes, so
+        // the output can be compared or fed to any tool; the key id is in
+        // --json and in the other formats.
+        KeyFormat::Pem => public_key_to_pem(&pk),
+        KeyFormat::Raw => String::new(),
+        KeyFormat::Hex => format!("# key id {id}\n{}\n", hex(&pk[..])),
+        KeyFormat::Rust => rust_key(&pk),
+        KeyFormat::C => c_key(&pk),
+    };
+    let json = serde_json::json!({
+        "key_id": id,
+        "public_key": hex(&pk[..]),
+        "format": format!("{:?}", args.format).to_lowercase(),
+        "out": args.out.as_ref().map(|p| p.display().to_string()),
+    });
+    match &args.out {
+        Some(out) => {
+            if same_file(out, &args.key) {
+                return Err(Error::file(
+                    out,
+                    "is the key file; refusing to overwrite it",
+                ));
+            }
+            let bytes = if args.format == KeyFormat::Raw {
+                pk.to_vec()
+            } else {
+                text.into_bytes()
+            };
+            let mut outputs = Outputs::new();
+            outputs.stage(out, &bytes, Overwrite::Allow, Access::Public)?;
+            outputs.commit()?;
+            Ok(Report::new(
+                format!("wrote {}: public key, key id {id}\n", out.display()),
+                json,
+            ))
+        }
+        None if args.format == KeyFormat::Raw => Err(Error::usage(
+            "--format raw writes 32 binary bytes: give --out FILE",
+        )),
+        None => Ok(Report::new(text, json)),
+    }
+}
+
+/// The public key as a C array, with its key id in a comment.
+pub fn c_key(pk: &PublicKey) -> String {
+    let bytes: Vec<String> = pk.iter().map(|b| format!("0x{b:02x}")).collect();
+    let mut s = format!(
+        "/* key id {} */\nstatic const unsigned char ABBOOT_KEY[32] = {{\n",
+        key_id(pk)
+    );
+    for row in bytes.chunks(8) {
+        s += &format!("    {},\n", row.join(", "));
+    }
+    s += "};\n";
+    s
 }
 
 /// The public key as a `const` for the bootloader's key table, laid out as

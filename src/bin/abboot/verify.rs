@@ -87,23 +87,39 @@ pub fn verify(a: &VerifyArgs) -> Result<Report, Error> {
     };
     let trusted = TrustedKeys::new(&keys);
     match verify_image(&mut flash, region, slot, &trusted, &profile) {
-        Ok((h, info)) => Ok(format!(
-            "OK: {} verifies for slot {slot}\n\
+        Ok((h, info)) => Ok(Report::new(
+            format!(
+                "OK: {} verifies for slot {slot}\n\
              version {}, security counter {}, data epoch {}\n\
              hardware id 0x{:08x}, load address 0x{:08x}\n\
              header 0x{:x} + payload {} bytes, slot {slot_len} bytes\n\
              payload sha256 {}\n\
              key id {}\n",
-            a.image.display(),
-            info.version,
-            info.security_counter,
-            info.data_epoch,
-            h.hardware_id,
-            h.load_address,
-            h.header_len,
-            h.payload_len,
-            hex(&info.digest),
-            hex(&h.key_id),
+                a.image.display(),
+                info.version,
+                info.security_counter,
+                info.data_epoch,
+                h.hardware_id,
+                h.load_address,
+                h.header_len,
+                h.payload_len,
+                hex(&info.digest),
+                hex(&h.key_id),
+            ),
+            serde_json::json!({
+                "image": a.image.display().to_string(),
+                "verifies": true,
+                "slot": slot,
+                "version": info.version.to_string(),
+                "security_counter": info.security_counter,
+                "data_epoch": info.data_epoch,
+                "hardware_id": h.hardware_id,
+                "load_address": h.load_address,
+                "header_len": h.header_len,
+                "payload_len": h.payload_len,
+                "digest": hex(&info.digest),
+                "key_id": hex(&h.key_id),
+            }),
         )),
         Err(e) => {
             // verify_image only says which check failed; the header (read

@@ -12,7 +12,7 @@
 use abboot_board_common::boot;
 use board::led::Led;
 use board::nvmc::Nvmc;
-use board::{wdt, Board};
+use board::{counter, protect, wdt, Board};
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
@@ -23,6 +23,12 @@ fn main() -> ! {
     // A soft reset does not stop the watchdog: if one left it running, feed
     // it, so that `select` gets a whole period.
     wdt::feed();
+    // Production (feature `approtect`): debug access off, once for good.
+    // SAFETY: no NVMC driver exists yet.
+    #[cfg(feature = "approtect")]
+    unsafe {
+        protect::enable_approtect()
+    };
     let mut led = Led::new();
     // SAFETY: the one NVMC driver here, and no interrupt is enabled.
     // `select` writes and erases only the metadata pages and the slots
@@ -30,7 +36,11 @@ fn main() -> ! {
     // `META_OFFSET`, which holds all the code and data running here.
     let flash = unsafe { Nvmc::new() };
     // `select`, the vector table check and the jump: `boards/common`.
-    match boot::select::<Board>(flash) {
+    // SAFETY: the counter programs UICR words through the NVMC; `select`
+    // uses it and the flash driver one call at a time, never during a
+    // write of the other.
+    let counter = unsafe { counter::counter() };
+    match boot::select::<Board>(flash, counter) {
         Some(entry) => {
             // Only a trial boot runs under the watchdog: a hang resets,
             // and the reset counts as the try (counted on flash already).
@@ -38,6 +48,9 @@ fn main() -> ! {
                 wdt::start();
             }
             led.off();
+            // Last before the jump: the bootloader's flash (code, keys)
+            // becomes unwritable until the next reset (ACL).
+            protect::lock_bootloader();
             entry.jump()
         }
         None => recovery(&mut led),

@@ -9,6 +9,7 @@
 #![no_std]
 #![no_main]
 
+use abboot::counter::NoCounter;
 use abboot_board_common::boot;
 use board::{Board, Watchdog};
 use embassy_rp::gpio::{Level, Output};
@@ -22,7 +23,8 @@ fn main() -> ! {
     wd.stop();
     let mut led = Output::new(p.PIN_25, Level::Low);
     // `select`, the vector table check and the jump: `boards/common`.
-    match boot::select::<Board>(board::Flash::new_blocking(p.FLASH)) {
+    // No hardware security counter on the RP2040 (see the README).
+    match boot::select::<Board>(board::Flash::new_blocking(p.FLASH), NoCounter) {
         Some(entry) => {
             // Only a trial boot runs under the watchdog: a hang resets,
             // and the reset counts as the try (counted on flash already).

@@ -10,7 +10,7 @@
 #![no_main]
 
 use abboot_board_common::boot;
-use board::{Board, EccFlash, Watchdog};
+use board::{counter, protect, Board, EccFlash, Watchdog};
 use embassy_stm32::flash::Flash;
 use embassy_stm32::gpio::{Level, Output, Speed};
 
@@ -21,10 +21,19 @@ fn main() -> ! {
     // period.
     let mut wdg = Watchdog::new(p.IWDG);
     wdg.feed();
+    // The bootloader's pages write-protected (WRP in the option bytes):
+    // a check at every boot; the first time, programming and an
+    // option-byte load, which resets (before `select`, so no try is
+    // counted twice). The watchdog was just fed: it cannot reset in the
+    // middle of it.
+    let _ = protect::ensure_wrp();
     let mut led = Output::new(p.PA5, Level::Low, Speed::Low);
     let flash = EccFlash(Flash::new_blocking(p.FLASH));
     // `select`, the vector table check and the jump: `boards/common`.
-    match boot::select::<Board>(flash) {
+    // SAFETY: the counter programs OTP through the flash controller;
+    // `select` uses it and the flash driver one call at a time.
+    let counter = unsafe { counter::counter() };
+    match boot::select::<Board>(flash, counter) {
         Some(entry) => {
             // Only a trial boot runs under the watchdog: a hang resets,
             // and the reset counts as the try (counted on flash already).

@@ -1,0 +1,758 @@
+//! The commands that need the slots too: `init`, `stage`, `mark-active`
+//! and `select`, on the metadata and the two slot partitions (or files) of
+//! a Linux device, with the code a device runs ([`Updater`],
+//! [`Bootloader`], the journal) and the image check a bootloader makes
+//! ([`SignedCheck`] with the trusted keys and board profile).
+//!
+//! Every one of them holds the writers' lock and refuses a geometry that
+//! disagrees with the flash before it changes anything (see
+//! [`journal_file`]).
+
+use std::fs::File;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use abboot::image::header::{ImageHeader, FIXED_LEN};
+use abboot::image::signed::{SignedCheck, TrustedKeys};
+use abboot::image::{ImageCheck, ImageError, ImageInfo};
+use abboot::journal::{Journal, Loaded};
+use abboot::machine;
+use abboot::sim::file::FileFlash;
+use abboot::state::{BootState, ImageState, Slot, SlotInfo, UpdateState};
+use abboot::status::Status;
+use abboot::{Bootloader, Layout, Policy, StageOptions, Updater};
+use clap::Args;
+use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
+use serde_json::json;
+
+use crate::config::{self, MetadataArgs, SlotArgs, Slots};
+use crate::control::{next_boot, outcome_text, slot_state_text, status_value, tries_value};
+use crate::journal_file::{self, Access, JournalTask, Opened};
+use crate::num::hex;
+use crate::slots::{SlotFlash, SLOT_ERASE};
+use crate::{Error, Report, SlotArg};
+
+/// `abboot init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub metadata: MetadataArgs,
+    #[command(flatten)]
+    pub slots: SlotArgs,
+    /// Trial boots for the newer image when both slots hold valid images
+    /// of different versions (it was never confirmed).
+    #[arg(long, value_parser = tries_value, default_value = "3", value_name = "N")]
+    pub tries: u8,
+    /// Replace a state the metadata already holds.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `abboot stage`.
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    /// The signed image (from abboot sign).
+    #[arg(long, value_name = "SIGNED.bin")]
+    pub image: PathBuf,
+    /// Trial boots the image gets before it is rolled back.
+    #[arg(long, value_parser = tries_value, default_value = "3", value_name = "N")]
+    pub tries: u8,
+    /// The slot the system runs from (from the kernel command line), when
+    /// the state on flash does not say.
+    #[arg(long, value_enum, value_name = "SLOT")]
+    pub running: Option<SlotArg>,
+    /// Opaque tag kept with the update (a request id), up to 36 bytes.
+    #[arg(long, default_value = "", value_name = "TEXT")]
+    pub tag: String,
+    /// Stage even an image rejected before, or a lower version.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub metadata: MetadataArgs,
+    #[command(flatten)]
+    pub slots: SlotArgs,
+}
+
+/// `abboot mark-active`.
+#[derive(Debug, Args)]
+pub struct MarkActiveArgs {
+    /// The slot to boot next.
+    #[arg(long, value_enum, value_name = "SLOT")]
+    pub slot: SlotArg,
+    /// Trial boots, when the slot's image is not confirmed.
+    #[arg(long, value_parser = tries_value, default_value = "1", value_name = "N")]
+    pub tries: u8,
+    #[command(flatten)]
+    pub metadata: MetadataArgs,
+    #[command(flatten)]
+    pub slots: SlotArgs,
+}
+
+/// `abboot select`.
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    #[command(flatten)]
+    pub metadata: MetadataArgs,
+    #[command(flatten)]
+    pub slots: SlotArgs,
+}
+
+/// The image check of the configured keys and board.
+fn check<'k>(keys: &'k [[u8; 32]], slots: &Slots) -> SignedCheck<'k> {
+    SignedCheck::new(TrustedKeys::new(keys), slots.profile)
+}
+
+fn layout(geometry: abboot::journal::Geometry, sf: &SlotFlash, slots: &Slots) -> Layout {
+    // The metadata is a file or partition of its own, never inside a slot.
+    Layout::new(geometry, sf.regions())
+        .on_separate_parts()
+        .slots_erased_to(slots.erased)
+}
+
+// ---------------------------------------------------------------- init
+
+struct Init<'a> {
+    path: &'a Path,
+    slots: &'a Slots,
+    tries: u8,
+    force: bool,
+}
+
+struct Initialised {
+    before: Loaded,
+    state: BootState,
+    seq: u32,
+    checks: [Result<ImageInfo, ImageError>; 2],
+}
+
+impl JournalTask for Init<'_> {
+    type Output = Initialised;
+
+    fn run<const ERASE: usize>(self, opened: Opened<ERASE>) -> Result<Initialised, Error> {
+        let Opened {
+            mut journal,
+            geometry,
+            ..
+        } = opened;
+        let before = journal.read();
+        if let (Some(r), false) = (&before.record, self.force) {
+            return Err(Error::file(
+                self.path,
+                format_args!(
+                    "already holds a state (record seq {}); init would replace it (--force); \
+                     nothing changed",
+                    r.seq
+                ),
+            ));
+        }
+        let mut sf = SlotFlash::open(self.slots, false)?;
+        let keys = self.slots.keys.clone();
+        let mut c = check(&keys, self.slots);
+        let regions = sf.regions();
+        let checks = [Slot::A, Slot::B].map(|s| c.check(&mut sf, s, regions[s.index()]));
+        if checks.iter().all(Result::is_err) {
+            let why = |s: Slot| match &checks[s.index()] {
+                Err(e) => format!("slot {s} ({}): {e}", self.slots.files[s.index()].display()),
+                Ok(_) => String::new(),
+            };
+            return Err(Error::file(
+                &self.slots.files[0],
+                format_args!(
+                    "neither slot holds an image that verifies, so there is nothing to boot: {}; \
+                     {}; nothing changed",
+                    why(Slot::A),
+                    why(Slot::B)
+                ),
+            ));
+        }
+        let state = machine::fresh([checks[0].ok(), checks[1].ok()], self.tries);
+        let mut flash = journal.into_inner();
+        for s in geometry.sectors {
+            flash.erase(s.offset, s.offset + s.len).map_err(|e| {
+                Error::file(self.path, format_args!("cannot erase the journal: {e}"))
+            })?;
+        }
+        let mut journal = Journal::new(flash, geometry).map_err(|e| {
+            Error::file(
+                self.path,
+                format_args!(
+                    "journal: {}",
+                    abboot::Error::Layout(abboot::error::LayoutError::Metadata(e))
+                ),
+            )
+        })?;
+        let seq = journal.append(&state).map_err(|e| {
+            Error::file(
+                self.path,
+                format_args!("cannot write the state: {}", abboot::Error::from(e)),
+            )
+        })?;
+        match journal.read().record {
+            Some(r) if r.state == state => {}
+            _ => {
+                return Err(Error::file(
+                    self.path,
+                    "the state did not read back as written; the metadata may be blank (the \
+                     bootloader then decides from the images)",
+                ))
+            }
+        }
+        Ok(Initialised {
+            before,
+            state,
+            seq,
+            checks,
+        })
+    }
+}
+
+/// Writes a fresh state for the images in the slots.
+pub fn init(a: &InitArgs) -> Result<Report, Error> {
+    let (m, slots) = config::device(&a.metadata, &a.slots)?;
+    let out = journal_file::open(
+        &m,
+        Access::Init,
+        Init {
+            path: &m.path,
+            slots: &slots,
+            tries: a.tries,
+            force: a.force,
+        },
+    )?;
+    let st = &out.state;
+    let mut text = format!(
+        "initialised {}: record seq {}{}\n",
+        m.path.display(),
+        out.seq,
+        if out.before.record.is_some() {
+            " (the state before was replaced)"
+        } else {
+            ""
+        }
+    );
+    for s in Slot::ALL {
+        let line = match &out.checks[s.index()] {
+            Ok(i) => format!(
+                "verifies, version {}, {}",
+                i.version,
+                slot_state_text(st, s)
+            ),
+            Err(e) => format!("no bootable image ({e})"),
+        };
+        text += &format!("  slot {s}: {line}\n");
+    }
+    let (next, _) = next_boot(st);
+    text += &format!(
+        "  next boot: {}\n",
+        next.map_or("none (recovery)".to_string(), |s| format!("slot {s}"))
+    );
+    let images: Vec<serde_json::Value> = out
+        .checks
+        .iter()
+        .map(|c| match c {
+            Ok(i) => json!({"verifies": true, "version": i.version.to_string(), "digest": hex(&i.digest)}),
+            Err(e) => json!({"verifies": false, "error": e.to_string()}),
+        })
+        .collect();
+    Ok(Report::new(
+        text,
+        json!({
+            "command": "init",
+            "file": m.path.display().to_string(),
+            "seq": out.seq,
+            "replaced": out.before.record.is_some(),
+            "images": {"A": images[0], "B": images[1]},
+            "next_boot": next,
+            "status": status_value(&Status::from_state(st)),
+        }),
+    ))
+}
+
+// ---------------------------------------------------------------- stage
+
+/// Bytes written (and read back) per step.
+const CHUNK: usize = 64 * 1024;
+
+struct Stage<'a> {
+    path: &'a Path,
+    a: &'a StageArgs,
+    slots: &'a Slots,
+    file: File,
+    head: Vec<u8>,
+    total: u64,
+}
+
+struct Staged {
+    slot: Slot,
+    info: ImageInfo,
+    state: BootState,
+}
+
+impl JournalTask for Stage<'_> {
+    type Output = Staged;
+
+    fn run<const ERASE: usize>(self, opened: Opened<ERASE>) -> Result<Staged, Error> {
+        let Stage {
+            path,
+            a,
+            slots,
+            mut file,
+            head,
+            total,
+        } = self;
+        let Opened {
+            journal, geometry, ..
+        } = opened;
+        let sf = SlotFlash::open(slots, true)?;
+        let layout = layout(geometry, &sf, slots);
+        let regions = sf.regions();
+        let keys = slots.keys.clone();
+        let meta_err = |e: abboot::Error| Error::file(path, e);
+        let mut up = Updater::new(journal.into_inner(), sf, layout, check(&keys, slots))
+            .map_err(meta_err)?;
+        if let Some(r) = a.running {
+            up = up.running(r.into());
+        }
+        let target_file = |s: Slot| &slots.files[s.index()];
+        // Refusals from the header (forged, foreign, too large, known bad,
+        // downgrade) come before anything is written.
+        let target = up
+            .stage_begin(&StageOptions {
+                tries: a.tries,
+                tag: a.tag.as_bytes(),
+                force: a.force,
+                expected_digest: None,
+                header: Some(&head),
+            })
+            .map_err(|e| match e {
+                abboot::Error::Image(e) => {
+                    Error::file(&a.image, format_args!("refused: {e}; nothing changed"))
+                }
+                abboot::Error::Refused(machine::Refusal::RunningSlotUnknown) => Error::file(
+                    path,
+                    "holds no state that says which slot runs: give it with --running a|b (from \
+                     the kernel command line), or run abboot init; nothing changed",
+                ),
+                abboot::Error::Refused(r) => {
+                    Error::file(&a.image, format_args!("refused: {r}; nothing changed"))
+                }
+                e => meta_err(e),
+            })?;
+        let region = regions[target.index()];
+        if total > u64::from(region.len) {
+            let _ = up.abort();
+            return Err(Error::file(
+                &a.image,
+                format_args!(
+                    "image of {total} bytes is larger than slot {target} ({} bytes)",
+                    region.len
+                ),
+            ));
+        }
+        let mut readback = FileFlash::<1, SLOT_ERASE>::open_read_only(target_file(target))
+            .map_err(|e| Error::file(target_file(target), format_args!("cannot read: {e}")))?;
+        let bar = progress(total);
+        let mut buf = vec![0u8; CHUNK];
+        let mut back = vec![0u8; CHUNK];
+        let mut done: u64 = 0;
+        let mut pending = head;
+        loop {
+            // Fill the chunk from what was read ahead, then the file.
+            let want = (total - done).min(CHUNK as u64) as usize;
+            if want == 0 {
+                break;
+            }
+            let mut n = pending.len().min(want);
+            buf[..n].copy_from_slice(&pending[..n]);
+            pending.drain(..n);
+            while n < want {
+                match file.read(&mut buf[n..want]) {
+                    Ok(0) => {
+                        let _ = up.abort();
+                        return Err(Error::file(
+                            &a.image,
+                            format_args!(
+                                "ended after {} of {total} bytes; the update is dropped (slot \
+                                 {target} is empty, the running slot untouched)",
+                                done + n as u64
+                            ),
+                        ));
+                    }
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = up.abort();
+                        return Err(Error::file(
+                            &a.image,
+                            format_args!("cannot read: {e}; the update is dropped"),
+                        ));
+                    }
+                }
+            }
+            up.stage_write(done as u32, &buf[..n]).map_err(|e| {
+                Error::file(
+                    target_file(target),
+                    format_args!("cannot write slot {target}: {e}"),
+                )
+            })?;
+            readback.read(done as u32, &mut back[..n]).map_err(|e| {
+                Error::file(target_file(target), format_args!("cannot read back: {e}"))
+            })?;
+            if back[..n] != buf[..n] {
+                let _ = up.abort();
+                return Err(Error::file(
+                    target_file(target),
+                    format_args!(
+                        "slot {target} did not read back as written at byte {done}; the update is \
+                         dropped"
+                    ),
+                ));
+            }
+            done += n as u64;
+            if let Some(b) = &bar {
+                b.set_position(done);
+            }
+        }
+        if let Some(b) = &bar {
+            b.finish_and_clear();
+        }
+        let info = up.stage_finish(a.tries).map_err(|e| match e {
+            abboot::Error::Image(e) => Error::file(
+                &a.image,
+                format_args!("written to slot {target} but does not verify from there: {e}; the slot is marked failed"),
+            ),
+            abboot::Error::Refused(r) => Error::file(&a.image, format_args!("refused: {r}")),
+            e => meta_err(e),
+        })?;
+        let (mut meta, _, _) = up.into_parts();
+        let state = Journal::new(&mut meta, geometry)
+            .ok()
+            .and_then(|mut j| j.read().record)
+            .map(|r| r.state)
+            .unwrap_or_default();
+        Ok(Staged {
+            slot: target,
+            info,
+            state,
+        })
+    }
+}
+
+/// A progress bar on standard error, only on a terminal and without --json.
+fn progress(total: u64) -> Option<indicatif::ProgressBar> {
+    let json = crate::JSON.load(std::sync::atomic::Ordering::Relaxed);
+    if json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "staging [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    Some(bar)
+}
+
+/// Writes a signed image into the slot the device does not run from.
+pub fn stage(a: &StageArgs) -> Result<Report, Error> {
+    let (m, slots) = config::device(&a.metadata, &a.slots)?;
+    // The image's header first: a file that is not an image is refused
+    // before the lock is taken or anything is written.
+    let mut file = File::open(&a.image)
+        .map_err(|e| Error::file(&a.image, format_args!("cannot read: {e}")))?;
+    if file.metadata().is_ok_and(|md| md.is_dir()) {
+        return Err(Error::file(&a.image, "is a directory, not an image"));
+    }
+    let mut head = vec![0u8; FIXED_LEN];
+    let mut got = 0;
+    while got < FIXED_LEN {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::file(&a.image, format_args!("cannot read: {e}"))),
+        }
+    }
+    head.truncate(got);
+    let h = ImageHeader::parse(&head).map_err(|e| {
+        Error::file(
+            &a.image,
+            format_args!("not a signed image: {e} (the file has {got} bytes at least, the fixed header {FIXED_LEN})"),
+        )
+    })?;
+    let total = u64::from(h.header_len) + u64::from(h.payload_len);
+    if let Ok(md) = file.metadata() {
+        if md.is_file() && md.len() < total {
+            return Err(Error::file(
+                &a.image,
+                format_args!(
+                    "file truncated: the header describes {total} bytes, the file holds {}",
+                    md.len()
+                ),
+            ));
+        }
+    }
+    let out = journal_file::open(
+        &m,
+        Access::Write,
+        Stage {
+            path: &m.path,
+            a,
+            slots: &slots,
+            file,
+            head,
+            total,
+        },
+    )?;
+    let s = out.slot;
+    let tries = out.state.slot(s).state.tries();
+    let text = format!(
+        "staged {} into slot {s} ({}): version {}, {total} bytes written, read back and verified\n\
+         pending with {tries} {}: the next boot tries it; confirm it from the new image\n",
+        a.image.display(),
+        slots.files[s.index()].display(),
+        out.info.version,
+        if tries == 1 { "try" } else { "tries" },
+    );
+    Ok(Report::new(
+        text,
+        json!({
+            "command": "stage",
+            "image": a.image.display().to_string(),
+            "slot": s,
+            "slot_file": slots.files[s.index()].display().to_string(),
+            "version": out.info.version.to_string(),
+            "digest": hex(&out.info.digest),
+            "bytes": total,
+            "tries": tries,
+            "next_boot": next_boot(&out.state).0,
+            "status": status_value(&Status::from_state(&out.state)),
+        }),
+    ))
+}
+
+// ---------------------------------------------------------------- select
+
+struct Select<'a> {
+    path: &'a Path,
+    slots: &'a Slots,
+}
+
+impl JournalTask for Select<'_> {
+    type Output = (abboot::Decision, BootState);
+
+    fn run<const ERASE: usize>(self, opened: Opened<ERASE>) -> Result<Self::Output, Error> {
+        let Opened {
+            journal, geometry, ..
+        } = opened;
+        let sf = SlotFlash::open(self.slots, false)?;
+        let layout = layout(geometry, &sf, self.slots);
+        let keys = self.slots.keys.clone();
+        let mut b = Bootloader::new(
+            journal.into_inner(),
+            sf,
+            layout,
+            check(&keys, self.slots),
+            Policy::default(),
+        )
+        .map_err(|e| Error::file(self.path, e))?;
+        let d = b.select();
+        let (mut meta, _, _) = b.into_parts();
+        let st = Journal::new(&mut meta, geometry)
+            .ok()
+            .and_then(|mut j| j.read().record)
+            .map(|r| r.state)
+            .unwrap_or_default();
+        Ok((d, st))
+    }
+}
+
+/// The bootloader's decision on the device's files.
+pub fn select(a: &SelectArgs) -> Result<Report, Error> {
+    let (m, slots) = config::device(&a.metadata, &a.slots)?;
+    let (d, st) = journal_file::open(
+        &m,
+        Access::Write,
+        Select {
+            path: &m.path,
+            slots: &slots,
+        },
+    )?;
+    let json = json!({
+        "command": "select",
+        "slot": d.slot,
+        "kind": d.kind,
+        "reason": d.reason,
+        "tries_left": d.tries_left,
+        "version": d.slot.map(|_| d.version.to_string()),
+        "fault": d.fault.map(|f| f.to_string()),
+        "last_update": outcome_text(&st),
+    });
+    let Some(slot) = d.slot else {
+        return Err(Error::file(
+            &m.path,
+            "no slot holds an image that may boot: recovery (serial, USB or network)",
+        )
+        .with_json(json));
+    };
+    let why = match d.kind {
+        abboot::state::BootKind::Trial => format!(
+            "trial boot of {}, {} {} left after this one",
+            d.version,
+            d.tries_left,
+            if d.tries_left == 1 { "try" } else { "tries" }
+        ),
+        abboot::state::BootKind::Rollback => {
+            format!("{} (rollback: {})", d.version, outcome_text(&st))
+        }
+        abboot::state::BootKind::Fallback => {
+            format!(
+                "{} (fallback: the primary image does not verify)",
+                d.version
+            )
+        }
+        abboot::state::BootKind::Fresh => format!("{} (state rebuilt from the images)", d.version),
+        _ => format!("{}, confirmed", d.version),
+    };
+    let mut text = format!("{slot}: {why}\n");
+    if let Some(f) = d.fault {
+        text += &format!("warning: the boot could not be recorded: {f}\n");
+    }
+    Ok(Report::new(text, json))
+}
+
+// ---------------------------------------------------------------- mark-active
+
+struct MarkActive<'a> {
+    path: &'a Path,
+    slots: &'a Slots,
+    slot: Slot,
+    tries: u8,
+}
+
+impl JournalTask for MarkActive<'_> {
+    type Output = (BootState, BootState);
+
+    fn run<const ERASE: usize>(self, opened: Opened<ERASE>) -> Result<Self::Output, Error> {
+        let Opened { mut journal, .. } = opened;
+        let s = self.slot;
+        let file = &self.slots.files[s.index()];
+        let before = journal.read();
+        let Some(old) = before.record.map(|r| r.state) else {
+            return Err(Error::file(
+                self.path,
+                "holds no state to change; run abboot init (it verifies both slots); nothing changed",
+            ));
+        };
+        let mut sf = SlotFlash::open(self.slots, false)?;
+        let keys = self.slots.keys.clone();
+        let region = sf.regions()[s.index()];
+        let info = check(&keys, self.slots)
+            .check(&mut sf, s, region)
+            .map_err(|e| {
+                Error::file(
+                    file,
+                    format_args!("slot {s} does not verify: {e}; nothing changed"),
+                )
+            })?;
+        if info.security_counter < old.min_security_counter {
+            return Err(Error::file(
+                file,
+                format_args!(
+                    "slot {s}'s image has security counter {}, below the minimum {}; it may never boot",
+                    info.security_counter, old.min_security_counter
+                ),
+            ));
+        }
+        if let Some(c) = machine::candidate(&old).filter(|&c| c != s) {
+            return Err(Error::file(
+                self.path,
+                format_args!(
+                    "an update in slot {c} is {}; confirm, mark-bad or abort it first; nothing \
+                     changed",
+                    slot_state_text(&old, c)
+                ),
+            ));
+        }
+        let mut new = old.clone();
+        let cur = old.slot(s);
+        if cur.state == ImageState::Confirmed && cur.digest == info.digest {
+            if old.primary == Some(s) {
+                return Ok((old.clone(), old));
+            }
+            new.rollback = old
+                .primary
+                .filter(|&p| old.slot(p).state == ImageState::Confirmed);
+            new.primary = Some(s);
+        } else {
+            *new.slot_mut(s) = SlotInfo {
+                state: ImageState::Pending { tries: self.tries },
+                version: info.version,
+                digest: info.digest,
+                attempts: 0,
+                security_counter: info.security_counter,
+                data_epoch: info.data_epoch,
+            };
+            new.update = UpdateState::Staged;
+            if new.rollback == Some(s) {
+                new.rollback = None;
+            }
+        }
+        journal.append(&new).map_err(|e| {
+            Error::file(
+                self.path,
+                format_args!("cannot write the state: {}", abboot::Error::from(e)),
+            )
+        })?;
+        match journal.read().record {
+            Some(r) if r.state == new => Ok((old, new)),
+            _ => Err(Error::file(
+                self.path,
+                "the state did not read back as written",
+            )),
+        }
+    }
+}
+
+/// Makes a slot boot next.
+pub fn mark_active(a: &MarkActiveArgs) -> Result<Report, Error> {
+    let (m, slots) = config::device(&a.metadata, &a.slots)?;
+    let s = Slot::from(a.slot);
+    let (old, new) = journal_file::open(
+        &m,
+        Access::Write,
+        MarkActive {
+            path: &m.path,
+            slots: &slots,
+            slot: s,
+            tries: a.tries,
+        },
+    )?;
+    let changed = old != new;
+    let text = if !changed {
+        format!("slot {s} is already the active, confirmed slot; nothing changed\n")
+    } else {
+        match new.slot(s).state {
+            ImageState::Confirmed => format!(
+                "slot {s} is the primary now (confirmed, version {}); the next boot takes it\n",
+                new.slot(s).version
+            ),
+            _ => format!(
+                "slot {s} (version {}) boots next on trial: {}; confirm it from there, or it \
+                 returns to the primary\n",
+                new.slot(s).version,
+                slot_state_text(&new, s)
+            ),
+        }
+    };
+    Ok(Report::new(
+        text,
+        json!({
+            "command": "mark-active",
+            "slot": s,
+            "changed": changed,
+            "next_boot": next_boot(&new).0,
+            "status": status_value(&Status::from_state(&new)),
+        }),
+    ))
+}
