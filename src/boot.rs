@@ -53,7 +53,7 @@ use crate::image::{ImageCheck, ImageError, ImageInfo};
 use crate::journal::Findings;
 use crate::journal::READ_ATTEMPTS;
 use crate::machine::{self, Event};
-use crate::record::same_state;
+use crate::record::Record;
 use crate::state::{BootKind, BootState, ImageState, Reason, Slot};
 use crate::version::Version;
 
@@ -201,7 +201,7 @@ where
     pub fn select(&mut self) -> Decision {
         self.checked = [None, None];
         self.unsure = false;
-        let loaded = self.ctx.load();
+        let mut loaded = self.ctx.load();
         let findings = loaded.findings;
         self.floor_on_flash = loaded.record.is_some() && !loaded.uncertain;
         // An unreadable counter gives no floor of its own; the journal's
@@ -209,16 +209,24 @@ where
         let hardware = self.counter.read().ok();
         // Whether `st` differs from what is on flash: a normal boot never
         // sets it, so it writes nothing and compares nothing.
-        let (mut st, mut kind, mut changed) = match loaded.record {
-            Some(r) => (r.state, BootKind::Normal, false),
+        let (mut kind, mut changed) = (BootKind::Normal, false);
+        // The state is changed where the journal read put it (no copy).
+        let st = match &mut loaded.record {
+            Some(r) => &mut r.state,
             None => {
                 // Images below the hardware floor are not candidates of a
                 // fresh state at all.
                 let floor = hardware.unwrap_or(0);
                 let infos =
                     Slot::ALL.map(|s| self.check(s).ok().filter(|i| i.security_counter >= floor));
-                let fresh = machine::fresh(infos, self.policy.fresh_tries);
-                (fresh, BootKind::Fresh, true)
+                (kind, changed) = (BootKind::Fresh, true);
+                &mut loaded
+                    .record
+                    .insert(Record {
+                        seq: 0,
+                        state: machine::fresh(infos, self.policy.fresh_tries),
+                    })
+                    .state
             }
         };
         // The hardware floor applies in memory: erased or rewritten
@@ -229,10 +237,13 @@ where
         let mut reason = Reason::None;
         let mut fault = None;
 
-        if let Some(c) = machine::candidate(&st) {
-            match self.judge_candidate(&st, c) {
+        if let Some(c) = machine::candidate(st) {
+            match self.judge_candidate(st, c) {
                 Ok(()) => {
-                    if let Ok(next) = machine::apply(&st, Event::TrialBoot(c)) {
+                    // The one copy of the state in `select`: if the try
+                    // cannot be counted, the state before it stands.
+                    let mut next = st.clone();
+                    if machine::apply_mut(&mut next, Event::TrialBoot(c)).is_ok() {
                         match self.persist(&next) {
                             Ok(()) => {
                                 return self.decide(
@@ -261,8 +272,7 @@ where
                         reason: r,
                         check,
                     };
-                    if let Ok(next) = machine::apply(&st, event) {
-                        st = next;
+                    if machine::apply_mut(st, event).is_ok() {
                         kind = BootKind::Rollback;
                         reason = r;
                         changed = true;
@@ -272,19 +282,18 @@ where
         }
 
         let verify = self.policy.verify == VerifyPolicy::Always;
-        if let Some(p) = st.primary.filter(|&p| self.confirmed_ok(&st, p, verify)) {
-            fault = fault.or(self.persist_if(changed, &st));
-            return self.decide(&st, Some(p), kind, reason, fault, findings);
+        if let Some(p) = st.primary.filter(|&p| self.confirmed_ok(st, p, verify)) {
+            fault = fault.or(self.persist_if(changed, st));
+            return self.decide(st, Some(p), kind, reason, fault, findings);
         }
         let other = Slot::ALL
             .into_iter()
-            .find(|&s| st.primary != Some(s) && self.confirmed_ok(&st, s, true));
+            .find(|&s| st.primary != Some(s) && self.confirmed_ok(st, s, true));
         if let Some(o) = other {
-            if let Ok(next) = machine::apply(&st, Event::Fallback { to: o }) {
-                st = next;
-                fault = fault.or(self.persist_if(true, &st));
+            if machine::apply_mut(st, Event::Fallback { to: o }).is_ok() {
+                fault = fault.or(self.persist_if(true, st));
                 return self.decide(
-                    &st,
+                    st,
                     Some(o),
                     BootKind::Fallback,
                     Reason::PrimaryCorrupt,
@@ -298,18 +307,17 @@ where
         // another device): an image that verifies boots, as it would from
         // blank metadata — within the floor, never a rejected one, and
         // never the unconfirmed candidate (judged above).
-        if machine::candidate(&st).is_none() {
+        if machine::candidate(st).is_none() {
             for s in Slot::ALL {
                 let Ok(info) = self.check(s) else { continue };
                 let recorded = st.slot(s);
                 if recorded.state == ImageState::Rejected && recorded.digest == info.digest {
                     continue;
                 }
-                if let Ok(next) = machine::apply(&st, Event::Adopt { slot: s, info }) {
-                    st = next;
-                    fault = fault.or(self.persist_if(true, &st));
+                if machine::apply_mut(st, Event::Adopt { slot: s, info }).is_ok() {
+                    fault = fault.or(self.persist_if(true, st));
                     return self.decide(
-                        &st,
+                        st,
                         Some(s),
                         BootKind::Fresh,
                         Reason::None,
@@ -319,15 +327,16 @@ where
                 }
             }
         }
-        if let Ok(next) = machine::apply(&st, Event::Recovery) {
-            // Recorded once only: a device stuck here does not wear its
-            // journal with one record per reset.
-            changed |= !same_state(&st, &next);
-            st = next;
+        // Recorded once only: a device stuck here does not wear its
+        // journal with one record per reset. The event is the only thing
+        // `Recovery` changes: the state changed if the newest event did.
+        let last = st.events.back().copied();
+        if machine::apply_mut(st, Event::Recovery).is_ok() {
+            changed |= st.events.back().copied() != last;
         }
-        fault = fault.or(self.persist_if(changed, &st));
+        fault = fault.or(self.persist_if(changed, st));
         self.decide(
-            &st,
+            st,
             None,
             BootKind::Recovery,
             st.last_reason,

@@ -38,9 +38,8 @@
 //! | 0x18 | 4 | reserved | `0` |
 //! | 0x1C | 4 | crc | CRC-32/ISO-HDLC (zlib's `crc32`) of bytes 0x00..0x1C |
 
-use crc::{Crc, CRC_32_ISO_HDLC};
-
 use crate::boot::Decision;
+use crate::record::crc32;
 use crate::state::{BootKind, Reason, Slot};
 use crate::version::Version;
 
@@ -50,7 +49,6 @@ pub const HANDOFF_LEN: usize = 32;
 pub const HANDOFF_FORMAT: u8 = 1;
 const MAGIC: [u8; 4] = *b"ABHO";
 const OFF_CRC: usize = 0x1C;
-const CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
 
 /// What the bootloader tells the firmware it started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,7 +120,7 @@ impl Handoff {
         b[0x0C..0x14].copy_from_slice(&self.version.to_bytes());
         b[0x14..0x16].copy_from_slice(&self.image_epoch.to_le_bytes());
         b[0x16..0x18].copy_from_slice(&self.data_epoch.to_le_bytes());
-        let crc = CRC32.checksum(&b[..OFF_CRC]);
+        let crc = crc32(&b[..OFF_CRC]);
         b[OFF_CRC..].copy_from_slice(&crc.to_le_bytes());
         b
     }
@@ -137,7 +135,7 @@ impl Handoff {
         }
         let (body, crc) = b.split_at(OFF_CRC);
         let stored = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
-        if CRC32.checksum(body) != stored {
+        if crc32(body) != stored {
             return Err(HandoffError::BadCrc);
         }
         let slot = Slot::from_index(b[5]).ok_or(HandoffError::BadField)?;
@@ -222,7 +220,7 @@ mod tests {
         let reseal = |f: &dyn Fn(&mut [u8; HANDOFF_LEN])| {
             let mut b = sample().encode();
             f(&mut b);
-            let crc = CRC32.checksum(&b[..OFF_CRC]);
+            let crc = crc32(&b[..OFF_CRC]);
             b[OFF_CRC..].copy_from_slice(&crc.to_le_bytes());
             Handoff::decode(&b)
         };

@@ -89,7 +89,7 @@ use embedded_storage::nor_flash::NorFlash;
 
 use crate::flash::Region;
 use crate::record::{
-    home, raw_seq, same_state, seq_newer, set_home, DecodeError, Record, RECORD_SIZE,
+    encode_state, home, raw_seq, same_state, seq_newer, DecodeError, Record, RECORD_SIZE,
 };
 use crate::state::BootState;
 
@@ -476,12 +476,7 @@ impl<F: NorFlash> Journal<F> {
                 }
             };
             let home = self.sectors[sector & 1];
-            let mut bytes = Record {
-                seq,
-                state: state.clone(),
-            }
-            .encode();
-            set_home(&mut bytes, home.offset, home.len);
+            let bytes = encode_state(seq, state, (home.offset, home.len));
             let offset = self.offset(sector, index);
             self.tail = None;
             // A refused program (an ECC word a torn write left behind) is

@@ -176,6 +176,14 @@ pub fn running_slot(state: &BootState) -> Option<Slot> {
 /// The next state after `event`, or why `event` is not allowed now.
 pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
     let mut s = state.clone();
+    apply_mut(&mut s, event)?;
+    Ok(s)
+}
+
+/// [`apply`] in place: `s` becomes the next state after `event`. A refused
+/// event leaves `s` as it was (every refusal is decided before the first
+/// change). The bootloader uses this form: no state is copied.
+pub fn apply_mut(s: &mut BootState, event: Event) -> Result<(), Refusal> {
     match event {
         Event::TrialBoot(slot) => {
             let tries = match s.slot(slot).state {
@@ -206,12 +214,12 @@ pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
                 ImageState::Trial { .. } => true,
                 _ => return Err(Refusal::NoTrial),
             };
-            reject(&mut s, slot, reason, booted);
+            reject(s, slot, reason, booted);
             s.check_error = check;
         }
         Event::MarkBad(code) => {
-            let slot = trial_slot(&s).ok_or(Refusal::NoTrial)?;
-            reject(&mut s, slot, Reason::App(code & 0x7F), true);
+            let slot = trial_slot(s).ok_or(Refusal::NoTrial)?;
+            reject(s, slot, Reason::App(code & 0x7F), true);
         }
         Event::Fallback { to } => {
             if s.slot(to).state != ImageState::Confirmed {
@@ -232,7 +240,7 @@ pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
             });
         }
         Event::Adopt { slot, info } => {
-            if candidate(&s).is_some() || s.rejected_digest == Some(info.digest) {
+            if candidate(s).is_some() || s.rejected_digest == Some(info.digest) {
                 return Err(Refusal::TrialInProgress);
             }
             if info.security_counter < s.min_security_counter {
@@ -271,7 +279,7 @@ pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
             }
         }
         Event::StageBegin { slot, tag } => {
-            if trial_slot(&s).is_some() {
+            if trial_slot(s).is_some() {
                 return Err(Refusal::TrialInProgress);
             }
             if s.primary == Some(slot) {
@@ -318,7 +326,7 @@ pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
             }
         }
         Event::Confirm => {
-            let slot = match trial_slot(&s) {
+            let slot = match trial_slot(s) {
                 Some(slot) => slot,
                 None if s.primary.is_some() => return Err(Refusal::AlreadyConfirmed),
                 None => return Err(Refusal::NoTrial),
@@ -335,10 +343,10 @@ pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
             s.update = UpdateState::Confirmed;
         }
         Event::Abort => {
-            if trial_slot(&s).is_some() {
+            if trial_slot(s).is_some() {
                 return Err(Refusal::TrialInProgress);
             }
-            match candidate(&s) {
+            match candidate(s) {
                 Some(slot) => *s.slot_mut(slot) = SlotInfo::default(),
                 None if s.update == UpdateState::Staged => {}
                 None => return Err(Refusal::NothingToAbort),
@@ -350,7 +358,7 @@ pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
             if tries == 0 {
                 return Err(Refusal::InvalidTries);
             }
-            let slot = candidate(&s).ok_or(Refusal::NoTrial)?;
+            let slot = candidate(s).ok_or(Refusal::NoTrial)?;
             let info = s.slot_mut(slot);
             info.state = match info.state {
                 ImageState::Pending { .. } => ImageState::Pending { tries },
@@ -359,7 +367,7 @@ pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
         }
         Event::DataMigrated(epoch) => s.data_epoch = epoch,
     }
-    Ok(s)
+    Ok(())
 }
 
 fn reject(s: &mut BootState, slot: Slot, reason: Reason, booted: bool) {
@@ -481,6 +489,87 @@ mod tests {
             },
         )
         .unwrap()
+    }
+
+    #[test]
+    fn apply_mut_is_apply_in_place_and_a_refusal_changes_nothing() {
+        let trial = apply(&staged(), Event::TrialBoot(Slot::B)).unwrap();
+        let exhausted = (0..3).fold(staged(), |s, _| {
+            apply(&s, Event::TrialBoot(Slot::B)).unwrap()
+        });
+        let blank = BootState::default();
+        let confirmed = fresh([Some(info(0, 1, 1)), Some(info(0, 1, 1))], 3);
+        let events = || {
+            [
+                Event::TrialBoot(Slot::A),
+                Event::TrialBoot(Slot::B),
+                Event::Reject {
+                    slot: Slot::B,
+                    reason: Reason::TriesExhausted,
+                    check: 0,
+                },
+                Event::Reject {
+                    slot: Slot::A,
+                    reason: Reason::ImageInvalid,
+                    check: 3,
+                },
+                Event::MarkBad(5),
+                Event::Fallback { to: Slot::A },
+                Event::Fallback { to: Slot::B },
+                Event::Adopt {
+                    slot: Slot::A,
+                    info: info(0, 1, 1),
+                },
+                Event::Adopt {
+                    slot: Slot::B,
+                    info: info(2, 9, 0),
+                },
+                Event::Recovery,
+                Event::StageBegin {
+                    slot: Slot::A,
+                    tag: heapless::Vec::new(),
+                },
+                Event::StageBegin {
+                    slot: Slot::B,
+                    tag: heapless::Vec::new(),
+                },
+                Event::StageDone {
+                    slot: Slot::B,
+                    info: info(3, 4, 5),
+                    tries: 2,
+                },
+                Event::StageDone {
+                    slot: Slot::B,
+                    info: info(3, 4, 5),
+                    tries: 0,
+                },
+                Event::StageFailed {
+                    reason: Reason::ImageInvalid,
+                    counts: true,
+                    check: 1,
+                },
+                Event::Confirm,
+                Event::Abort,
+                Event::SetTries(0),
+                Event::SetTries(4),
+                Event::DataMigrated(7),
+            ]
+        };
+        for st in [blank, staged(), trial, exhausted, confirmed] {
+            for e in events() {
+                let mut m = st.clone();
+                match apply(&st, e.clone()) {
+                    Ok(next) => {
+                        assert_eq!(apply_mut(&mut m, e), Ok(()));
+                        assert_eq!(m, next);
+                    }
+                    Err(r) => {
+                        assert_eq!(apply_mut(&mut m, e), Err(r));
+                        assert_eq!(m, st, "a refused event changed the state");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use embedded_storage::nor_flash::ReadNorFlash;
 
-use super::header::ImageHeader;
+use super::header::{ImageHeader, FIXED_LEN};
 use super::signed::{parse_raw, payload_digest, read_fixed, CHUNK_LEN};
 use super::{ImageCheck, ImageError, ImageInfo};
 use crate::flash::Region;
@@ -27,16 +27,19 @@ impl<F: ReadNorFlash> ImageCheck<F> for DigestCheck {
         region: Region,
     ) -> Result<ImageInfo, ImageError> {
         let mut buf = [0u8; CHUNK_LEN];
-        let header = parse_raw(&read_fixed(flash, region, &mut buf)?)?;
+        let mut raw = [0u8; FIXED_LEN];
+        read_fixed(flash, region, &mut buf, &mut raw)?;
+        let header = parse_raw(&raw)?;
         match header.image_len() {
             Some(len) if len <= region.len => {}
             _ => return Err(ImageError::TooLarge),
         }
-        let digest = payload_digest(flash, region, &header, &mut buf)?;
-        if digest != header.payload_digest {
+        let info = ImageInfo::from_header(&header, header.payload_digest);
+        let digest = payload_digest(flash, region, info.header_len, info.payload_len, &mut buf)?;
+        if digest != info.digest {
             return Err(ImageError::DigestMismatch);
         }
-        Ok(ImageInfo::from_header(&header, digest))
+        Ok(info)
     }
 
     fn precheck(

@@ -83,6 +83,9 @@ pub const SIGNATURE_LEN: usize = 64;
 ///
 /// The key id only *selects* the key; the signature is what proves the
 /// image came from it.
+// Never inlined: its SHA-256 state is not on the stack under the signature
+// check that follows.
+#[inline(never)]
 pub fn key_id_of(public_key: &[u8; 32]) -> [u8; KEY_ID_LEN] {
     let digest: [u8; 32] = Sha256::digest(public_key).into();
     let [a, b, c, d, e, f, g, h, ..] = digest;

@@ -236,22 +236,37 @@ impl Drop for VerifyingState {
 
 impl VerifyingState {
     fn new(pk: &PublicKey, signature: &Signature) -> Result<Self, Error> {
+        let mut st = Self::empty();
+        st.init(pk, signature)?;
+        Ok(st)
+    }
+
+    // abboot: a state to fill with `init`, built where the caller keeps it
+    // (`PublicKey::verify` held it twice, 552 bytes each: the `Result` and
+    // the value `?` copied out of it).
+    fn empty() -> Self {
+        VerifyingState {
+            hasher: sha512::Hash::new(),
+            s: [0u8; 32],
+            minus_a: GeP3::zero(),
+            minus_r: GeP3::zero(),
+        }
+    }
+
+    // abboot: fills the state in place; never inlined, so that the key
+    // decoding's temporaries and the verification's tables are not on the
+    // stack at the same time.
+    #[inline(never)]
+    fn init(&mut self, pk: &PublicKey, signature: &Signature) -> Result<(), Error> {
         let mut r = [0u8; 32];
-        let mut s = [0u8; 32];
         r.copy_from_slice(&signature[0..32]);
-        s.copy_from_slice(&signature[32..64]);
-        sc_reject_noncanonical(&s)?;
-        let minus_a = decode_point_negated(pk)?;
-        let minus_r = decode_point_negated(&r).map_err(|_| Error::InvalidSignature)?;
-        let mut hasher = sha512::Hash::new();
-        hasher.update(r);
-        hasher.update(&pk[..]);
-        Ok(VerifyingState {
-            hasher,
-            s,
-            minus_a,
-            minus_r,
-        })
+        self.s.copy_from_slice(&signature[32..64]);
+        sc_reject_noncanonical(&self.s)?;
+        self.minus_a = decode_point_negated(pk)?;
+        self.minus_r = decode_point_negated(&r).map_err(|_| Error::InvalidSignature)?;
+        self.hasher.update(r);
+        self.hasher.update(&pk[..]);
+        Ok(())
     }
 
     /// Appends data to the message being verified.
@@ -259,8 +274,11 @@ impl VerifyingState {
         self.hasher.update(chunk)
     }
 
-    /// Verifies the signature and return it.
-    pub fn verify(&self) -> Result<(), Error> {
+    // abboot: the hash of R, A and the message, reduced, in a frame of its
+    // own (the SHA-512 finalisation's buffers), never under the scalar
+    // multiplication's tables.
+    #[inline(never)]
+    fn challenge(&self) -> [u8; 32] {
         let mut hash = self.hasher.finalize();
         sc_reduce(&mut hash);
         // abboot: the reduced scalar is the first 32 bytes, as an array.
@@ -268,7 +286,14 @@ impl VerifyingState {
         for (b, x) in scalar.iter_mut().zip(hash) {
             *b = x;
         }
+        scalar
+    }
 
+    /// Verifies the signature and return it.
+    // abboot: never inlined (see `new`).
+    #[inline(never)]
+    pub fn verify(&self) -> Result<(), Error> {
+        let scalar = self.challenge();
         let r = GeP2::double_scalarmult_vartime(&scalar, self.minus_a, &self.s);
         if (r + self.minus_r).has_small_order() {
             Ok(())
@@ -287,7 +312,9 @@ impl PublicKey {
     /// Verifies that the signature `signature` is valid for the message
     /// `message`.
     pub fn verify(&self, message: impl AsRef<[u8]>, signature: &Signature) -> Result<(), Error> {
-        let mut st = VerifyingState::new(self, signature)?;
+        // abboot: the state built in place (see `VerifyingState::empty`).
+        let mut st = VerifyingState::empty();
+        st.init(self, signature)?;
         st.absorb(message);
         st.verify()
     }
