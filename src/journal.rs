@@ -580,23 +580,23 @@ impl<F: NorFlash> Journal<F> {
         }
     }
 
-    /// The first position at or after `from` in sector `s` from which
-    /// every position to the end of the sector reads erased: a record
-    /// written there is the last one of its sector, so a scan takes it as
-    /// the sector's newest whatever lies before it.
+    /// Where a record can go in sector `s` without an erase: the end of
+    /// the sector's used prefix (at or after `from`), when every position
+    /// from there to the end of the sector reads erased. A record written
+    /// there is the last of its sector and where a boot's binary search
+    /// looks, so it is found whatever lies before it.
     fn blank_tail(&mut self, s: usize, from: u32) -> Option<u32> {
+        let start = from.max(self.used_prefix(s));
         let mut buf = [0u8; RECORD_SIZE];
         let erased = self.erased;
-        let mut p = self.per_sector;
-        while p > from {
-            let blank = self.read_retry(self.offset(s, p - 1), &mut buf).is_ok()
+        for p in start..self.per_sector {
+            let blank = self.read_retry(self.offset(s, p), &mut buf).is_ok()
                 && buf.iter().all(|&b| b == erased);
             if !blank {
-                break;
+                return None;
             }
-            p -= 1;
         }
-        (p < self.per_sector).then_some(p)
+        (start < self.per_sector).then_some(start)
     }
 
     /// The first position at or after `from` in sector `s` whose every

@@ -357,3 +357,36 @@ fn foreign_layouts_cannot_hide_an_append() {
         assert_eq!(again.read().record.map(|r| r.state), Some(state(43)));
     }
 }
+
+/// Found by fuzzing: the move to the other sector must land where a boot's
+/// search looks. Junk there whose first bytes read erased would hide a
+/// record written after it, and an append of the same state as the newest
+/// would then report the old record's number as its own.
+#[test]
+fn a_move_never_writes_behind_junk_a_boot_cannot_see_past() {
+    let geometry = Geometry::contiguous(0, 1024);
+    let mut flash = SimFlash::<1, 4, 1024>::new(2048);
+    let rec = |seq| {
+        Record {
+            seq,
+            state: state(5),
+        }
+        .encode()
+    };
+    flash.set_contents(0, &rec(0));
+    flash.set_contents(256, &[0x00; 8]);
+    flash.set_contents(512, &rec(2));
+    flash.set_contents(768, &[0x00; 8]);
+    // Sector 1: junk after 64 erased bytes at positions 0 and 2.
+    flash.set_contents(1024 + 64, &[0x00; 8]);
+    flash.set_contents(1024 + 512 + 64, &[0x00; 8]);
+    let mut j = Journal::new(flash, geometry).unwrap();
+    assert_eq!(j.read().record.map(|r| r.seq), Some(2));
+    let seq = j.append(&state(5)).unwrap();
+    assert!(seq > 2, "the append reported {seq}");
+    let mut j = Journal::new(j.into_inner(), geometry).unwrap();
+    assert_eq!(
+        j.read().record.map(|r| (r.seq, r.state)),
+        Some((seq, state(5)))
+    );
+}
