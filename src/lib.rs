@@ -55,3 +55,8 @@ pub use error::Error;
 pub use handoff::Handoff;
 pub use state::Slot;
 pub use version::Version;
+
+// The README's quick start is compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeQuickStart;
