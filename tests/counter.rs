@@ -303,3 +303,23 @@ fn exhausted_and_unreadable_counters() {
     let d = boot(&cell);
     assert_eq!((d.slot, d.kind), (Some(Slot::B), BootKind::Fresh));
 }
+
+/// The counter follows only a floor that is on flash: a fresh state built
+/// while a slot cannot be read is not written, and must not raise the
+/// counter either (the unreadable image may be the one to keep).
+#[test]
+fn the_counter_never_follows_a_floor_that_is_not_on_flash() {
+    let cell = device(&image(0, 1, 1));
+    cell.borrow_mut()
+        .set_contents((8192 + SLOT) as usize, &image(1, 5, 2));
+    cell.borrow_mut()
+        .fail_reads(8192..8192 + SLOT, abboot::sim::ReadFault::Permanent);
+    let d = boot(&cell);
+    assert_eq!(d.slot, Some(Slot::B));
+    assert_eq!(journal_floor(&cell), None, "nothing written");
+    assert_eq!(hardware(&cell), 0, "not raised");
+    cell.borrow_mut().clear_read_faults();
+    let d = boot(&cell);
+    assert!(d.slot.is_some());
+    assert_eq!(hardware(&cell), journal_floor(&cell).unwrap());
+}
