@@ -250,8 +250,8 @@ struct Tail {
     used: [u32; 2],
     /// Why nothing may be written, if so.
     blocked: Option<Block>,
-    /// Sequence number of a fresh start at position 0 of sector 0: above
-    /// every number that torn records on flash claim.
+    /// Sequence number of a fresh start at position 0 (position `p` adds
+    /// `p`): above every number that torn records on flash claim.
     fresh_seq: u32,
 }
 
@@ -570,8 +570,7 @@ impl<F: NorFlash> Journal<F> {
                 // first, then 1; erase only when neither has room.
                 for s in 0..2 {
                     if let Some(next) = self.blank_tail(s, tail.used[s & 1]) {
-                        let at = (s as u32 * n).wrapping_add(next);
-                        return Ok((s, next, tail.fresh_seq.wrapping_add(at)));
+                        return Ok((s, next, tail.fresh_seq.wrapping_add(next)));
                     }
                 }
                 self.ensure_blank(0, false)?;

@@ -637,3 +637,151 @@ fn a_fresh_start_is_numbered_above_what_torn_records_claim() {
         Some(state(1))
     );
 }
+
+/// Sectors of 640 bytes: two whole records and a 128-byte tail no record
+/// uses.
+type Odd = SimFlash<1, 4, 640>;
+const ODD_TAIL: [std::ops::Range<usize>; 2] = [512..640, 1152..1280];
+
+/// A part whose sectors are not a whole number of records: the tails are
+/// erased with their sectors and checked like the rest, so junk left there
+/// (another geometry's bytes) neither stops the journal nor looks like a
+/// part that erases to the other value. Twenty appends move the journal
+/// through both sectors several times.
+#[test]
+fn a_sector_that_is_not_a_whole_number_of_records_is_checked_to_its_end() {
+    let geometry = Geometry::contiguous(0, 640);
+    let mut flash = Odd::new(1280);
+    for tail in ODD_TAIL {
+        flash.set_contents(tail.start, &[0x00; 128]);
+    }
+    let mut j = Journal::new(flash, geometry).unwrap();
+    assert_eq!(j.records_per_sector(), 2);
+    for i in 0..20 {
+        j.append(&state(i)).unwrap();
+        assert_eq!(j.read().record.map(|r| r.state), Some(state(i)));
+    }
+    let flash = j.into_inner();
+    assert!(flash.sector_erases().iter().all(|&e| e > 0));
+    for tail in ODD_TAIL {
+        assert!(
+            flash.contents()[tail.clone()].iter().all(|&b| b == 0xFF),
+            "{tail:?} erased with its sector"
+        );
+    }
+}
+
+/// The same geometry on a part that erases to 0x00, declared as 0xFF: the
+/// tail reads as the other erased value too, so the journal says so and
+/// erases nothing; a sector it had to erase (junk at its start) is erased
+/// once, found to read as the other value, and never erased again.
+#[test]
+fn a_part_declared_with_the_wrong_erase_value_is_named_to_the_sector_end() {
+    let geometry = Geometry::contiguous(0, 640);
+    for junk in [false, true] {
+        let mut flash = Odd::new(1280).erased_to(0x00);
+        if junk {
+            flash.set_contents(0, &[0xA5; 8]);
+        }
+        let mut j = Journal::new(flash, geometry).unwrap();
+        for _ in 0..10 {
+            assert_eq!(j.append(&state(1)), Err(JournalError::EraseValue));
+        }
+        let flash = j.into_inner();
+        assert_eq!(flash.sector_erases(), &[u32::from(junk), 0][..]);
+    }
+}
+
+/// A flash with faults a test turns on while a journal holds it: reads of
+/// `dead` fail once `gate` is set, and an erase leaves `stuck` programmed
+/// (a part whose erase no longer takes everywhere).
+struct Quirky {
+    flash: Odd,
+    dead: std::ops::Range<u32>,
+    gate: std::rc::Rc<std::cell::Cell<bool>>,
+    stuck: std::ops::Range<usize>,
+}
+
+impl Quirky {
+    fn new(flash: Odd) -> Self {
+        Self {
+            flash,
+            dead: 0..0,
+            gate: Default::default(),
+            stuck: 0..0,
+        }
+    }
+}
+
+impl ErrorType for Quirky {
+    type Error = SimError;
+}
+
+impl ReadNorFlash for Quirky {
+    const READ_SIZE: usize = 1;
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimError> {
+        let end = offset + bytes.len() as u32;
+        if self.gate.get() && offset < self.dead.end && self.dead.start < end {
+            return Err(SimError::ReadFault);
+        }
+        self.flash.read(offset, bytes)
+    }
+    fn capacity(&self) -> usize {
+        self.flash.capacity()
+    }
+}
+
+impl NorFlash for Quirky {
+    const WRITE_SIZE: usize = 4;
+    const ERASE_SIZE: usize = 640;
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), SimError> {
+        self.flash.erase(from, to)?;
+        let stuck = vec![0x5A; self.stuck.len()];
+        self.flash.set_contents(self.stuck.start, &stuck);
+        Ok(())
+    }
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
+        self.flash.write(offset, bytes)
+    }
+}
+
+/// An erase that leaves bytes programmed, even past the last whole record,
+/// is an erase that failed: the journal reports it and keeps the newest
+/// state it has, rather than write into a sector it cannot trust.
+#[test]
+fn an_erase_that_does_not_take_to_the_sector_end_is_reported() {
+    let geometry = Geometry::contiguous(0, 640);
+    let mut quirky = Quirky::new(Odd::new(1280));
+    quirky.stuck = ODD_TAIL[0].clone();
+    let mut j = Journal::new(quirky, geometry).unwrap();
+    // Sector 0 fills, the journal moves to sector 1, and its second
+    // position needs sector 0 erased first.
+    for i in 0..3 {
+        j.append(&state(i)).unwrap();
+    }
+    assert_eq!(j.append(&state(3)), Err(JournalError::Erase));
+    assert_eq!(j.read().record.map(|r| r.state), Some(state(2)));
+    assert_eq!(j.into_inner().flash.sector_erases(), &[1, 0][..]);
+}
+
+/// A sector that stops reading between the scan and the write (a part
+/// failing, a glitch that lasts) is not erased when the journal has to
+/// start afresh: nothing says it holds only older records.
+#[test]
+fn a_sector_that_cannot_be_read_is_not_erased_for_a_fresh_start() {
+    let geometry = Geometry::contiguous(0, 640);
+    let mut flash = Odd::new(1280);
+    // Junk in every position: no record, no room without an erase.
+    for at in [0, 256, 640, 896] {
+        flash.set_contents(at, &[0x00; 16]);
+    }
+    let mut quirky = Quirky::new(flash);
+    quirky.dead = 0..640;
+    let gate = quirky.gate.clone();
+    let mut j = Journal::new(quirky, geometry).unwrap();
+    let l = j.read();
+    assert_eq!((l.record, l.uncertain), (None, false));
+    gate.set(true);
+    assert_eq!(j.append(&state(0)), Err(JournalError::Unreadable));
+    assert_eq!(j.into_inner().flash.sector_erases(), &[0, 0][..]);
+}
