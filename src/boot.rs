@@ -148,6 +148,8 @@ pub struct Bootloader<M, S, C, K = NoCounter> {
     /// The state's floor is the one on flash (read for certain, or just
     /// written): only then may the hardware counter follow it.
     floor_on_flash: bool,
+    /// The hardware counter as this `select` read it (`None`: unreadable).
+    hardware: Option<u32>,
 }
 
 impl<M, S, C> Bootloader<M, S, C, NoCounter>
@@ -172,6 +174,7 @@ where
             checked: [None, None],
             unsure: false,
             floor_on_flash: false,
+            hardware: None,
         })
     }
 }
@@ -194,6 +197,7 @@ where
             checked: self.checked,
             unsure: self.unsure,
             floor_on_flash: self.floor_on_flash,
+            hardware: self.hardware,
         }
     }
 
@@ -207,6 +211,7 @@ where
         // An unreadable counter gives no floor of its own; the journal's
         // still holds.
         let hardware = self.counter.read().ok();
+        self.hardware = hardware;
         // Whether `st` differs from what is on flash: a normal boot never
         // sets it, so it writes nothing and compares nothing.
         let (mut kind, mut changed) = (BootKind::Normal, false);
@@ -430,11 +435,13 @@ where
         // The journal's floor rose at a confirm whose own raise of the
         // counter may have been cut: catch up before the jump. A failed
         // raise is tried again at the next boot.
-        if slot.is_some() && self.floor_on_flash {
-            if let Ok(h) = self.counter.read() {
-                if st.min_security_counter > h {
-                    let _ = self.counter.raise(st.min_security_counter);
-                }
+        // An unreadable counter is not raised.
+        if let Some(h) = self
+            .hardware
+            .filter(|_| slot.is_some() && self.floor_on_flash)
+        {
+            if st.min_security_counter > h {
+                let _ = self.counter.raise(st.min_security_counter);
             }
         }
         let image = slot.and_then(|s| match (s, &self.checked) {

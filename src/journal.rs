@@ -586,26 +586,22 @@ impl<F: NorFlash> Journal<F> {
     /// looks, so it is found whatever lies before it.
     fn blank_tail(&mut self, s: usize, from: u32) -> Option<u32> {
         let start = from.max(self.used_prefix(s));
-        let mut buf = [0u8; RECORD_SIZE];
-        let erased = self.erased;
-        for p in start..self.per_sector {
-            let blank = self.read_retry(self.offset(s, p), &mut buf).is_ok()
-                && buf.iter().all(|&b| b == erased);
-            if !blank {
-                return None;
-            }
-        }
-        (start < self.per_sector).then_some(start)
+        let blank = (start..self.per_sector).all(|p| self.position_blank(s, p));
+        (blank && start < self.per_sector).then_some(start)
     }
 
     /// The first position at or after `from` in sector `s` whose every
     /// byte reads erased.
     fn first_free(&mut self, s: usize, from: u32) -> Option<u32> {
+        (from..self.per_sector).find(|&p| self.position_blank(s, p))
+    }
+
+    /// Whether every byte of position `index` of sector `s` reads erased:
+    /// free to write, unlike a position whose probe alone reads erased.
+    fn position_blank(&mut self, s: usize, index: u32) -> bool {
         let mut buf = [0u8; RECORD_SIZE];
-        (from..self.per_sector).find(|&i| {
-            let erased = self.erased;
-            self.read_retry(self.offset(s, i), &mut buf).is_ok() && buf.iter().all(|&b| b == erased)
-        })
+        let erased = self.erased;
+        self.read_retry(self.offset(s, index), &mut buf).is_ok() && buf.iter().all(|&b| b == erased)
     }
 
     /// Erases sector `s` unless it already reads blank, and checks the
