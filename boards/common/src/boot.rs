@@ -72,8 +72,9 @@ pub fn select<B: XipBoard>(flash: impl NorFlash, counter: impl SecurityCounter) 
     .ok()?
     .with_counter(counter);
     let decision = bootloader.select();
-    // `select` has verified the image of the slot it returns (signature,
-    // payload digest, hardware id, load address, header length) and, for a
+    // `select` has verified the image of the slot it returns (signature
+    // unless `digest-only`, payload digest, hardware id, load address,
+    // header length) and, for a
     // trial boot, counted the try on flash. Under `VerifyPolicy::Always`
     // it also returns what that check found.
     let (slot, image) = (decision.slot?, decision.image?);

@@ -26,12 +26,11 @@ use abboot::counter::SecurityCounter;
 use abboot::fence::Fenced;
 use abboot::flash::Shared;
 use abboot::handoff::{Handoff, HandoffError};
-use abboot::image::signed::SignedCheck;
 use abboot::status::Status;
 use abboot::{Error, Slot};
 use embedded_storage::nor_flash::NorFlash;
 
-use crate::{handoff, XipBoard};
+use crate::{handoff, Check, XipBoard};
 
 /// The firmware's reason code for a failed health check (`mark_bad`,
 /// 0..=127; shown in the status record as `App(1)`).
@@ -123,9 +122,10 @@ pub fn start<B: XipBoard, F: NorFlash, K: SecurityCounter>(
 }
 
 /// The firmware's [`Updater`]: metadata and slots through one fenced
-/// handle, with the board's signed image check and hardware counter `K`.
+/// handle, with the board's image check ([`Check`]) and hardware counter
+/// `K`.
 pub type FirmwareUpdater<'a, F, K> =
-    Updater<Shared<'a, FirmwareFlash<F>>, Shared<'a, FirmwareFlash<F>>, SignedCheck<'static>, K>;
+    Updater<Shared<'a, FirmwareFlash<F>>, Shared<'a, FirmwareFlash<F>>, Check, K>;
 
 /// The example health check: the bootloader says this image runs from the
 /// slot it is linked for, and the metadata, if it names a running slot,

@@ -14,10 +14,17 @@
 //! Both slots execute in place: an image is linked for its slot, right
 //! after a header of [`XipBoard::HEADER_LEN`] bytes, and signed with that
 //! load address. The profile requires that header length, so
-//! [`SignedCheck`] refuses an image signed with another one
+//! [`SignedCheck`](abboot::image::signed::SignedCheck) refuses an image
+//! signed with another one
 //! ([`abboot::image::ImageError::BadHeaderLength`]) in `check` and in
 //! `precheck`: `select` never chooses it, and [`abboot::Updater`] refuses
-//! it before erasing anything.
+//! it before erasing anything (so does the `digest-only` check).
+//!
+//! Feature `digest-only` swaps the check ([`Check`]) for
+//! [`digest::ProfiledDigestCheck`]: the payload's SHA-256 and the same
+//! profile checks (fit, header length, hardware id, load address), no
+//! signature, no Ed25519 linked. It detects damaged and misplaced images,
+//! not forged ones: for a bootloader that must fit a small slot.
 //!
 //! Everything derived is an associated constant, so after
 //! monomorphisation the layout and the check are compile-time constants
@@ -27,12 +34,28 @@
 
 use abboot::context::Layout;
 use abboot::flash::Region;
-use abboot::image::signed::{BoardProfile, SignedCheck, TrustedKeys};
+use abboot::image::signed::BoardProfile;
+#[cfg(not(feature = "digest-only"))]
+use abboot::image::signed::{SignedCheck, TrustedKeys};
 use abboot::journal::Geometry;
 
 pub mod boot;
+#[cfg(feature = "digest-only")]
+pub mod digest;
 pub mod firmware;
 pub mod handoff;
+
+/// The image check of the bootloader and the firmware's updater
+/// ([`XipBoard::CHECK`]): [`SignedCheck`] with the board's keys and
+/// profile.
+#[cfg(not(feature = "digest-only"))]
+pub type Check = SignedCheck<'static>;
+
+/// The image check of the bootloader and the firmware's updater
+/// ([`XipBoard::CHECK`]): with feature `digest-only`, the payload's SHA-256
+/// and the board profile, no signature ([`digest::ProfiledDigestCheck`]).
+#[cfg(feature = "digest-only")]
+pub type Check = digest::ProfiledDigestCheck;
 
 /// An execute-in-place board: where its flash is and how it is divided,
 /// what its images must say, and what its jump needs. Offsets count from
@@ -64,7 +87,8 @@ pub trait XipBoard {
     const HEADER_LEN: u32;
     /// Hardware id the images carry (`abboot sign --hardware-id`).
     const HARDWARE_ID: u32;
-    /// The public keys images may be signed with.
+    /// The public keys images may be signed with (unused with feature
+    /// `digest-only`).
     const TRUSTED_KEYS: &'static [[u8; 32]];
     /// Start of the RAM where an image's initial stack pointer must point.
     const RAM_START: u32;
@@ -116,6 +140,12 @@ pub trait XipBoard {
     /// The image check the bootloader and the firmware use (and an
     /// [`abboot::Updater`] should): the signed image check with the
     /// trusted keys and [`Self::PROFILE`].
-    const CHECK: SignedCheck<'static> =
-        SignedCheck::new(TrustedKeys::new(Self::TRUSTED_KEYS), Self::PROFILE);
+    #[cfg(not(feature = "digest-only"))]
+    const CHECK: Check = SignedCheck::new(TrustedKeys::new(Self::TRUSTED_KEYS), Self::PROFILE);
+
+    /// The image check the bootloader and the firmware use (and an
+    /// [`abboot::Updater`] should): with feature `digest-only`, the
+    /// payload's SHA-256 and [`Self::PROFILE`], no signature.
+    #[cfg(feature = "digest-only")]
+    const CHECK: Check = digest::ProfiledDigestCheck::new(Self::PROFILE);
 }
