@@ -75,6 +75,9 @@ pub const HEADER_ALIGN: u32 = 8;
 pub const FLAGS_RESERVED: u16 = 0xFFFF;
 /// Length of a key id in bytes.
 pub const KEY_ID_LEN: usize = 8;
+/// Offset of `hardware_id` in the header, for a check that reads only that
+/// word.
+pub const HARDWARE_ID_AT: usize = 0x1C;
 /// Length of an Ed25519 signature in bytes.
 pub const SIGNATURE_LEN: usize = 64;
 
@@ -357,6 +360,7 @@ mod tests {
         assert_eq!(&b[0x10..0x18], &h.version.to_bytes());
         assert_eq!(&b[0x18..0x1C], &7u32.to_le_bytes());
         assert_eq!(&b[0x1C..0x20], &0xB0A4_D001u32.to_le_bytes());
+        assert_eq!(&b[HARDWARE_ID_AT..][..4], &0xB0A4_D001u32.to_le_bytes());
         assert_eq!(&b[0x20..0x24], &0x0801_0200u32.to_le_bytes());
         assert_eq!(&b[0x24..0x26], &3u16.to_le_bytes());
         assert_eq!(&b[0x26..0x28], &[0, 0]);

@@ -74,9 +74,8 @@ pub fn select<B: XipBoard>(flash: impl NorFlash, counter: impl SecurityCounter) 
     let decision = bootloader.select();
     // `select` has verified the image of the slot it returns (signature
     // unless `digest-only`, payload digest, hardware id, load address,
-    // header length) and, for a
-    // trial boot, counted the try on flash. Under `VerifyPolicy::Always`
-    // it also returns what that check found.
+    // header length) and, for a trial boot, counted the try on flash.
+    // Under `VerifyPolicy::Always` it also returns what that check found.
     let (slot, image) = (decision.slot?, decision.image?);
     let handoff = Handoff::from_decision(&decision)?;
     let vector_table = vector_table::<B>(&mut Shared::new(&flash), slot, &image)?;

@@ -13,15 +13,13 @@
 
 use abboot::flash::Region;
 use abboot::image::digest::DigestCheck;
-use abboot::image::header::ImageHeader;
+use abboot::image::header::{ImageHeader, HARDWARE_ID_AT};
 use abboot::image::signed::{read_header, BoardProfile};
 use abboot::image::{ImageCheck, ImageError, ImageInfo};
 use abboot::Slot;
 use embedded_storage::nor_flash::ReadNorFlash;
 
-/// Offset of the header's `hardware_id` field (abboot's header layout,
-/// `abboot::image::header`).
-const HARDWARE_ID_OFFSET: u32 = 0x1C;
+const HARDWARE_ID_OFFSET: u32 = HARDWARE_ID_AT as u32;
 
 /// [`DigestCheck`] with the board profile's checks, as an [`ImageCheck`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
