@@ -487,11 +487,35 @@ mod tests {
         let crc = crc32(&b[..OFF_CRC]);
         put_u32(&mut b, OFF_CRC, crc);
         assert_eq!(Record::decode(&b), Err(DecodeError::BadField));
+        // Each field alone, CRC sealed again: one bad field is enough.
+        let resealed = |at: usize, v: u8| {
+            let mut b = sample().encode();
+            b[at] = v;
+            let crc = crc32(&b[..OFF_CRC]);
+            put_u32(&mut b, OFF_CRC, crc);
+            Record::decode(&b)
+        };
+        assert_eq!(resealed(4, 2), Err(DecodeError::UnsupportedFormat));
+        assert_eq!(resealed(5, 32), Err(DecodeError::UnsupportedFormat));
+        assert_eq!(resealed(0x18, 0x80), Err(DecodeError::BadField));
+        let tag_len = UPDATE_TAG_LEN as u8 + 1;
+        assert_eq!(resealed(0x19, tag_len), Err(DecodeError::BadField));
+        let ev_count = EVENT_RING_LEN as u8 + 1;
+        assert_eq!(resealed(0x1A, ev_count), Err(DecodeError::BadField));
+        // At their limits, the same fields are valid.
+        assert!(resealed(0x19, UPDATE_TAG_LEN as u8).is_ok());
+    }
+
+    #[test]
+    fn set_home_rewrites_both_fields_and_seals_the_record() {
         let mut b = sample().encode();
-        b[4] = 2;
-        let crc = crc32(&b[..OFF_CRC]);
-        put_u32(&mut b, OFF_CRC, crc);
-        assert_eq!(Record::decode(&b), Err(DecodeError::UnsupportedFormat));
+        assert_eq!(home(&b), None);
+        set_home(&mut b, 0x1000, 0x2000);
+        assert_eq!(home(&b), Some((0x1000, 0x2000)));
+        assert_eq!(Record::decode(&b), Ok(sample()));
+        set_home(&mut b, 0, 0);
+        assert_eq!(home(&b), None);
+        assert_eq!(b, sample().encode());
     }
 
     #[test]

@@ -416,6 +416,36 @@ fn payload_len_huge_or_overflowing() {
     );
 }
 
+/// The integrity-only check refuses an image one byte larger than its slot
+/// as too large, at the header, before hashing into the next slot; and the
+/// same image in a slot one byte longer passes.
+#[test]
+fn digest_check_refuses_an_image_larger_than_its_slot() {
+    use abboot::image::digest::DigestCheck;
+    let data = payload((SLOT_LEN - HEADER_LEN) as usize + 1, 1);
+    let img = sign_image(&template(Slot::A), &data, &key(1), HEADER_LEN).unwrap();
+    let mut bytes = img.clone();
+    bytes.resize(2 * SLOT_LEN as usize, 0xFF);
+    let header = &img[..HEADER_LEN as usize];
+    let mut flash = VecFlash::<4>::new(bytes);
+    let mut check = DigestCheck;
+    let (a, longer) = (region(Slot::A), Region::new(0, SLOT_LEN + 1));
+    assert_eq!(
+        check.check(&mut flash, Slot::A, a),
+        Err(ImageError::TooLarge)
+    );
+    assert_eq!(
+        ImageCheck::<VecFlash<4>>::precheck(&mut check, Slot::A, a, header),
+        Err(ImageError::TooLarge)
+    );
+    assert!(check.check(&mut flash, Slot::A, longer).is_ok());
+    assert!(
+        ImageCheck::<VecFlash<4>>::precheck(&mut check, Slot::A, longer, header)
+            .unwrap()
+            .is_some()
+    );
+}
+
 #[test]
 fn image_larger_than_its_slot() {
     let data = payload((SLOT_LEN - HEADER_LEN) as usize + 1, 1);
