@@ -15,6 +15,7 @@ use crate::state::Slot;
 use crate::version::Version;
 
 pub mod digest;
+pub mod ed25519;
 pub mod header;
 #[cfg(feature = "std")]
 pub mod sign;

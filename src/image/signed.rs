@@ -46,12 +46,14 @@
 //!
 //! One [`CHUNK_LEN`]-byte buffer, the 144-byte raw header, the decoded
 //! header, a SHA-256 state, and the Ed25519 verifier's working set (a few
-//! curve points; about 1–2 KiB in `ed25519-compact`).
+//! curve points; about 1–2 KiB in `ed25519-compact`; the verifier is chosen
+//! at build time, see [`ed25519`]).
 
 use embedded_storage::nor_flash::ReadNorFlash;
 use sha2::{Digest, Sha256};
 
 use crate::flash::Region;
+use crate::image::ed25519;
 use crate::image::header::{key_id_of, ImageHeader, FIXED_LEN, KEY_ID_LEN, SIGNED_LEN};
 use crate::image::{ImageCheck, ImageError, ImageInfo};
 use crate::state::Slot;
@@ -106,21 +108,10 @@ impl<'a> TrustedKeys<'a> {
         signed: &[u8],
         signature: [u8; 64],
     ) -> Result<(), ImageError> {
-        let signature = ed25519_compact::Signature::new(signature);
         let mut known = false;
         for key in self.with_id(key_id) {
             known = true;
-            // Copied byte by byte: `PublicKey::new(*key)` makes a 32-byte
-            // copy that is the bootloader's only call of the general
-            // `memmove` (about 1.5 KB of code on Cortex-M).
-            let mut raw = [0u8; 32];
-            for (d, s) in raw.iter_mut().zip(key) {
-                *d = *s;
-            }
-            if ed25519_compact::PublicKey::new(raw)
-                .verify(signed, &signature)
-                .is_ok()
-            {
+            if ed25519::verify(key, signed, &signature) {
                 return Ok(());
             }
         }

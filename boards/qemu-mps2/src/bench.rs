@@ -190,12 +190,21 @@ fn raw(mut flash: FileFlash) {
             "no"
         })
         .print();
+    #[cfg(not(feature = "ed25519-salty"))]
     let pk = ed25519_compact::PublicKey::new(config::TRUSTED_KEYS[0]);
+    #[cfg(not(feature = "ed25519-salty"))]
     let sig = ed25519_compact::Signature::new(header.signature);
     let signed = header.signed_bytes();
     stack::paint();
     let before = stack::in_use();
+    #[cfg(not(feature = "ed25519-salty"))]
     let (ok, t) = ticks(|| pk.verify(signed, &sig).is_ok());
+    // The size-first build: salty behind abboot's encoding checks, as the
+    // signed-image check calls it.
+    #[cfg(feature = "ed25519-salty")]
+    let (ok, t) = ticks(|| {
+        abboot::image::ed25519::verify(&config::TRUSTED_KEYS[0], &signed, &header.signature)
+    });
     let used = stack::high_water().saturating_sub(before);
     report("ed25519_verify", t)
         .s(" stack=")
