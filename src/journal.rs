@@ -569,7 +569,7 @@ impl<F: NorFlash> Journal<F> {
                 // it, numbered above anything the garbage claims. Sector 0
                 // first, then 1; erase only when neither has room.
                 for s in 0..2 {
-                    if let Some(next) = self.blank_tail(s, tail.used[s & 1]) {
+                    if let Some(next) = self.blank_tail(s, 0) {
                         return Ok((s, next, tail.fresh_seq.wrapping_add(next)));
                     }
                 }

@@ -931,3 +931,30 @@ fn an_append_beside_a_blank_sector_does_not_read_it_through() {
         assert!(read < 4096, "append {i} read {read} bytes");
     }
 }
+
+/// A fresh start writes after the garbage it finds, in the second sector
+/// when the first has no room left: no erase, and the record is found.
+#[test]
+fn a_fresh_start_writes_after_garbage_in_either_sector() {
+    let mut flash = Flash::new(8192);
+    // Sector 0 junk to its end; sector 1 junk in its first three positions.
+    for p in (0..16).chain(16..19) {
+        flash.set_contents(p * 256 + 100, &[0x00; 4]);
+        flash.set_contents(p * 256, &[0x12; 4]);
+    }
+    let mut j = journal(flash);
+    assert_eq!(j.read().record, None);
+    j.append(&state(5)).unwrap();
+    let mut flash = j.into_inner();
+    assert_eq!(flash.sector_erases(), &[0, 0][..]);
+    let mut at = [0u8; 256];
+    flash.read(4096 + 3 * 256, &mut at).unwrap();
+    assert_eq!(
+        abboot::record::Record::decode(&at).map(|r| r.state),
+        Ok(state(5))
+    );
+    assert_eq!(
+        journal(flash).read().record.map(|r| r.state),
+        Some(state(5))
+    );
+}
