@@ -43,8 +43,9 @@ pub trait SecurityCounter {
     /// The counter's value.
     fn read(&mut self) -> Result<u32, CounterError>;
 
-    /// Raises the counter to at least `value`; a lower `value` changes
-    /// nothing. On a thermometer code this programs one bit per step.
+    /// Raises the counter to at least `value`; a `value` not above the
+    /// counter's changes nothing. On a thermometer code this programs one
+    /// bit per step.
     fn raise(&mut self, value: u32) -> Result<(), CounterError>;
 
     /// Steps the counter can still rise, when the store is bounded.
