@@ -692,32 +692,39 @@ fn a_part_declared_with_the_wrong_erase_value_is_named_to_the_sector_end() {
     }
 }
 
-/// A flash with faults a test turns on while a journal holds it: reads of
-/// `dead` fail once `gate` is set, and an erase leaves `stuck` programmed
-/// (a part whose erase no longer takes everywhere).
-struct Quirky {
-    flash: Odd,
+/// A part with faults a test arms, even while a journal holds it: reads
+/// of `dead` fail once `gate` is set; an erase leaves `stuck` programmed
+/// (an erase that no longer takes everywhere); the next `corrupt` writes
+/// store one bit flipped and report success; writes into `weak` program
+/// half their bytes and fail until that range is erased (an erase cut so
+/// late that the sector reads blank but does not hold programs).
+struct Rigged<const E: usize> {
+    flash: SimFlash<1, 4, E>,
     dead: std::ops::Range<u32>,
     gate: std::rc::Rc<std::cell::Cell<bool>>,
     stuck: std::ops::Range<usize>,
+    corrupt: u32,
+    weak: Option<std::ops::Range<u32>>,
 }
 
-impl Quirky {
-    fn new(flash: Odd) -> Self {
+impl<const E: usize> Rigged<E> {
+    fn new(flash: SimFlash<1, 4, E>) -> Self {
         Self {
             flash,
             dead: 0..0,
             gate: Default::default(),
             stuck: 0..0,
+            corrupt: 0,
+            weak: None,
         }
     }
 }
 
-impl ErrorType for Quirky {
+impl<const E: usize> ErrorType for Rigged<E> {
     type Error = SimError;
 }
 
-impl ReadNorFlash for Quirky {
+impl<const E: usize> ReadNorFlash for Rigged<E> {
     const READ_SIZE: usize = 1;
     fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimError> {
         let end = offset + bytes.len() as u32;
@@ -731,16 +738,34 @@ impl ReadNorFlash for Quirky {
     }
 }
 
-impl NorFlash for Quirky {
+impl<const E: usize> NorFlash for Rigged<E> {
     const WRITE_SIZE: usize = 4;
-    const ERASE_SIZE: usize = 640;
+    const ERASE_SIZE: usize = E;
     fn erase(&mut self, from: u32, to: u32) -> Result<(), SimError> {
         self.flash.erase(from, to)?;
+        if self
+            .weak
+            .as_ref()
+            .is_some_and(|w| from <= w.start && w.end <= to)
+        {
+            self.weak = None;
+        }
         let stuck = vec![0x5A; self.stuck.len()];
         self.flash.set_contents(self.stuck.start, &stuck);
         Ok(())
     }
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
+        if self.weak.as_ref().is_some_and(|w| w.contains(&offset)) {
+            let half = bytes.len() / 8 * 4;
+            self.flash.write(offset, &bytes[..half])?;
+            return Err(SimError::Protected);
+        }
+        if self.corrupt > 0 {
+            self.corrupt -= 1;
+            let mut wrong = bytes.to_vec();
+            wrong[40] ^= 0x04;
+            return self.flash.write(offset, &wrong);
+        }
         self.flash.write(offset, bytes)
     }
 }
@@ -751,7 +776,7 @@ impl NorFlash for Quirky {
 #[test]
 fn an_erase_that_does_not_take_to_the_sector_end_is_reported() {
     let geometry = Geometry::contiguous(0, 640);
-    let mut quirky = Quirky::new(Odd::new(1280));
+    let mut quirky = Rigged::new(Odd::new(1280));
     quirky.stuck = ODD_TAIL[0].clone();
     let mut j = Journal::new(quirky, geometry).unwrap();
     // Sector 0 fills, the journal moves to sector 1, and its second
@@ -775,7 +800,7 @@ fn a_sector_that_cannot_be_read_is_not_erased_for_a_fresh_start() {
     for at in [0, 256, 640, 896] {
         flash.set_contents(at, &[0x00; 16]);
     }
-    let mut quirky = Quirky::new(flash);
+    let mut quirky = Rigged::new(flash);
     quirky.dead = 0..640;
     let gate = quirky.gate.clone();
     let mut j = Journal::new(quirky, geometry).unwrap();
@@ -786,75 +811,10 @@ fn a_sector_that_cannot_be_read_is_not_erased_for_a_fresh_start() {
     assert_eq!(j.into_inner().flash.sector_erases(), &[0, 0][..]);
 }
 
-/// A part whose programs go wrong in ways a test arms: the next
-/// `corrupt` writes store one bit flipped and report success, and writes
-/// into `weak` program half their bytes and fail until that range is
-/// erased (an erase cut so late that the sector reads blank but does not
-/// hold programs).
-struct Wobbly {
-    flash: Flash,
-    corrupt: u32,
-    weak: Option<std::ops::Range<u32>>,
-}
-
-impl Wobbly {
-    fn new(flash: Flash) -> Self {
-        Self {
-            flash,
-            corrupt: 0,
-            weak: None,
-        }
-    }
-}
-
-impl ErrorType for Wobbly {
-    type Error = SimError;
-}
-
-impl ReadNorFlash for Wobbly {
-    const READ_SIZE: usize = 1;
-    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimError> {
-        self.flash.read(offset, bytes)
-    }
-    fn capacity(&self) -> usize {
-        self.flash.capacity()
-    }
-}
-
-impl NorFlash for Wobbly {
-    const WRITE_SIZE: usize = 4;
-    const ERASE_SIZE: usize = 4096;
-    fn erase(&mut self, from: u32, to: u32) -> Result<(), SimError> {
-        self.flash.erase(from, to)?;
-        if self
-            .weak
-            .as_ref()
-            .is_some_and(|w| from <= w.start && w.end <= to)
-        {
-            self.weak = None;
-        }
-        Ok(())
-    }
-    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
-        if self.weak.as_ref().is_some_and(|w| w.contains(&offset)) {
-            let half = bytes.len() / 8 * 4;
-            self.flash.write(offset, &bytes[..half])?;
-            return Err(SimError::Protected);
-        }
-        if self.corrupt > 0 {
-            self.corrupt -= 1;
-            let mut wrong = bytes.to_vec();
-            wrong[40] ^= 0x04;
-            return self.flash.write(offset, &wrong);
-        }
-        self.flash.write(offset, bytes)
-    }
-}
-
 /// Sector 0 full with states 0..=15, sector 1 with 16..=19: the newest is
 /// in sector 1, the older records fill sector 0.
-fn wrapped() -> Wobbly {
-    let mut j = journal(Wobbly::new(Flash::new(8192)));
+fn wrapped() -> Rigged<4096> {
+    let mut j = journal(Rigged::new(Flash::new(8192)));
     for i in 0..20 {
         j.append(&state(i)).unwrap();
     }
@@ -900,7 +860,7 @@ fn a_record_that_reads_back_wrong_is_written_again_in_place() {
 /// there fails) erases that sector again, once, and the move succeeds.
 #[test]
 fn a_move_into_a_sector_that_does_not_hold_programs_erases_it_again() {
-    let mut j = journal(Wobbly::new(Flash::new(8192)));
+    let mut j = journal(Rigged::new(Flash::new(8192)));
     for i in 0..16 {
         j.append(&state(i)).unwrap();
     }
