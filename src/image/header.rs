@@ -268,9 +268,9 @@ impl ImageHeader {
         self.encode_checked().0
     }
 
-    /// [`ImageHeader::encode`], plus whether the fields filled the buffer
-    /// exactly.
-    fn encode_checked(&self) -> ([u8; FIXED_LEN], bool) {
+    /// [`ImageHeader::encode`], plus the length of the fields before the
+    /// signature and whether all the fields filled the buffer exactly.
+    fn encode_checked(&self) -> ([u8; FIXED_LEN], Option<usize>, bool) {
         let mut out = [0u8; FIXED_LEN];
         let mut w = Writer {
             rest: &mut out,
@@ -289,10 +289,10 @@ impl ImageHeader {
         w.put(0u16.to_le_bytes());
         w.put(self.payload_digest);
         w.put(self.key_id);
-        let signed_len_ok = FIXED_LEN.checked_sub(w.rest.len()) == Some(SIGNED_LEN);
+        let signed_len = FIXED_LEN.checked_sub(w.rest.len());
         w.put(self.signature);
-        let exact = signed_len_ok && w.done();
-        (out, exact)
+        let exact = w.done();
+        (out, signed_len, exact)
     }
 
     /// The bytes the signature covers: the first [`SIGNED_LEN`] bytes of
@@ -374,7 +374,9 @@ mod tests {
 
     #[test]
     fn encode_fills_exactly() {
-        assert!(sample().encode_checked().1);
+        let (_, signed_len, exact) = sample().encode_checked();
+        assert_eq!(signed_len, Some(SIGNED_LEN));
+        assert!(exact);
         let mut buf = [0u8; 3];
         let mut w = Writer {
             rest: &mut buf,
