@@ -71,9 +71,9 @@ pub(crate) fn verify_compact(key: &[u8; 32], message: &[u8], signature: &[u8; 64
 pub(crate) fn verify_salty(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
     let mut r = [0u8; 32];
     let mut s = [0u8; 32];
-    let (r_bytes, s_bytes) = signature.split_at(32);
-    copy(&mut r, r_bytes);
-    copy(&mut s, s_bytes);
+    // `R || S`: `copy` stops at the end of `r`.
+    copy(&mut r, signature);
+    copy(&mut s, signature.get(32..).unwrap_or(&[]));
     if !less_than(&s, &L) || !acceptable_point(key) || !acceptable_point(&r) {
         return false;
     }
