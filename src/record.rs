@@ -175,30 +175,35 @@ fn byte_slot(b: u8) -> Result<Option<Slot>, DecodeError> {
 // panic path) is left for the bootloader's link-time no-panic proof, and a
 // layout mistake shows up as a failing round-trip test, not a crash.
 
-fn put(buf: &mut [u8; RECORD_SIZE], off: usize, bytes: &[u8]) {
+fn put<const N: usize>(buf: &mut [u8; RECORD_SIZE], off: usize, bytes: [u8; N]) {
+    let dst = buf.get_mut(off..off.saturating_add(N));
+    if let Some(dst) = dst.and_then(|d| <&mut [u8; N]>::try_from(d).ok()) {
+        *dst = bytes;
+    }
+}
+
+fn put_slice(buf: &mut [u8; RECORD_SIZE], off: usize, bytes: &[u8]) {
     if let Some(dst) = buf.get_mut(off..off.saturating_add(bytes.len())) {
         dst.iter_mut().zip(bytes).for_each(|(d, s)| *d = *s);
     }
 }
 
 fn put_u8(buf: &mut [u8; RECORD_SIZE], off: usize, v: u8) {
-    put(buf, off, &[v]);
+    put(buf, off, [v]);
 }
 
 fn put_u16(buf: &mut [u8; RECORD_SIZE], off: usize, v: u16) {
-    put(buf, off, &v.to_le_bytes());
+    put(buf, off, v.to_le_bytes());
 }
 
 fn put_u32(buf: &mut [u8; RECORD_SIZE], off: usize, v: u32) {
-    put(buf, off, &v.to_le_bytes());
+    put(buf, off, v.to_le_bytes());
 }
 
 fn get_array<const N: usize>(buf: &[u8; RECORD_SIZE], off: usize) -> [u8; N] {
-    let mut out = [0u8; N];
-    if let Some(src) = buf.get(off..off.saturating_add(N)) {
-        out.iter_mut().zip(src).for_each(|(o, s)| *o = *s);
-    }
-    out
+    let src = buf.get(off..off.saturating_add(N));
+    src.and_then(|s| <[u8; N]>::try_from(s).ok())
+        .unwrap_or([0; N])
 }
 
 fn get_u8(buf: &[u8; RECORD_SIZE], off: usize) -> u8 {
@@ -230,7 +235,7 @@ pub fn same_state(a: &BootState, b: &BootState) -> bool {
 /// Every field of a record, CRC left 0.
 fn fields(seq: u32, s: &BootState) -> [u8; RECORD_SIZE] {
     let mut b = [0u8; RECORD_SIZE];
-    put(&mut b, 0, &MAGIC);
+    put(&mut b, 0, MAGIC);
     put_u8(&mut b, 4, FORMAT_VERSION);
     put_u8(&mut b, 5, (RECORD_SIZE / 16) as u8);
     put_u32(&mut b, OFF_SEQ, seq);
@@ -252,7 +257,7 @@ fn fields(seq: u32, s: &BootState) -> [u8; RECORD_SIZE] {
     put_u8(&mut b, 0x1B, s.check_error);
     for (i, e) in s.events.iter().enumerate() {
         let event = [e.kind.tag(), slot_byte(e.slot), e.reason.code(), e.tries];
-        put(&mut b, OFF_EVENTS + i * EVENT_LEN, &event);
+        put(&mut b, OFF_EVENTS + i * EVENT_LEN, event);
     }
     for slot in Slot::ALL {
         let info = s.slot(slot);
@@ -260,17 +265,17 @@ fn fields(seq: u32, s: &BootState) -> [u8; RECORD_SIZE] {
         put(
             &mut b,
             o,
-            &[info.state.tag(), info.state.tries(), info.attempts],
+            [info.state.tag(), info.state.tries(), info.attempts],
         );
-        put(&mut b, o + 4, &info.version.to_bytes());
+        put(&mut b, o + 4, info.version.to_bytes());
         put_u32(&mut b, o + 12, info.security_counter);
         put_u16(&mut b, o + 16, info.data_epoch);
-        put(&mut b, o + 20, &info.digest);
+        put(&mut b, o + 20, info.digest);
     }
     if let Some(d) = &s.rejected_digest {
-        put(&mut b, OFF_REJECTED, d);
+        put(&mut b, OFF_REJECTED, *d);
     }
-    put(&mut b, OFF_TAG, &s.update_tag);
+    put_slice(&mut b, OFF_TAG, &s.update_tag);
     b
 }
 
