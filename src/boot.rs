@@ -52,7 +52,7 @@ use crate::error::{Error, FlashFault};
 use crate::image::{ImageCheck, ImageError, ImageInfo};
 use crate::journal::Findings;
 use crate::journal::READ_ATTEMPTS;
-use crate::machine::{self, Event};
+use crate::machine;
 use crate::record::Record;
 use crate::state::{BootKind, BootState, ImageState, Reason, Slot};
 use crate::version::Version;
@@ -248,7 +248,7 @@ where
                     // The one copy of the state in `select`: if the try
                     // cannot be counted, the state before it stands.
                     let mut next = st.clone();
-                    if machine::apply_mut(&mut next, Event::TrialBoot(c)).is_ok() {
+                    if machine::trial_boot(&mut next, c).is_ok() {
                         match self.persist(&next) {
                             Ok(()) => {
                                 return self.decide(
@@ -272,12 +272,7 @@ where
                     fault = Some(Error::SlotFlash(FlashFault::Other));
                 }
                 Err((r, check)) => {
-                    let event = Event::Reject {
-                        slot: c,
-                        reason: r,
-                        check,
-                    };
-                    if machine::apply_mut(st, event).is_ok() {
+                    if machine::reject_candidate(st, c, r, check).is_ok() {
                         kind = BootKind::Rollback;
                         reason = r;
                         changed = true;
@@ -295,7 +290,7 @@ where
             .into_iter()
             .find(|&s| st.primary != Some(s) && self.confirmed_ok(st, s, true));
         if let Some(o) = other {
-            if machine::apply_mut(st, Event::Fallback { to: o }).is_ok() {
+            if machine::fallback(st, o).is_ok() {
                 fault = fault.or(self.persist_if(true, st));
                 return self.decide(
                     st,
@@ -319,7 +314,7 @@ where
                 if recorded.state == ImageState::Rejected && recorded.digest == info.digest {
                     continue;
                 }
-                if machine::apply_mut(st, Event::Adopt { slot: s, info }).is_ok() {
+                if machine::adopt(st, s, &info).is_ok() {
                     fault = fault.or(self.persist_if(true, st));
                     return self.decide(
                         st,
@@ -336,9 +331,8 @@ where
         // journal with one record per reset. The event is the only thing
         // `Recovery` changes: the state changed if the newest event did.
         let last = st.events.back().copied();
-        if machine::apply_mut(st, Event::Recovery).is_ok() {
-            changed |= st.events.back().copied() != last;
-        }
+        machine::recovery(st);
+        changed |= st.events.back().copied() != last;
         fault = fault.or(self.persist_if(changed, st));
         self.decide(
             st,

@@ -184,100 +184,23 @@ pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
 /// event leaves `s` as it was (every refusal is decided before the first
 /// change). The bootloader uses this form: no state is copied.
 pub fn apply_mut(s: &mut BootState, event: Event) -> Result<(), Refusal> {
+    // The bootloader's events have functions of their own, which it calls
+    // directly: a bootloader then links only the transitions it makes, not
+    // the firmware's (staging, confirm, abort...).
     match event {
-        Event::TrialBoot(slot) => {
-            let tries = match s.slot(slot).state {
-                ImageState::Pending { tries } | ImageState::Trial { tries } if tries > 0 => tries,
-                _ => return Err(Refusal::NoTrial),
-            };
-            let epoch = s.slot(slot).data_epoch;
-            let info = s.slot_mut(slot);
-            info.state = ImageState::Trial { tries: tries - 1 };
-            info.attempts = info.attempts.saturating_add(1);
-            s.update = UpdateState::Trial;
-            // The trial image may migrate the data as soon as it runs.
-            s.data_epoch = s.data_epoch.max(epoch);
-            s.push_event(BootEvent {
-                kind: BootKind::Trial,
-                slot: Some(slot),
-                reason: Reason::None,
-                tries: tries - 1,
-            });
-        }
+        Event::TrialBoot(slot) => trial_boot(s, slot)?,
         Event::Reject {
             slot,
             reason,
             check,
-        } => {
-            let booted = match s.slot(slot).state {
-                ImageState::Pending { .. } => false,
-                ImageState::Trial { .. } => true,
-                _ => return Err(Refusal::NoTrial),
-            };
-            reject(s, slot, reason, booted);
-            s.check_error = check;
-        }
+        } => reject_candidate(s, slot, reason, check)?,
         Event::MarkBad(code) => {
             let slot = trial_slot(s).ok_or(Refusal::NoTrial)?;
             reject(s, slot, Reason::App(code & 0x7F), true);
         }
-        Event::Fallback { to } => {
-            if s.slot(to).state != ImageState::Confirmed {
-                return Err(Refusal::NoTrial);
-            }
-            if let Some(old) = s.primary.filter(|&p| p != to) {
-                // Corrupt, not refused: a good copy may be staged again.
-                *s.slot_mut(old) = SlotInfo::default();
-            }
-            s.primary = Some(to);
-            s.rollback = None;
-            s.last_reason = Reason::PrimaryCorrupt;
-            s.push_event(BootEvent {
-                kind: BootKind::Fallback,
-                slot: Some(to),
-                reason: Reason::PrimaryCorrupt,
-                tries: 0,
-            });
-        }
-        Event::Adopt { slot, info } => {
-            if candidate(s).is_some() || s.rejected_digest == Some(info.digest) {
-                return Err(Refusal::TrialInProgress);
-            }
-            if info.security_counter < s.min_security_counter {
-                return Err(Refusal::SecurityCounter);
-            }
-            *s.slot_mut(slot) = SlotInfo {
-                state: ImageState::Confirmed,
-                version: info.version,
-                digest: info.digest,
-                attempts: 0,
-                security_counter: info.security_counter,
-                data_epoch: info.data_epoch,
-            };
-            s.primary = Some(slot);
-            s.rollback = None;
-            // As from blank metadata: the adopted image sets the floor.
-            s.min_security_counter = s.min_security_counter.max(info.security_counter);
-            s.data_epoch = s.data_epoch.max(info.data_epoch);
-            s.push_event(BootEvent {
-                kind: BootKind::Fresh,
-                slot: Some(slot),
-                reason: Reason::None,
-                tries: 0,
-            });
-        }
-        Event::Recovery => {
-            // Record it once: a device stuck in recovery must not wear its
-            // journal with one record per reset.
-            if s.events.back().map(|e| e.kind) != Some(BootKind::Recovery) {
-                s.push_event(BootEvent {
-                    kind: BootKind::Recovery,
-                    slot: None,
-                    reason: s.last_reason,
-                    tries: 0,
-                });
-            }
-        }
+        Event::Fallback { to } => fallback(s, to)?,
+        Event::Adopt { slot, info } => adopt(s, slot, &info)?,
+        Event::Recovery => recovery(s),
         Event::StageBegin { slot, tag } => {
             if trial_slot(s).is_some() {
                 return Err(Refusal::TrialInProgress);
@@ -368,6 +291,113 @@ pub fn apply_mut(s: &mut BootState, event: Event) -> Result<(), Refusal> {
         Event::DataMigrated(epoch) => s.data_epoch = epoch,
     }
     Ok(())
+}
+
+/// [`Event::TrialBoot`]: one try of the unconfirmed image in `slot` is
+/// spent, and it boots on trial.
+pub(crate) fn trial_boot(s: &mut BootState, slot: Slot) -> Result<(), Refusal> {
+    let tries = match s.slot(slot).state {
+        ImageState::Pending { tries } | ImageState::Trial { tries } if tries > 0 => tries,
+        _ => return Err(Refusal::NoTrial),
+    };
+    let epoch = s.slot(slot).data_epoch;
+    let info = s.slot_mut(slot);
+    info.state = ImageState::Trial { tries: tries - 1 };
+    info.attempts = info.attempts.saturating_add(1);
+    s.update = UpdateState::Trial;
+    // The trial image may migrate the data as soon as it runs.
+    s.data_epoch = s.data_epoch.max(epoch);
+    s.push_event(BootEvent {
+        kind: BootKind::Trial,
+        slot: Some(slot),
+        reason: Reason::None,
+        tries: tries - 1,
+    });
+    Ok(())
+}
+
+/// [`Event::Reject`]: the unconfirmed image in `slot` is refused.
+pub(crate) fn reject_candidate(
+    s: &mut BootState,
+    slot: Slot,
+    reason: Reason,
+    check: u8,
+) -> Result<(), Refusal> {
+    let booted = match s.slot(slot).state {
+        ImageState::Pending { .. } => false,
+        ImageState::Trial { .. } => true,
+        _ => return Err(Refusal::NoTrial),
+    };
+    reject(s, slot, reason, booted);
+    s.check_error = check;
+    Ok(())
+}
+
+/// [`Event::Fallback`]: the confirmed image in `to` takes over from a
+/// corrupt primary.
+pub(crate) fn fallback(s: &mut BootState, to: Slot) -> Result<(), Refusal> {
+    if s.slot(to).state != ImageState::Confirmed {
+        return Err(Refusal::NoTrial);
+    }
+    if let Some(old) = s.primary.filter(|&p| p != to) {
+        // Corrupt, not refused: a good copy may be staged again.
+        *s.slot_mut(old) = SlotInfo::default();
+    }
+    s.primary = Some(to);
+    s.rollback = None;
+    s.last_reason = Reason::PrimaryCorrupt;
+    s.push_event(BootEvent {
+        kind: BootKind::Fallback,
+        slot: Some(to),
+        reason: Reason::PrimaryCorrupt,
+        tries: 0,
+    });
+    Ok(())
+}
+
+/// [`Event::Adopt`]: the verified image in `slot` becomes the confirmed
+/// primary.
+pub(crate) fn adopt(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Result<(), Refusal> {
+    if candidate(s).is_some() || s.rejected_digest == Some(info.digest) {
+        return Err(Refusal::TrialInProgress);
+    }
+    if info.security_counter < s.min_security_counter {
+        return Err(Refusal::SecurityCounter);
+    }
+    *s.slot_mut(slot) = SlotInfo {
+        state: ImageState::Confirmed,
+        version: info.version,
+        digest: info.digest,
+        attempts: 0,
+        security_counter: info.security_counter,
+        data_epoch: info.data_epoch,
+    };
+    s.primary = Some(slot);
+    s.rollback = None;
+    // As from blank metadata: the adopted image sets the floor.
+    s.min_security_counter = s.min_security_counter.max(info.security_counter);
+    s.data_epoch = s.data_epoch.max(info.data_epoch);
+    s.push_event(BootEvent {
+        kind: BootKind::Fresh,
+        slot: Some(slot),
+        reason: Reason::None,
+        tries: 0,
+    });
+    Ok(())
+}
+
+/// [`Event::Recovery`]: nothing can boot.
+pub(crate) fn recovery(s: &mut BootState) {
+    // Record it once: a device stuck in recovery must not wear its
+    // journal with one record per reset.
+    if s.events.back().map(|e| e.kind) != Some(BootKind::Recovery) {
+        s.push_event(BootEvent {
+            kind: BootKind::Recovery,
+            slot: None,
+            reason: s.last_reason,
+            tries: 0,
+        });
+    }
 }
 
 fn reject(s: &mut BootState, slot: Slot, reason: Reason, booted: bool) {
