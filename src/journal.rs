@@ -282,6 +282,13 @@ pub const READ_ATTEMPTS: usize = 3;
 /// Bytes read from the start of a position to tell blank from used.
 const PROBE: usize = 32;
 
+/// Whether every byte of `bytes` is `value`. One copy of the loop for the
+/// journal's many blank checks, rather than one inlined at each.
+#[inline(never)]
+fn all_are(bytes: &[u8], value: u8) -> bool {
+    bytes.iter().all(|&b| b == value)
+}
+
 impl<F: NorFlash> Journal<F> {
     /// A journal on `flash` in the sectors of `geometry`, checked against
     /// the flash's word and erase sizes and capacity.
@@ -601,7 +608,7 @@ impl<F: NorFlash> Journal<F> {
     fn position_blank(&mut self, s: usize, index: u32) -> bool {
         let mut buf = [0u8; RECORD_SIZE];
         let erased = self.erased;
-        self.read_retry(self.offset(s, index), &mut buf).is_ok() && buf.iter().all(|&b| b == erased)
+        self.read_retry(self.offset(s, index), &mut buf).is_ok() && all_are(&buf, erased)
     }
 
     /// Erases sector `s` unless it already reads blank, and checks the
@@ -634,8 +641,8 @@ impl<F: NorFlash> Journal<F> {
         for i in 0..self.per_sector {
             match self.read_words(self.offset(s, i), &mut buf) {
                 Words::All => {
-                    blank &= buf.iter().all(|&b| b == erased);
-                    uniform_other &= buf.iter().all(|&b| b == other);
+                    blank &= all_are(&buf, erased);
+                    uniform_other &= all_are(&buf, other);
                 }
                 // A torn word: used, but never a record.
                 Words::Some => (blank, uniform_other) = (false, false),
@@ -649,8 +656,8 @@ impl<F: NorFlash> Journal<F> {
             if self.read_retry(r.offset + used, piece).is_err() {
                 return SectorReads::Unreadable;
             }
-            blank &= piece.iter().all(|&b| b == erased);
-            uniform_other &= piece.iter().all(|&b| b == other);
+            blank &= all_are(piece, erased);
+            uniform_other &= all_are(piece, other);
         }
         if blank {
             SectorReads::Blank
@@ -683,7 +690,7 @@ impl<F: NorFlash> Journal<F> {
         let offset = self.offset(s, index);
         match buf.get_mut(..len) {
             Some(probe) => match self.read_retry(offset, probe) {
-                Ok(()) => probe.iter().any(|&b| b != erased),
+                Ok(()) => !all_are(probe, erased),
                 // An unreadable word was written (or torn): the position is used.
                 Err(_) => true,
             },
@@ -747,7 +754,7 @@ impl<F: NorFlash> Journal<F> {
             Words::None => return (Content::Unreadable, None),
         }
         let erased = self.erased;
-        if buf.iter().all(|&b| b == erased) {
+        if all_are(&buf, erased) {
             return (Content::Invalid(DecodeError::Blank), None);
         }
         let raw = raw_seq(&buf);
