@@ -6,7 +6,8 @@ use super::common::*;
 #[cfg(feature = "blind-keys")]
 use super::edwards25519::{ge_scalarmult, sc_invert, sc_mul};
 use super::edwards25519::{
-    ge_scalarmult_base, sc_muladd, sc_reduce, sc_reduce32, sc_reject_noncanonical, GeP2, GeP3,
+    ge_scalarmult_base, sc_muladd, sc_reduce, sc_reduce32, sc_reduce_vartime,
+    sc_reject_noncanonical, GeP2, GeP3,
 };
 use super::error::Error;
 use super::sha512;
@@ -279,14 +280,8 @@ impl VerifyingState {
     // multiplication's tables.
     #[inline(never)]
     fn challenge(&self) -> [u8; 32] {
-        let mut hash = self.hasher.finalize();
-        sc_reduce(&mut hash);
-        // abboot: the reduced scalar is the first 32 bytes, as an array.
-        let mut scalar = [0u8; 32];
-        for (b, x) in scalar.iter_mut().zip(hash) {
-            *b = x;
-        }
-        scalar
+        // abboot: the compact reduction (see `sc_reduce_vartime`).
+        sc_reduce_vartime(&self.hasher.finalize())
     }
 
     /// Verifies the signature and return it.
