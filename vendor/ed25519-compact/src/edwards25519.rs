@@ -438,6 +438,25 @@ impl Sub<GeCached> for GeP3 {
     #[cfg_attr(feature = "opt_size", inline(never))]
     #[cfg_attr(not(feature = "opt_size"), inline(always))]
     fn sub(self, _rhs: GeCached) -> GeP1P1 {
+        // abboot: with `opt_size`, P - Q is P + (-Q): one addition in the
+        // code instead of an addition and a subtraction.
+        #[cfg(feature = "opt_size")]
+        {
+            self + _rhs.negated()
+        }
+        #[cfg(not(feature = "opt_size"))]
+        {
+            self.sub_ref10_gecached(_rhs)
+        }
+    }
+}
+
+impl GeP3 {
+    // abboot: ref10's subtraction, for the build without `opt_size` and
+    // for the test that checks P + (-Q) against it.
+    #[cfg_attr(feature = "opt_size", allow(dead_code))]
+    #[inline(always)]
+    fn sub_ref10_gecached(self, _rhs: GeCached) -> GeP1P1 {
         let y1_plus_x1 = self.y + self.x;
         let y1_minus_x1 = self.y - self.x;
         let a = y1_plus_x1 * _rhs.y_minus_x;
@@ -459,12 +478,44 @@ impl Sub<GeCached> for GeP3 {
     }
 }
 
+impl GeCached {
+    // abboot: -Q: y + x and y - x trade places and the t2d term changes
+    // sign.
+    #[cfg_attr(not(feature = "opt_size"), allow(dead_code))]
+    fn negated(&self) -> GeCached {
+        let mut q = *self;
+        q.y_plus_x = self.y_minus_x;
+        q.y_minus_x = self.y_plus_x;
+        q.t2d = self.t2d.neg();
+        q
+    }
+}
+
 impl Sub<GePrecomp> for GeP3 {
     type Output = GeP1P1;
 
     #[cfg_attr(feature = "opt_size", inline(never))]
     #[cfg_attr(not(feature = "opt_size"), inline(always))]
     fn sub(self, _rhs: GePrecomp) -> GeP1P1 {
+        // abboot: with `opt_size`, P - Q is P + (-Q): one addition in the
+        // code instead of an addition and a subtraction.
+        #[cfg(feature = "opt_size")]
+        {
+            self + _rhs.negated()
+        }
+        #[cfg(not(feature = "opt_size"))]
+        {
+            self.sub_ref10_geprecomp(_rhs)
+        }
+    }
+}
+
+impl GeP3 {
+    // abboot: ref10's subtraction, for the build without `opt_size` and
+    // for the test that checks P + (-Q) against it.
+    #[cfg_attr(feature = "opt_size", allow(dead_code))]
+    #[inline(always)]
+    fn sub_ref10_geprecomp(self, _rhs: GePrecomp) -> GeP1P1 {
         let y1_plus_x1 = self.y + self.x;
         let y1_minus_x1 = self.y - self.x;
         let a = y1_plus_x1 * _rhs.y_minus_x;
@@ -482,6 +533,19 @@ impl Sub<GePrecomp> for GeP3 {
             z: z3,
             t: t3,
         }
+    }
+}
+
+impl GePrecomp {
+    // abboot: -Q: y + x and y - x trade places and the xy2d term changes
+    // sign.
+    #[cfg_attr(not(feature = "opt_size"), allow(dead_code))]
+    fn negated(&self) -> GePrecomp {
+        let mut q = *self;
+        q.y_plus_x = self.y_minus_x;
+        q.y_minus_x = self.y_plus_x;
+        q.xy2d = self.xy2d.neg();
+        q
     }
 }
 
@@ -1870,6 +1934,49 @@ mod abboot_sc_reduce_tests {
         }
         for c in &cases {
             assert_eq!(sc_reduce_vartime(c), reference(c), "input {:02x?}", c);
+        }
+    }
+}
+
+// abboot: P + (-Q), what the `opt_size` build subtracts with, against
+// ref10's subtraction, for cached points and for every entry of the
+// base-point table, on points from pseudo-random scalars.
+#[cfg(test)]
+mod abboot_sub_tests {
+    use super::{ge_scalarmult_base, GeP3, BI};
+
+    fn point(seed: u64) -> GeP3 {
+        let mut x = seed;
+        let mut scalar = [0u8; 32];
+        for b in scalar.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        scalar[31] &= 0x7F;
+        ge_scalarmult_base(&scalar)
+    }
+
+    #[test]
+    fn subtraction_is_addition_of_the_negated_point() {
+        for i in 0..64u64 {
+            let p = point(0x9E37_79B9_7F4A_7C15 ^ i);
+            let q = point(0xD1B5_4A32_D192_ED03 ^ i).to_cached();
+            let want = p.sub_ref10_gecached(q).to_p3().to_bytes();
+            assert_eq!((p + q.negated()).to_p3().to_bytes(), want, "cached {}", i);
+            assert_ne!((p + q).to_p3().to_bytes(), want, "cached {}", i);
+            for (k, b) in BI.iter().enumerate() {
+                let want = p.sub_ref10_geprecomp(*b).to_p3().to_bytes();
+                assert_eq!(
+                    (p + b.negated()).to_p3().to_bytes(),
+                    want,
+                    "{} BI[{}]",
+                    i,
+                    k
+                );
+                assert_ne!((p + *b).to_p3().to_bytes(), want, "{} BI[{}]", i, k);
+            }
         }
     }
 }
