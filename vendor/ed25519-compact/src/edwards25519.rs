@@ -207,9 +207,10 @@ impl GeP2 {
         b_scalar: &[u8; 32],
     ) -> GeP3 {
         // abboot: A's digits odd in -7..=7 (4 odd multiples on the stack,
-        // 640 bytes less, a few more additions); B's in -15..=15 (`BI`).
+        // 640 bytes less, a few more additions); B's in -15..=15, or in
+        // -7..=7 with `opt_size` (`BI`).
         let aslide = GeP2::slide(a_scalar, 7);
-        let bslide = GeP2::slide(b_scalar, 15);
+        let bslide = GeP2::slide(b_scalar, 2 * BI_LEN as i8 - 1);
 
         let mut ai = [GeCached {
             y_plus_x: FE_ZERO,
@@ -245,9 +246,9 @@ impl GeP2 {
             }
 
             if bslide[i] > 0 {
-                t = t.to_p3() + BI[((bslide[i] / 2) as usize) & 7];
+                t = t.to_p3() + BI[((bslide[i] / 2) as usize) & (BI_LEN - 1)];
             } else if bslide[i] < 0 {
-                t = t.to_p3() - BI[((-bslide[i] / 2) as usize) & 7];
+                t = t.to_p3() - BI[((-bslide[i] / 2) as usize) & (BI_LEN - 1)];
             }
 
             if i == 0 {
@@ -1653,7 +1654,33 @@ pub fn sc_reject_noncanonical(s: &[u8]) -> Result<(), Error> {
     }
 }
 
-static BI: [GePrecomp; 8] = [
+// abboot: with `opt_size`, B's digits are odd in -7..=7, so only the first
+// four odd multiples of B are kept (480 bytes of table less, a few more
+// additions per verification); without it -15..=15 and all eight.
+#[cfg(feature = "opt_size")]
+const BI_LEN: usize = 4;
+#[cfg(not(feature = "opt_size"))]
+const BI_LEN: usize = 8;
+
+static BI: [GePrecomp; BI_LEN] = first_of(&BI_ALL);
+
+const fn first_of<const N: usize>(all: &[GePrecomp; 8]) -> [GePrecomp; N] {
+    let zero = GePrecomp {
+        y_plus_x: Fe([0; 5]),
+        y_minus_x: Fe([0; 5]),
+        xy2d: Fe([0; 5]),
+    };
+    let mut out = [zero; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = all[i];
+        i += 1;
+    }
+    out
+}
+
+// B, 3B, 5B, ..., 15B.
+const BI_ALL: [GePrecomp; 8] = [
     GePrecomp {
         y_plus_x: Fe([
             1288382639258501,
