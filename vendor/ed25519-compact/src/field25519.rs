@@ -53,8 +53,9 @@ pub fn fiat_25519_cmovznz_u64(out1: &mut u64, arg1: fiat_25519_u1, arg2: u64, ar
     *out1 = x3;
 }
 
-#[cfg_attr(any(feature = "opt_size", target_arch = "wasm32"), inline(never))]
-#[cfg_attr(not(any(feature = "opt_size", target_arch = "wasm32")), inline)]
+// abboot: not kept out of line with `opt_size`: its one caller is the
+// `Fe` operation that wraps it, which is.
+#[inline]
 pub fn fiat_25519_carry_mul(out1: &mut [u64; 5], arg1: &[u64; 5], arg2: &[u64; 5]) {
     let x1: u128 = (((arg1[4]) as u128).wrapping_mul(((arg2[4]).wrapping_mul(0x13)) as u128));
     let x2: u128 = (((arg1[4]) as u128).wrapping_mul(((arg2[3]).wrapping_mul(0x13)) as u128));
@@ -177,8 +178,9 @@ pub fn fiat_25519_carry_square(out1: &mut [u64; 5], arg1: &[u64; 5]) {
     out1[4] = x42;
 }
 
-#[cfg_attr(feature = "opt_size", inline(never))]
-#[cfg_attr(not(feature = "opt_size"), inline)]
+// abboot: not kept out of line with `opt_size`: its one caller is the
+// `Fe` operation that wraps it, which is.
+#[inline]
 pub fn fiat_25519_carry(out1: &mut [u64; 5], arg1: &[u64; 5]) {
     let x1: u64 = (arg1[0]);
     let x2: u64 = ((x1 >> 51).wrapping_add(arg1[1]));
@@ -199,8 +201,9 @@ pub fn fiat_25519_carry(out1: &mut [u64; 5], arg1: &[u64; 5]) {
     out1[4] = x12;
 }
 
-#[cfg_attr(feature = "opt_size", inline(never))]
-#[cfg_attr(not(feature = "opt_size"), inline)]
+// abboot: not kept out of line with `opt_size`: its one caller is the
+// `Fe` operation that wraps it, which is.
+#[inline]
 pub fn fiat_25519_add(out1: &mut [u64; 5], arg1: &[u64; 5], arg2: &[u64; 5]) {
     let x1: u64 = ((arg1[0]).wrapping_add(arg2[0]));
     let x2: u64 = ((arg1[1]).wrapping_add(arg2[1]));
@@ -214,8 +217,9 @@ pub fn fiat_25519_add(out1: &mut [u64; 5], arg1: &[u64; 5], arg2: &[u64; 5]) {
     out1[4] = x5;
 }
 
-#[cfg_attr(feature = "opt_size", inline(never))]
-#[cfg_attr(not(feature = "opt_size"), inline)]
+// abboot: not kept out of line with `opt_size`: its one caller is the
+// `Fe` operation that wraps it, which is.
+#[inline]
 pub fn fiat_25519_sub(out1: &mut [u64; 5], arg1: &[u64; 5], arg2: &[u64; 5]) {
     let x1: u64 = ((0xfffffffffffdau64.wrapping_add(arg1[0])).wrapping_sub(arg2[0]));
     let x2: u64 = ((0xffffffffffffeu64.wrapping_add(arg1[1])).wrapping_sub(arg2[1]));
@@ -229,8 +233,9 @@ pub fn fiat_25519_sub(out1: &mut [u64; 5], arg1: &[u64; 5], arg2: &[u64; 5]) {
     out1[4] = x5;
 }
 
-#[cfg_attr(feature = "opt_size", inline(never))]
-#[cfg_attr(not(feature = "opt_size"), inline)]
+// abboot: not kept out of line with `opt_size`: its one caller is the
+// `Fe` operation that wraps it, which is.
+#[inline]
 pub fn fiat_25519_opp(out1: &mut [u64; 5], arg1: &[u64; 5]) {
     let x1: u64 = (0xfffffffffffdau64.wrapping_sub(arg1[0]));
     let x2: u64 = (0xffffffffffffeu64.wrapping_sub(arg1[1]));

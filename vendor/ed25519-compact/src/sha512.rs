@@ -115,44 +115,50 @@ impl W {
         W(w)
     }
 
-    #[cfg_attr(feature = "opt_size", inline(never))]
-    #[cfg_attr(not(feature = "opt_size"), inline(always))]
+    // abboot: always inlined: each has one caller (`F` or `M`), which
+    // `opt_size` keeps out of line.
+    #[inline(always)]
     fn Ch(x: u64, y: u64, z: u64) -> u64 {
         (x & y) ^ (!x & z)
     }
 
-    #[cfg_attr(feature = "opt_size", inline(never))]
-    #[cfg_attr(not(feature = "opt_size"), inline(always))]
+    // abboot: always inlined: each has one caller (`F` or `M`), which
+    // `opt_size` keeps out of line.
+    #[inline(always)]
     fn Maj(x: u64, y: u64, z: u64) -> u64 {
         (x & y) ^ (x & z) ^ (y & z)
     }
 
-    #[cfg_attr(feature = "opt_size", inline(never))]
-    #[cfg_attr(not(feature = "opt_size"), inline(always))]
+    // abboot: always inlined: each has one caller (`F` or `M`), which
+    // `opt_size` keeps out of line.
+    #[inline(always)]
     fn Sigma0(x: u64) -> u64 {
         x.rotate_right(28) ^ x.rotate_right(34) ^ x.rotate_right(39)
     }
 
-    #[cfg_attr(feature = "opt_size", inline(never))]
-    #[cfg_attr(not(feature = "opt_size"), inline(always))]
+    // abboot: always inlined: each has one caller (`F` or `M`), which
+    // `opt_size` keeps out of line.
+    #[inline(always)]
     fn Sigma1(x: u64) -> u64 {
         x.rotate_right(14) ^ x.rotate_right(18) ^ x.rotate_right(41)
     }
 
-    #[cfg_attr(feature = "opt_size", inline(never))]
-    #[cfg_attr(not(feature = "opt_size"), inline(always))]
+    // abboot: always inlined: each has one caller (`F` or `M`), which
+    // `opt_size` keeps out of line.
+    #[inline(always)]
     fn sigma0(x: u64) -> u64 {
         x.rotate_right(1) ^ x.rotate_right(8) ^ (x >> 7)
     }
 
-    #[cfg_attr(feature = "opt_size", inline(never))]
-    #[cfg_attr(not(feature = "opt_size"), inline(always))]
+    // abboot: always inlined: each has one caller (`F` or `M`), which
+    // `opt_size` keeps out of line.
+    #[inline(always)]
     fn sigma1(x: u64) -> u64 {
         x.rotate_right(19) ^ x.rotate_right(61) ^ (x >> 6)
     }
 
-    #[cfg_attr(feature = "opt_size", inline(never))]
-    #[cfg_attr(not(feature = "opt_size"), inline(always))]
+    // abboot: always inlined: its one caller is a loop.
+    #[inline(always)]
     fn M(&mut self, a: usize, b: usize, c: usize, d: usize) {
         let w = &mut self.0;
         // abboot: every caller passes indices below 16; the masks let the
@@ -164,8 +170,8 @@ impl W {
             .wrapping_add(Self::sigma0(w[d]));
     }
 
-    #[cfg_attr(feature = "opt_size", inline(never))]
-    #[cfg_attr(not(feature = "opt_size"), inline(always))]
+    // abboot: always inlined: it has one caller.
+    #[inline(always)]
     fn expand(&mut self) {
         // abboot: a loop, not sixteen unrolled calls (size; same order).
         for i in 0..16 {
@@ -173,8 +179,8 @@ impl W {
         }
     }
 
-    #[cfg_attr(feature = "opt_size", inline(never))]
-    #[cfg_attr(not(feature = "opt_size"), inline(always))]
+    // abboot: always inlined: its one caller is a loop.
+    #[inline(always)]
     fn F(&mut self, state: &mut State, i: usize, k: u64) {
         // abboot: `i` is below 16 at every call; see `M`.
         let i = i & 15;
@@ -222,8 +228,8 @@ impl State {
         State(IV)
     }
 
-    #[cfg_attr(feature = "opt_size", inline(never))]
-    #[cfg_attr(not(feature = "opt_size"), inline(always))]
+    // abboot: always inlined: it has one caller.
+    #[inline(always)]
     fn add(&mut self, x: &State) {
         // abboot: a loop rather than eight unrolled additions (size).
         for (s, e) in self.0.iter_mut().zip(x.0.iter()) {
