@@ -182,7 +182,8 @@ pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
 
 /// [`apply`] in place: `s` becomes the next state after `event`. A refused
 /// event leaves `s` as it was (every refusal is decided before the first
-/// change). The bootloader uses this form: no state is copied.
+/// change). The bootloader changes its state in place too, through the
+/// functions this one calls for its five events.
 pub fn apply_mut(s: &mut BootState, event: Event) -> Result<(), Refusal> {
     // The bootloader's events have functions of their own, which it calls
     // directly: a bootloader then links only the transitions it makes, not
