@@ -380,11 +380,9 @@ where
     /// error is tried again, as the journal does; one that persists makes
     /// the boot unsure.
     fn check(&mut self, slot: Slot) -> Result<ImageInfo, ImageError> {
-        let memo = match slot {
-            Slot::A => self.checked[0],
-            Slot::B => self.checked[1],
-        };
-        if let Some(r) = memo {
+        // `& 1`: in bounds for the optimiser too (no panic path).
+        let i = slot.index() & 1;
+        if let Some(r) = self.checked[i] {
             return r;
         }
         let mut r = self.ctx.check(slot);
@@ -395,10 +393,7 @@ where
             r = self.ctx.check(slot);
         }
         self.unsure |= r == Err(ImageError::Flash);
-        match slot {
-            Slot::A => self.checked[0] = Some(r),
-            Slot::B => self.checked[1] = Some(r),
-        }
+        self.checked[i] = Some(r);
         r
     }
 
@@ -438,8 +433,8 @@ where
                 let _ = self.counter.raise(st.min_security_counter);
             }
         }
-        let image = slot.and_then(|s| match (s, &self.checked) {
-            (Slot::A, [Some(Ok(i)), _]) | (Slot::B, [_, Some(Ok(i))]) => Some(*i),
+        let image = slot.and_then(|s| match self.checked[s.index() & 1] {
+            Some(Ok(i)) => Some(i),
             _ => None,
         });
         Decision {

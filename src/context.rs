@@ -69,10 +69,7 @@ impl Layout {
 
     /// The region of `slot`.
     pub const fn region(&self, slot: Slot) -> Region {
-        match slot {
-            Slot::A => self.slots[0],
-            Slot::B => self.slots[1],
-        }
+        self.slots[slot.index() & 1]
     }
 }
 
