@@ -722,7 +722,7 @@ pub fn sc_reduce32(s: &mut [u8; 32]) {
 // largest single piece of a verifying bootloader. Verification reduces a
 // public hash, so this computes the same value a byte at a time in a
 // loop of a few hundred bytes; signing keeps `sc_reduce` (constant-time,
-// and fast on a host). `tests` below checks the two agree.
+// and fast on a host). `abboot_sc_reduce_tests` below checks the two agree.
 //
 // x mod L of the 64-byte little-endian `s`, a byte at a time from the
 // top. With r < L, r' = 256 r + b < 256 L; q = r' >> 252 (at most 9 bits)
