@@ -14,6 +14,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use abboot::boot::{Bootloader, Policy, VerifyPolicy};
 use abboot::flash::Shared;
 use abboot::image::signed::read_header;
+use abboot::image::ImageInfo;
 use abboot::state::Slot;
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m::peripheral::SYST;
@@ -167,7 +168,8 @@ fn raw(mut flash: FileFlash) {
             return;
         }
     };
-    let addr = match load::copy_payload(&mut flash, Slot::A, &header) {
+    let image = ImageInfo::from_header(&header, header.payload_digest);
+    let addr = match load::copy_payload(&mut flash, Slot::A, &image) {
         Ok(a) => a,
         Err(e) => {
             Line::new().s("bench: ").s(e).print();

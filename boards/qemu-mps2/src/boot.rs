@@ -13,7 +13,7 @@ use abboot_board_common::handoff;
 use crate::args::{Args, Role};
 use crate::config;
 use crate::flash::FileFlash;
-use crate::load::{self, RecordingCheck};
+use crate::load::{self, BoardCheck};
 use crate::names;
 use crate::sh::{self, Line};
 use crate::stack;
@@ -33,8 +33,8 @@ pub const POLICY: Policy = Policy {
 };
 
 /// The check the bootloader runs.
-pub fn check() -> RecordingCheck<'static> {
-    RecordingCheck::new(TrustedKeys::new(&config::TRUSTED_KEYS), config::PROFILE)
+pub fn check() -> BoardCheck<'static> {
+    BoardCheck::new(TrustedKeys::new(&config::TRUSTED_KEYS), config::PROFILE)
 }
 
 /// Opens the flash file named on the command line, or ends the run.
@@ -71,11 +71,31 @@ pub fn print_decision(d: &Decision) {
     l.s(" skipped_records=").u(d.findings.invalid).print();
 }
 
-/// Reset to jump (or recovery). The stack is painted first thing, so the
-/// high-water mark printed after `select` covers the decision and every
-/// image verification it did.
+/// Reset to jump (or recovery), in two frames that are never on the stack
+/// together: [`decide`] (the flash, the command line and the bootloader,
+/// what `select` needs) and [`start`] (the copy, the hand-off and the
+/// jump, with their print buffers). The stack is painted first thing, so
+/// the high-water mark printed after `select` covers the decision and
+/// every image verification it did.
 pub fn run() -> ! {
     stack::paint();
+    let decided = decide();
+    start(decided)
+}
+
+/// What [`decide`] gives [`start`].
+pub struct Decided {
+    decision: Decision,
+    flash: FileFlash,
+    check: BoardCheck<'static>,
+    /// Stack in use when `select` was called, and its high-water mark.
+    stack: (u32, u32),
+}
+
+/// The flash and the bootloader, then `select`. Never inlined: its frame
+/// holds only what `select` needs, not the printing and copying after it.
+#[inline(never)]
+fn decide() -> Decided {
     let args = Args::read();
     let flash = open_flash(&args);
     #[cfg(feature = "bench")]
@@ -92,16 +112,37 @@ pub fn run() -> ! {
         POLICY,
     ) {
         Ok(b) => b,
-        Err(e) => {
-            names::error(Line::new().s("boot: unusable layout: "), e).print();
-            sh::exit(EXIT_SETUP)
-        }
+        Err(e) => unusable_layout(e),
     };
     let before = stack::in_use();
-    let d = bl.select();
-    let stack_used = stack::high_water();
-    let (_, _, mut check) = bl.into_parts();
-    let mut flash = cell.into_inner();
+    let decision = bl.select();
+    let stack = (before, stack::high_water());
+    let (_, _, check) = bl.into_parts();
+    Decided {
+        decision,
+        flash: cell.into_inner(),
+        check,
+        stack,
+    }
+}
+
+#[inline(never)]
+fn unusable_layout(e: abboot::error::Error) -> ! {
+    names::error(Line::new().s("boot: unusable layout: "), e).print();
+    sh::exit(EXIT_SETUP)
+}
+
+/// The decision printed, then the copy, its check, the hand-off and the
+/// jump (or recovery).
+#[inline(never)]
+fn start(decided: Decided) -> ! {
+    let Decided {
+        decision: d,
+        mut flash,
+        mut check,
+        stack: (before, stack_used),
+    } = decided;
+    let args = Args::read();
     print_decision(&d);
     Line::new()
         .s("boot: stack high-water ")
@@ -122,35 +163,35 @@ pub fn run() -> ! {
         sh::exit(EXIT_RECOVERY)
     };
 
-    // `select` verified the slot it chose (VerifyPolicy::Always); the
-    // recording check kept that image's header. Verify again only if not.
-    let header = match check.verified(slot) {
-        Some(h) => h,
+    // `select` verified the slot it chose (VerifyPolicy::Always) and says
+    // what it found. Verify again only if it did not.
+    let image = match d.image {
+        Some(i) => i,
         None => match check.verify_now(&mut flash, slot) {
-            Some(h) => h,
+            Some(i) => i,
             None => refuse("chosen slot does not verify"),
         },
     };
-    let addr = match load::copy_payload(&mut flash, slot, &header) {
+    let addr = match load::copy_payload(&mut flash, slot, &image) {
         Ok(a) => a,
         Err(e) => refuse(e),
     };
     // What runs is what was signed: the copy's digest against the signed one.
-    if load::ram_digest(addr, header.payload_len) != header.payload_digest {
+    if load::ram_digest(addr, image.payload_len) != image.digest {
         refuse("copy in RAM does not match the signed digest");
     }
-    if !load::vector_table_ok(addr, header.payload_len) {
+    if !load::vector_table_ok(addr, image.payload_len) {
         refuse("no usable vector table at the load address");
     }
     Line::new()
         .s("boot: slot ")
         .s(names::slot(Some(slot)))
         .s(" payload ")
-        .u(header.payload_len)
+        .u(image.payload_len)
         .s(" bytes copied to ")
         .x(addr)
         .s(", sha256 of the copy matches the signed digest ")
-        .hex(header.payload_digest.get(..8).unwrap_or(&[]))
+        .hex(image.digest.get(..8).unwrap_or(&[]))
         .print();
     args.mark(Role::Boot, "jumping", None);
 

@@ -160,7 +160,6 @@ pub fn run(linked: Slot) -> ! {
         .s(" failures=")
         .u(st.failure_count as u32)
         .print();
-    drop(up);
     let flash = cell.into_inner().into_inner();
     Line::new()
         .s("fw: reboot (flash ops ")

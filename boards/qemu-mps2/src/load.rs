@@ -2,8 +2,7 @@
 //! address, hash the copy, jump.
 
 use abboot::flash::Region;
-use abboot::image::header::ImageHeader;
-use abboot::image::signed::{verify_image, BoardProfile, TrustedKeys};
+use abboot::image::signed::{BoardProfile, SignedCheck, TrustedKeys};
 use abboot::image::{ImageCheck, ImageError, ImageInfo};
 use abboot::state::Slot;
 use embedded_storage::nor_flash::ReadNorFlash;
@@ -14,46 +13,30 @@ use crate::config;
 use crate::flash::FileFlash;
 use crate::sh;
 
-/// The signed-image check ([`verify_image`]) that also remembers, per slot,
-/// the header of the last image that passed, so the bootloader learns the
-/// verified load address, payload length and digest of the slot `select`
-/// chose without verifying it a second time. A failed check forgets the
-/// slot's header.
-pub struct RecordingCheck<'a> {
+/// The bootloader's image check: the signed-image check
+/// ([`SignedCheck`]), or a size probe's lesser one. What the copy needs
+/// (load address, payload length and digest) comes back in the
+/// decision's [`ImageInfo`], so no header is kept here.
+pub struct BoardCheck<'a> {
     keys: TrustedKeys<'a>,
     profile: BoardProfile,
-    verified: [Option<ImageHeader>; 2],
 }
 
-impl<'a> RecordingCheck<'a> {
+impl<'a> BoardCheck<'a> {
     /// A check with these keys for this board.
     pub const fn new(keys: TrustedKeys<'a>, profile: BoardProfile) -> Self {
-        Self {
-            keys,
-            profile,
-            verified: [None, None],
-        }
-    }
-
-    /// The header of `slot`'s image if its last check passed.
-    pub fn verified(&self, slot: Slot) -> Option<ImageHeader> {
-        self.verified.get(slot.index()).copied().flatten()
+        Self { keys, profile }
     }
 
     /// Checks `slot` now (when `select` did not, e.g. under
     /// `VerifyPolicy::TrialOnly`).
-    pub fn verify_now<F: ReadNorFlash>(
-        &mut self,
-        flash: &mut F,
-        slot: Slot,
-    ) -> Option<ImageHeader> {
+    pub fn verify_now<F: ReadNorFlash>(&mut self, flash: &mut F, slot: Slot) -> Option<ImageInfo> {
         let region = *config::LAYOUT.slots.get(slot.index())?;
-        self.check(flash, slot, region).ok()?;
-        self.verified(slot)
+        self.check(flash, slot, region).ok()
     }
 }
 
-impl<F: ReadNorFlash> ImageCheck<F> for RecordingCheck<'_> {
+impl<F: ReadNorFlash> ImageCheck<F> for BoardCheck<'_> {
     fn check(
         &mut self,
         flash: &mut F,
@@ -61,74 +44,63 @@ impl<F: ReadNorFlash> ImageCheck<F> for RecordingCheck<'_> {
         region: Region,
     ) -> Result<ImageInfo, ImageError> {
         #[cfg(not(any(feature = "size-probe-digest-only", feature = "size-probe-no-crypto")))]
-        let r = verify_image(flash, region, slot, &self.keys, &self.profile);
+        let r = SignedCheck::new(self.keys, self.profile).check(flash, slot, region);
         #[cfg(feature = "size-probe-digest-only")]
-        let r = probe::digest_only(flash, slot, region);
+        let r = abboot::image::digest::DigestCheck.check(flash, slot, region);
         #[cfg(all(
             feature = "size-probe-no-crypto",
             not(feature = "size-probe-digest-only")
         ))]
         let r = probe::no_crypto(flash, region);
-        if let Some(v) = self.verified.get_mut(slot.index()) {
-            *v = r.as_ref().ok().map(|(h, _)| *h);
-        }
-        r.map(|(_, info)| info)
+        r
     }
 }
 
-/// Size probes: the same bootloader with less cryptography, built only to
-/// measure what Ed25519 and SHA-256 cost in flash. Their `jump` refuses.
-#[cfg(any(feature = "size-probe-digest-only", feature = "size-probe-no-crypto"))]
+/// Size probe: the same bootloader with no cryptography at all, built
+/// only to measure what Ed25519 and SHA-256 cost in flash. Its `jump`
+/// refuses.
+#[cfg(all(
+    feature = "size-probe-no-crypto",
+    not(feature = "size-probe-digest-only")
+))]
 mod probe {
     use super::*;
     use abboot::image::signed::read_header;
 
-    /// Header parsed, payload digest checked, no signature.
-    #[cfg(feature = "size-probe-digest-only")]
-    pub fn digest_only<F: ReadNorFlash>(
-        flash: &mut F,
-        slot: Slot,
-        region: Region,
-    ) -> Result<(ImageHeader, ImageInfo), ImageError> {
-        let info = abboot::image::digest::DigestCheck.check(flash, slot, region)?;
-        Ok((read_header(flash, region)?, info))
-    }
-
     /// Header parsed, nothing checked.
-    #[cfg(feature = "size-probe-no-crypto")]
     pub fn no_crypto<F: ReadNorFlash>(
         flash: &mut F,
         region: Region,
-    ) -> Result<(ImageHeader, ImageInfo), ImageError> {
+    ) -> Result<ImageInfo, ImageError> {
         let h = read_header(flash, region)?;
         match h.image_len() {
             Some(n) if n <= region.len => {}
             _ => return Err(ImageError::TooLarge),
         }
-        let info = ImageInfo::from_header(&h, h.payload_digest);
-        Ok((h, info))
+        Ok(ImageInfo::from_header(&h, h.payload_digest))
     }
 }
 
 /// Why a verified image is not started.
 pub type LoadError = &'static str;
 
-/// Copies the payload of `slot`'s verified image (`header`) from the flash
-/// file to its load address; the address of the copy.
+/// Copies the payload of `slot`'s verified image (`image`, as its check
+/// found it) from the flash file to its load address; the address of the
+/// copy.
 pub fn copy_payload(
     flash: &mut FileFlash,
     slot: Slot,
-    header: &ImageHeader,
+    image: &ImageInfo,
 ) -> Result<u32, LoadError> {
     let want = *config::LOAD_ADDRESS
         .get(slot.index())
         .ok_or("no such slot")?;
     // The check already refused another load address; this copy writes
     // memory, so it checks again rather than trust that.
-    if header.load_address != want {
+    if image.load_address != want {
         return Err("load address is not this slot's");
     }
-    if header.payload_len > config::EXEC_WINDOW {
+    if image.payload_len > config::EXEC_WINDOW {
         return Err("payload larger than the slot's execution window");
     }
     let region = config::LAYOUT
@@ -136,7 +108,7 @@ pub fn copy_payload(
         .get(slot.index())
         .ok_or("no such slot")?;
     let from = region
-        .at(header.header_len, header.payload_len)
+        .at(image.header_len, image.payload_len)
         .ok_or("payload outside the slot")?;
     if !sh::seek(flash.handle(), from) {
         return Err("flash file seek failed");
@@ -145,7 +117,7 @@ pub fn copy_payload(
     // window of the code SSRAM (checked above), which neither the
     // bootloader's code (below 1 MiB) nor its RAM (0x2000_0000) overlaps,
     // and nothing else uses it before the jump.
-    if unsafe { sh::read_raw(flash.handle(), want as *mut u8, header.payload_len) } {
+    if unsafe { sh::read_raw(flash.handle(), want as *mut u8, image.payload_len) } {
         Ok(want)
     } else {
         Err("flash file read failed")
