@@ -96,14 +96,7 @@ pub struct Decided {
 /// holds only what `select` needs, not the printing and copying after it.
 #[inline(never)]
 fn decide() -> Decided {
-    let args = Args::read();
-    let flash = open_flash(&args);
-    #[cfg(feature = "bench")]
-    if let Some(what) = args.get("bench") {
-        crate::bench::run(&args, flash, what);
-    }
-
-    let cell = RefCell::new(flash);
+    let cell = RefCell::new(open());
     let mut bl = match Bootloader::new(
         Shared::new(&cell),
         Shared::new(&cell),
@@ -124,6 +117,19 @@ fn decide() -> Decided {
         check,
         stack,
     }
+}
+
+/// The flash file the command line names (or a bench run, which never
+/// returns). Never inlined: the command line is not kept under `select`.
+#[inline(never)]
+fn open() -> FileFlash {
+    let args = Args::read();
+    let flash = open_flash(&args);
+    #[cfg(feature = "bench")]
+    if let Some(what) = args.get("bench") {
+        crate::bench::run(&args, flash, what);
+    }
+    flash
 }
 
 #[inline(never)]
