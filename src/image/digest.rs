@@ -9,7 +9,7 @@
 use embedded_storage::nor_flash::ReadNorFlash;
 
 use super::header::{ImageHeader, FIXED_LEN};
-use super::signed::{parse_raw, payload_digest, read_fixed, CHUNK_LEN};
+use super::signed::{parse_raw, payload_digest, read_fixed};
 use super::{ImageCheck, ImageError, ImageInfo};
 use crate::flash::Region;
 use crate::state::Slot;
@@ -26,16 +26,15 @@ impl<F: ReadNorFlash> ImageCheck<F> for DigestCheck {
         _slot: Slot,
         region: Region,
     ) -> Result<ImageInfo, ImageError> {
-        let mut buf = [0u8; CHUNK_LEN];
         let mut raw = [0u8; FIXED_LEN];
-        read_fixed(flash, region, &mut buf, &mut raw)?;
+        read_fixed(flash, region, &mut raw)?;
         let header = parse_raw(&raw)?;
         match header.image_len() {
             Some(len) if len <= region.len => {}
             _ => return Err(ImageError::TooLarge),
         }
         let info = ImageInfo::from_header(&header, header.payload_digest);
-        let digest = payload_digest(flash, region, info.header_len, info.payload_len, &mut buf)?;
+        let digest = payload_digest(flash, region, info.header_len, info.payload_len)?;
         if digest != info.digest {
             return Err(ImageError::DigestMismatch);
         }

@@ -55,14 +55,9 @@ pub fn verify(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
 /// [`verify`] with `ed25519-compact`.
 #[cfg_attr(feature = "ed25519-salty", allow(dead_code))]
 pub(crate) fn verify_compact(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
-    // Copied byte by byte: `PublicKey::new(*key)` makes a 32-byte copy that
-    // is the bootloader's only call of the general `memmove` (about 1.5 KB
-    // of code on Cortex-M).
-    let mut raw = [0u8; 32];
-    copy(&mut raw, key);
-    ed25519_compact::PublicKey::new(raw)
-        .verify(message, &ed25519_compact::Signature::new(*signature))
-        .is_ok()
+    // Borrowed as they lie: no `PublicKey` or `Signature` copy on the
+    // stack under the verification.
+    ed25519_compact::verify_parts(key, message, signature).is_ok()
 }
 
 /// [`verify`] with `salty`, after the encoding checks of the [module
@@ -91,6 +86,7 @@ pub(crate) fn verify_salty(key: &[u8; 32], message: &[u8], signature: &[u8; 64])
 
 /// `dst` filled from `src`, element by element (no `copy_from_slice`: its
 /// length check, and the general `memmove`).
+#[cfg(any(test, feature = "ed25519-salty"))]
 fn copy(dst: &mut [u8], src: &[u8]) {
     for (d, s) in dst.iter_mut().zip(src) {
         *d = *s;

@@ -54,7 +54,9 @@ use sha2::{Digest, Sha256};
 
 use crate::flash::Region;
 use crate::image::ed25519;
-use crate::image::header::{key_id_of, ImageHeader, FIXED_LEN, KEY_ID_LEN, SIGNED_LEN};
+use crate::image::header::{
+    key_id_of, ImageHeader, FIXED_LEN, KEY_ID_LEN, SIGNATURE_LEN, SIGNED_LEN,
+};
 use crate::image::{ImageCheck, ImageError, ImageInfo};
 use crate::state::Slot;
 
@@ -97,7 +99,7 @@ impl<'a> TrustedKeys<'a> {
     /// [`ImageError::UnknownKey`] if no trusted key has the header's key
     /// id, [`ImageError::BadSignature`] if none of them verifies it.
     pub fn verify(&self, header: &ImageHeader) -> Result<(), ImageError> {
-        self.verify_signed(header.key_id, &header.signed_bytes(), header.signature)
+        self.verify_signed(header.key_id, &header.signed_bytes(), &header.signature)
     }
 
     /// Checks `signature` over `signed` with every trusted key whose id is
@@ -106,12 +108,12 @@ impl<'a> TrustedKeys<'a> {
         &self,
         key_id: [u8; KEY_ID_LEN],
         signed: &[u8],
-        signature: [u8; 64],
+        signature: &[u8; SIGNATURE_LEN],
     ) -> Result<(), ImageError> {
         let mut known = false;
         for key in self.with_id(key_id) {
             known = true;
-            if ed25519::verify(key, signed, &signature) {
+            if ed25519::verify(key, signed, signature) {
                 return Ok(());
             }
         }
@@ -228,11 +230,10 @@ pub fn verify_image<F: ReadNorFlash>(
     keys: &TrustedKeys<'_>,
     profile: &BoardProfile,
 ) -> Result<(ImageHeader, ImageInfo), ImageError> {
-    let mut buf = [0u8; CHUNK_LEN];
     let mut raw = [0u8; FIXED_LEN];
-    read_fixed(flash, region, &mut buf, &mut raw)?;
+    read_fixed(flash, region, &mut raw)?;
     let info = check_header(&raw, region, slot, keys, profile)?;
-    let digest = payload_digest(flash, region, info.header_len, info.payload_len, &mut buf)?;
+    let digest = payload_digest(flash, region, info.header_len, info.payload_len)?;
     if digest != info.digest {
         return Err(ImageError::DigestMismatch);
     }
@@ -248,11 +249,10 @@ fn verify_info<F: ReadNorFlash>(
     keys: &TrustedKeys<'_>,
     profile: &BoardProfile,
 ) -> Result<ImageInfo, ImageError> {
-    let mut buf = [0u8; CHUNK_LEN];
     let mut raw = [0u8; FIXED_LEN];
-    read_fixed(flash, region, &mut buf, &mut raw)?;
+    read_fixed(flash, region, &mut raw)?;
     let info = check_header(&raw, region, slot, keys, profile)?;
-    let digest = payload_digest(flash, region, info.header_len, info.payload_len, &mut buf)?;
+    let digest = payload_digest(flash, region, info.header_len, info.payload_len)?;
     if digest != info.digest {
         return Err(ImageError::DigestMismatch);
     }
@@ -268,6 +268,29 @@ fn check_header(
     keys: &TrustedKeys<'_>,
     profile: &BoardProfile,
 ) -> Result<ImageInfo, ImageError> {
+    let (info, key_id) = check_fields(raw, region, slot, profile)?;
+    // The signature is checked over the bytes as they are on flash, and
+    // read where it lies: no copy of it, or of the parsed header, is on
+    // the stack under the verification.
+    let signed = raw.get(..SIGNED_LEN).ok_or(ImageError::Truncated)?;
+    let signature = raw
+        .get(SIGNED_LEN..FIXED_LEN)
+        .and_then(|s| <&[u8; SIGNATURE_LEN]>::try_from(s).ok())
+        .ok_or(ImageError::Truncated)?;
+    keys.verify_signed(key_id, signed, signature)?;
+    Ok(info)
+}
+
+/// Steps 3 to 7 (the header parsed, its fit and board checked), with the
+/// header's key id. Never inlined: the parsed header is then not on the
+/// stack under the signature check.
+#[inline(never)]
+fn check_fields(
+    raw: &[u8],
+    region: Region,
+    slot: Slot,
+    profile: &BoardProfile,
+) -> Result<(ImageInfo, [u8; KEY_ID_LEN]), ImageError> {
     let header = parse_raw(raw)?;
     let image_len = header.image_len().ok_or(ImageError::TooLarge)?;
     if image_len > region.len {
@@ -286,22 +309,27 @@ fn check_header(
         Some(&address) if address == header.load_address => {}
         _ => return Err(ImageError::WrongLoadAddress),
     }
-    // The signature is checked over the bytes as they are on flash.
-    let signed = raw.get(..SIGNED_LEN).ok_or(ImageError::Truncated)?;
-    keys.verify_signed(header.key_id, signed, header.signature)?;
-    Ok(ImageInfo::from_header(&header, header.payload_digest))
+    Ok((
+        ImageInfo::from_header(&header, header.payload_digest),
+        header.key_id,
+    ))
 }
 
 /// SHA-256 of the payload `payload_len` bytes long at `header_len` in
-/// `region`, streamed from flash through `buf`. The caller has checked that
-/// the image fits `region`.
+/// `region`, streamed from flash. The caller has checked that the image
+/// fits `region`.
+///
+/// Never inlined, with its read buffer and hasher in its own frame: they
+/// are then not on the stack while the signature is checked.
+#[inline(never)]
 pub(crate) fn payload_digest<F: ReadNorFlash>(
     flash: &mut F,
     region: Region,
     header_len: u32,
     payload_len: u32,
-    buf: &mut [u8; CHUNK_LEN],
 ) -> Result<[u8; 32], ImageError> {
+    let mut buf = [0u8; CHUNK_LEN];
+    let buf = &mut buf;
     let payload_start = region
         .offset
         .checked_add(header_len)
@@ -326,9 +354,8 @@ pub fn read_header<F: ReadNorFlash>(
     flash: &mut F,
     region: Region,
 ) -> Result<ImageHeader, ImageError> {
-    let mut buf = [0u8; CHUNK_LEN];
     let mut raw = [0u8; FIXED_LEN];
-    read_fixed(flash, region, &mut buf, &mut raw)?;
+    read_fixed(flash, region, &mut raw)?;
     parse_raw(&raw)
 }
 
@@ -342,12 +369,17 @@ pub(crate) fn parse_raw(raw: &[u8]) -> Result<ImageHeader, ImageError> {
 }
 
 /// Steps 1 and 2: checks the region and reads the fixed header into `raw`.
+///
+/// Never inlined, with its read buffer in its own frame (see
+/// [`payload_digest`]).
+#[inline(never)]
 pub(crate) fn read_fixed<F: ReadNorFlash>(
     flash: &mut F,
     region: Region,
-    buf: &mut [u8; CHUNK_LEN],
     raw: &mut [u8; FIXED_LEN],
 ) -> Result<(), ImageError> {
+    let mut buf = [0u8; CHUNK_LEN];
+    let buf = &mut buf;
     if !region.fits(flash.capacity()) {
         return Err(ImageError::Flash);
     }
@@ -471,8 +503,8 @@ mod tests {
         start: u32,
         len: u32,
     ) -> Result<std::vec::Vec<u8>, ImageError> {
-        let mut out = std::vec::Vec::new();
         let mut buf = [0u8; CHUNK_LEN];
+        let mut out = std::vec::Vec::new();
         read_span(m, start, len, &mut buf, |c| {
             assert!(!c.is_empty() && c.len() <= CHUNK_LEN);
             out.extend_from_slice(c);

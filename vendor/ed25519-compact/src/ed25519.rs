@@ -53,11 +53,22 @@ impl PublicKey {
 
 // Verification needs the negated points, so this returns -P.
 fn decode_point_negated(bytes: &[u8; 32]) -> Result<GeP3, Error> {
-    let p = GeP3::from_bytes_negate_vartime(bytes).ok_or(Error::InvalidPublicKey)?;
-    if p.has_small_order() {
+    let mut p = GeP3::zero();
+    decode_point_negated_into(&mut p, bytes)?;
+    Ok(p)
+}
+
+// abboot: decodes -P where the caller keeps it (the verifying state), with
+// no copy of the point: on a Cortex-M each copy was a 160-byte slot of
+// stack and a `memcpy`.
+fn decode_point_negated_into(out: &mut GeP3, bytes: &[u8; 32]) -> Result<(), Error> {
+    if !out.set_from_bytes_negate_vartime(bytes) {
+        return Err(Error::InvalidPublicKey);
+    }
+    if out.has_small_order() {
         return Err(Error::WeakPublicKey);
     }
-    Ok(p)
+    Ok(())
 }
 
 impl Deref for PublicKey {
@@ -226,7 +237,12 @@ pub struct VerifyingState {
     hasher: sha512::Hash,
     s: [u8; 32],
     minus_a: GeP3,
+    #[cfg(not(feature = "opt_size"))]
     minus_r: GeP3,
+    // abboot: with `opt_size`, R as it is encoded (32 bytes instead of a
+    // 160-byte point), decoded by `verify`.
+    #[cfg(feature = "opt_size")]
+    r: [u8; 32],
 }
 
 impl Drop for VerifyingState {
@@ -244,29 +260,42 @@ impl VerifyingState {
 
     // abboot: a state to fill with `init`, built where the caller keeps it
     // (`PublicKey::verify` held it twice, 552 bytes each: the `Result` and
-    // the value `?` copied out of it).
+    // the value `?` copied out of it). Never inlined with `opt_size`: the
+    // hasher's initial value is built in this frame, not in the caller's
+    // beside the state.
+    #[cfg_attr(feature = "opt_size", inline(never))]
     fn empty() -> Self {
         VerifyingState {
             hasher: sha512::Hash::new(),
             s: [0u8; 32],
             minus_a: GeP3::zero(),
+            #[cfg(not(feature = "opt_size"))]
             minus_r: GeP3::zero(),
+            #[cfg(feature = "opt_size")]
+            r: [0u8; 32],
         }
     }
 
     // abboot: fills the state in place; never inlined, so that the key
     // decoding's temporaries and the verification's tables are not on the
     // stack at the same time.
+    // abboot: the key and the signature borrowed as arrays (`verify_parts`
+    // passes them without a copy).
     #[inline(never)]
-    fn init(&mut self, pk: &PublicKey, signature: &Signature) -> Result<(), Error> {
+    fn init(&mut self, pk: &[u8; 32], signature: &[u8; 64]) -> Result<(), Error> {
         let mut r = [0u8; 32];
         r.copy_from_slice(&signature[0..32]);
         self.s.copy_from_slice(&signature[32..64]);
         sc_reject_noncanonical(&self.s)?;
-        self.minus_a = decode_point_negated(pk)?;
-        self.minus_r = decode_point_negated(&r).map_err(|_| Error::InvalidSignature)?;
+        decode_point_negated_into(&mut self.minus_a, pk)?;
+        #[cfg(not(feature = "opt_size"))]
+        decode_point_negated_into(&mut self.minus_r, &r).map_err(|_| Error::InvalidSignature)?;
         self.hasher.update(r);
         self.hasher.update(&pk[..]);
+        #[cfg(feature = "opt_size")]
+        {
+            self.r = r;
+        }
         Ok(())
     }
 
@@ -289,13 +318,29 @@ impl VerifyingState {
     #[inline(never)]
     pub fn verify(&self) -> Result<(), Error> {
         let scalar = self.challenge();
-        let r = GeP2::double_scalarmult_vartime(&scalar, self.minus_a, &self.s);
-        if (r + self.minus_r).has_small_order() {
+        let r = GeP2::double_scalarmult_vartime(&scalar, &self.minus_a, &self.s);
+        #[cfg(feature = "opt_size")]
+        let matches = matches_r(&r, &self.r)?;
+        #[cfg(not(feature = "opt_size"))]
+        let matches = (r + self.minus_r).has_small_order();
+        if matches {
             Ok(())
         } else {
             Err(Error::SignatureMismatch)
         }
     }
+}
+
+// abboot: with `opt_size`, whether `p` (sB - kA) and R differ by a point of
+// small order, R decoded (and refused, as `init` does without the
+// feature) here: its point is on the stack only in this frame, after the
+// scalar multiplication.
+#[cfg(feature = "opt_size")]
+#[inline(never)]
+fn matches_r(p: &GeP3, encoded_r: &[u8; 32]) -> Result<bool, Error> {
+    let mut minus_r = GeP3::zero();
+    decode_point_negated_into(&mut minus_r, encoded_r).map_err(|_| Error::InvalidSignature)?;
+    Ok((*p + minus_r).has_small_order())
 }
 
 impl PublicKey {
@@ -307,12 +352,20 @@ impl PublicKey {
     /// Verifies that the signature `signature` is valid for the message
     /// `message`.
     pub fn verify(&self, message: impl AsRef<[u8]>, signature: &Signature) -> Result<(), Error> {
-        // abboot: the state built in place (see `VerifyingState::empty`).
-        let mut st = VerifyingState::empty();
-        st.init(self, signature)?;
-        st.absorb(message);
-        st.verify()
+        verify_parts(self, message.as_ref(), signature)
     }
+}
+
+/// abboot: verifies `signature` over `message` with the public key `pk`,
+/// all three borrowed as they lie (a bootloader's image header): no
+/// `PublicKey` or `Signature` copy. The same checks and result as
+/// [`PublicKey::verify`], which calls it.
+pub fn verify_parts(pk: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> Result<(), Error> {
+    // abboot: the state built in place (see `VerifyingState::empty`).
+    let mut st = VerifyingState::empty();
+    st.init(pk, signature)?;
+    st.absorb(message);
+    st.verify()
 }
 
 /// The state of a streaming signature operation.
@@ -1048,6 +1101,7 @@ mod verification_tests {
 
     fn assert_verifies(pk: &PublicKey, message: &[u8], signature: &Signature) {
         pk.verify(message, signature).unwrap();
+        verify_parts(pk, message, signature).unwrap();
         let mut st = pk.verify_incremental(signature).unwrap();
         st.absorb(message);
         st.verify().unwrap();
@@ -1055,7 +1109,15 @@ mod verification_tests {
 
     fn assert_rejected(pk: &PublicKey, message: &[u8], signature: &Signature, error: Error) {
         assert_eq!(pk.verify(message, signature), Err(error));
+        assert_eq!(verify_parts(pk, message, signature), Err(error));
+        // abboot: with `opt_size`, R is decoded by `verify`, not at the start.
+        #[cfg(not(feature = "opt_size"))]
         assert_eq!(pk.verify_incremental(signature).err(), Some(error));
+        let streamed = pk.verify_incremental(signature).and_then(|mut st| {
+            st.absorb(message);
+            st.verify()
+        });
+        assert_eq!(streamed, Err(error));
     }
 
     #[test]

@@ -133,13 +133,21 @@ impl GeP2 {
         }
     }
 
+    #[inline(always)]
+    fn dbl(&self) -> GeP1P1 {
+        Self::dbl_xyz(&self.x, &self.y, &self.z)
+    }
+
+    // abboot: the doubling on borrowed coordinates, shared by `GeP2::dbl`
+    // and `GeP3::dbl`: a `GeP3` is doubled with no `GeP2` copy of it (120
+    // bytes of stack under the scalar multiplication with `opt_size`).
     #[cfg_attr(feature = "opt_size", inline(never))]
     #[cfg_attr(not(feature = "opt_size"), inline(always))]
-    fn dbl(&self) -> GeP1P1 {
-        let xx = self.x.square();
-        let yy = self.y.square();
-        let b = self.z.square_and_double();
-        let a = self.x + self.y;
+    fn dbl_xyz(x: &Fe, y: &Fe, z: &Fe) -> GeP1P1 {
+        let xx = x.square();
+        let yy = y.square();
+        let b = z.square_and_double();
+        let a = *x + *y;
         let aa = a.square();
         let y3 = yy + xx;
         let z3 = yy - xx;
@@ -158,8 +166,15 @@ impl GeP2 {
     // the optimiser too (the link-time no-panic proof).
     // abboot: the largest digit is a parameter (`max`, 15 or 7), so that A's
     // table of odd multiples can have 4 entries instead of 8.
+    #[cfg(not(feature = "opt_size"))]
     fn slide(a: &[u8; 32], max: i8) -> [i8; 256] {
         let mut r = [0i8; 256];
+        Self::slide_into(&mut r, a, max);
+        r
+    }
+
+    // abboot: `slide` into the caller's array, which it overwrites.
+    fn slide_into(r: &mut [i8; 256], a: &[u8; 32], max: i8) {
         for i in 0..256 {
             r[i] = (1 & (a[i >> 3] >> (i & 7))) as i8;
         }
@@ -193,8 +208,26 @@ impl GeP2 {
                 }
             }
         }
+    }
 
-        r
+    // abboot: with `opt_size`, the digits of `a` (A's, odd in -7..=7) in
+    // the high nibble of each byte of `packed` (zeroed by the caller) and
+    // those of `b` (B's, odd in -7..=7
+    // with `opt_size`'s 4-entry `BI`) in the low one: one 256-byte array
+    // where the scalar multiplication held two. Never inlined: the two
+    // slides it packs are on the stack only here.
+    #[cfg(feature = "opt_size")]
+    #[inline(never)]
+    fn slides_packed(packed: &mut [u8; 256], a: &[u8; 32], b: &[u8; 32]) {
+        const _: () = assert!(2 * BI_LEN - 1 == 7);
+        let mut digits = [0i8; 256];
+        // One call of `slide_into` (one copy of its code) for both scalars.
+        for (scalar, shift) in [(a, 4), (b, 0)] {
+            GeP2::slide_into(&mut digits, scalar, 7);
+            for (p, d) in packed.iter_mut().zip(digits.iter()) {
+                *p |= ((*d as u8) & 0x0f) << shift;
+            }
+        }
     }
 
     #[allow(clippy::comparison_chain)]
@@ -203,14 +236,26 @@ impl GeP2 {
     #[inline(never)]
     pub fn double_scalarmult_vartime(
         a_scalar: &[u8; 32],
-        a_point: GeP3,
+        a_point: &GeP3,
         b_scalar: &[u8; 32],
     ) -> GeP3 {
         // abboot: A's digits odd in -7..=7 (4 odd multiples on the stack,
         // 640 bytes less, a few more additions); B's in -15..=15, or in
         // -7..=7 with `opt_size` (`BI`).
+        #[cfg(not(feature = "opt_size"))]
         let aslide = GeP2::slide(a_scalar, 7);
+        #[cfg(not(feature = "opt_size"))]
         let bslide = GeP2::slide(b_scalar, 2 * BI_LEN as i8 - 1);
+        #[cfg(not(feature = "opt_size"))]
+        let digits = |i: usize| (aslide[i], bslide[i]);
+        // abboot: with `opt_size`, both scalars' digits in one array of
+        // nibbles (256 bytes of stack less; see `slides_packed`).
+        #[cfg(feature = "opt_size")]
+        let mut packed = [0u8; 256];
+        #[cfg(feature = "opt_size")]
+        GeP2::slides_packed(&mut packed, a_scalar, b_scalar);
+        #[cfg(feature = "opt_size")]
+        let digits = |i: usize| unpack(packed[i]);
 
         let mut ai = [GeCached {
             y_plus_x: FE_ZERO,
@@ -228,7 +273,7 @@ impl GeP2 {
 
         let mut i: usize = 255;
         loop {
-            if aslide[i] != 0 || bslide[i] != 0 {
+            if digits(i) != (0, 0) {
                 break;
             }
             if i == 0 {
@@ -239,16 +284,17 @@ impl GeP2 {
 
         loop {
             let mut t = r.dbl();
-            if aslide[i] > 0 {
-                t = t.to_p3() + ai[((aslide[i] / 2) as usize) & 3];
-            } else if aslide[i] < 0 {
-                t = t.to_p3() - ai[((-aslide[i] / 2) as usize) & 3];
+            let (ad, bd) = digits(i);
+            if ad > 0 {
+                t = t.to_p3() + ai[((ad / 2) as usize) & 3];
+            } else if ad < 0 {
+                t = t.to_p3() - ai[((-ad / 2) as usize) & 3];
             }
 
-            if bslide[i] > 0 {
-                t = t.to_p3() + BI[((bslide[i] / 2) as usize) & (BI_LEN - 1)];
-            } else if bslide[i] < 0 {
-                t = t.to_p3() - BI[((-bslide[i] / 2) as usize) & (BI_LEN - 1)];
+            if bd > 0 {
+                t = t.to_p3() + BI[((bd / 2) as usize) & (BI_LEN - 1)];
+            } else if bd < 0 {
+                t = t.to_p3() - BI[((-bd / 2) as usize) & (BI_LEN - 1)];
             }
 
             if i == 0 {
@@ -260,11 +306,32 @@ impl GeP2 {
     }
 }
 
+// abboot: the digits of A and B at one position of `slides_packed`'s array,
+// each sign-extended from its nibble.
+#[cfg(feature = "opt_size")]
+fn unpack(d: u8) -> (i8, i8) {
+    ((d as i8) >> 4, ((d << 4) as i8) >> 4)
+}
+
 impl GeP3 {
+    #[cfg(any(test, feature = "blind-keys", feature = "x25519"))]
     pub fn from_bytes_negate_vartime(s: &[u8; 32]) -> Option<GeP3> {
+        let mut p = GeP3::zero();
+        p.set_from_bytes_negate_vartime(s).then_some(p)
+    }
+
+    // abboot: `from_bytes_negate_vartime` into `self` (where the caller
+    // keeps the point, no copy of it); `false` if `s` is not a point, and
+    // `self` is then unspecified. Never inlined with `opt_size`, so that
+    // its field temporaries (about 1 KB on a Cortex-M) are off the stack
+    // when the caller's small order check runs.
+    #[cfg_attr(feature = "opt_size", inline(never))]
+    pub fn set_from_bytes_negate_vartime(&mut self, s: &[u8; 32]) -> bool {
         let mut encoded_y = *s;
         encoded_y[31] &= 0x7f;
-        Fe::reject_noncanonical(&encoded_y).ok()?;
+        if Fe::reject_noncanonical(&encoded_y).is_err() {
+            return false;
+        }
 
         let y = Fe::from_bytes(s);
         let z = FE_ONE;
@@ -278,7 +345,7 @@ impl GeP3 {
         if !check.is_zero() {
             let check2 = vxx + u;
             if !check2.is_zero() {
-                return None;
+                return false;
             }
             x = x * FE_SQRTM1;
         }
@@ -288,12 +355,13 @@ impl GeP3 {
         }
 
         if x.is_zero() && s[31] >> 7 != 0 {
-            return None;
+            return false;
         }
 
         let t = x * y;
 
-        Some(GeP3 { x, y, z, t })
+        *self = GeP3 { x, y, z, t };
+        true
     }
 
     #[cfg(any(test, feature = "blind-keys", feature = "x25519"))]
@@ -306,15 +374,7 @@ impl GeP3 {
         })
     }
 
-    #[cfg_attr(feature = "opt_size", inline(never))]
-    #[cfg_attr(not(feature = "opt_size"), inline(always))]
-    fn to_p2(&self) -> GeP2 {
-        GeP2 {
-            x: self.x,
-            y: self.y,
-            z: self.z,
-        }
-    }
+    // abboot: `to_p2` is gone; its one use was `dbl` (see `GeP2::dbl_xyz`).
 
     #[cfg_attr(feature = "opt_size", inline(never))]
     #[cfg_attr(not(feature = "opt_size"), inline(always))]
@@ -339,10 +399,9 @@ impl GeP3 {
         }
     }
 
-    #[cfg_attr(feature = "opt_size", inline(never))]
-    #[cfg_attr(not(feature = "opt_size"), inline(always))]
+    #[inline(always)]
     fn dbl(&self) -> GeP1P1 {
-        self.to_p2().dbl()
+        GeP2::dbl_xyz(&self.x, &self.y, &self.z)
     }
 
     pub fn to_bytes(&self) -> [u8; 32] {
@@ -2004,6 +2063,77 @@ mod abboot_sub_tests {
                 );
                 assert_ne!((p + *b).to_p3().to_bytes(), want, "{} BI[{}]", i, k);
             }
+        }
+    }
+}
+
+// abboot: the packed digits of `slides_packed` are, nibble for nibble, the
+// two slides they replace.
+#[cfg(all(test, feature = "opt_size"))]
+mod abboot_slides_tests {
+    use super::{unpack, GeP2};
+
+    fn scalar(seed: u64) -> [u8; 32] {
+        let mut x = seed;
+        let mut s = [0u8; 32];
+        for b in s.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        s
+    }
+
+    fn slide(s: &[u8; 32]) -> [i8; 256] {
+        let mut r = [0i8; 256];
+        GeP2::slide_into(&mut r, s, 7);
+        r
+    }
+
+    #[test]
+    fn packed_slides_are_the_two_slides() {
+        let mut edges = vec![[0u8; 32], [0xFF; 32]];
+        let mut top = [0u8; 32];
+        top[31] = 0x10;
+        edges.push(top);
+        for i in 0..2000u64 {
+            let a = edges.get(i as usize).copied().unwrap_or(scalar(i));
+            let b = scalar(!i);
+            let (sa, sb) = (slide(&a), slide(&b));
+            assert!(sa.iter().chain(&sb).all(|d| (-7..=7).contains(d)));
+            let mut packed = [0u8; 256];
+            GeP2::slides_packed(&mut packed, &a, &b);
+            for k in 0..256 {
+                assert_eq!(
+                    unpack(packed[k]),
+                    (sa[k], sb[k]),
+                    "scalar {} digit {}",
+                    i,
+                    k
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn slides_give_back_the_scalar() {
+        for i in 0..500u64 {
+            let mut a = scalar(i);
+            a[31] &= 0x1F;
+            let d = slide(&a);
+            // sum of d[k] * 2^k, as a little-endian big integer, is `a`.
+            let mut acc = [0i32; 34];
+            for (k, &v) in d.iter().enumerate() {
+                acc[k / 8] += (v as i32) << (k % 8);
+            }
+            let mut carry = 0i32;
+            for (k, byte) in a.iter().enumerate() {
+                let v = acc[k] + carry;
+                assert_eq!(v.rem_euclid(256) as u8, *byte, "scalar {} byte {}", i, k);
+                carry = v.div_euclid(256);
+            }
+            assert_eq!(acc[32] + carry, 0, "scalar {}", i);
         }
     }
 }
