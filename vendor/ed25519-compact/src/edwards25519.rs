@@ -254,8 +254,10 @@ impl GeP2 {
         let mut packed = [0u8; 256];
         #[cfg(feature = "opt_size")]
         GeP2::slides_packed(&mut packed, a_scalar, b_scalar);
+        // `& 255`: `i` counts down from 255, and the optimiser sees the
+        // bound (the link-time no-panic proof).
         #[cfg(feature = "opt_size")]
-        let digits = |i: usize| unpack(packed[i]);
+        let digits = |i: usize| unpack(packed[i & 255]);
 
         let mut ai = [GeCached {
             y_plus_x: FE_ZERO,
@@ -285,12 +287,27 @@ impl GeP2 {
         loop {
             let mut t = r.dbl();
             let (ad, bd) = digits(i);
+            // abboot: with `opt_size`, the table entries borrowed, added or
+            // subtracted by `add_signed` (no copy of them on the stack).
+            #[cfg(feature = "opt_size")]
+            {
+                if ad != 0 {
+                    let q = &ai[(ad.unsigned_abs() / 2) as usize & 3];
+                    t = t.to_p3().add_signed_cached(q, ad < 0);
+                }
+                if bd != 0 {
+                    let q = &BI[(bd.unsigned_abs() / 2) as usize & (BI_LEN - 1)];
+                    t = t.to_p3().add_signed_precomp(q, bd < 0);
+                }
+            }
+            #[cfg(not(feature = "opt_size"))]
             if ad > 0 {
                 t = t.to_p3() + ai[((ad / 2) as usize) & 3];
             } else if ad < 0 {
                 t = t.to_p3() - ai[((-ad / 2) as usize) & 3];
             }
 
+            #[cfg(not(feature = "opt_size"))]
             if bd > 0 {
                 t = t.to_p3() + BI[((bd / 2) as usize) & (BI_LEN - 1)];
             } else if bd < 0 {
@@ -445,6 +462,31 @@ impl Add<GeCached> for GeP3 {
     #[cfg_attr(feature = "opt_size", inline(never))]
     #[cfg_attr(not(feature = "opt_size"), inline(always))]
     fn add(self, _rhs: GeCached) -> GeP1P1 {
+        // abboot: with `opt_size`, one addition formula for the four cases
+        // (see `add_signed`).
+        #[cfg(feature = "opt_size")]
+        {
+            self.add_signed(
+                &_rhs.y_plus_x,
+                &_rhs.y_minus_x,
+                &_rhs.t2d,
+                Some(&_rhs.z),
+                false,
+            )
+        }
+        #[cfg(not(feature = "opt_size"))]
+        {
+            self.add_ref10_gecached(_rhs)
+        }
+    }
+}
+
+impl GeP3 {
+    // abboot: ref10's addition, for the build without `opt_size` and for
+    // the test that checks `add_signed` against it.
+    #[cfg_attr(feature = "opt_size", allow(dead_code))]
+    #[inline(always)]
+    fn add_ref10_gecached(self, _rhs: GeCached) -> GeP1P1 {
         let y1_plus_x1 = self.y + self.x;
         let y1_minus_x1 = self.y - self.x;
         let a = y1_plus_x1 * _rhs.y_plus_x;
@@ -464,6 +506,67 @@ impl Add<GeCached> for GeP3 {
             t: t3,
         }
     }
+
+    // abboot: with `opt_size`, P + Q, or P - Q when `negative`, for Q given
+    // by its y + x, y - x, 2dt (or 2dxy) and z (`None` for a precomputed
+    // point, whose z is 1), all borrowed: one addition formula for cached
+    // and precomputed points, added or subtracted (-Q trades y + x and
+    // y - x and negates the 2dt term), and no copy of Q, neither to pass it
+    // by value nor to negate it (each a 120- or 160-byte temporary under
+    // the scalar multiplication).
+    #[cfg(feature = "opt_size")]
+    #[inline(never)]
+    fn add_signed(
+        &self,
+        y_plus_x: &Fe,
+        y_minus_x: &Fe,
+        t2d: &Fe,
+        z: Option<&Fe>,
+        negative: bool,
+    ) -> GeP1P1 {
+        let (qa, qb) = if negative {
+            (y_minus_x, y_plus_x)
+        } else {
+            (y_plus_x, y_minus_x)
+        };
+        let a = (self.y + self.x) * *qa;
+        let b = (self.y - self.x) * *qb;
+        let c = *t2d * self.t;
+        let d = match z {
+            Some(z) => {
+                let zz = self.z * *z;
+                zz + zz
+            }
+            None => self.z + self.z,
+        };
+        let (z3, t3) = if negative {
+            (d - c, d + c)
+        } else {
+            (d + c, d - c)
+        };
+        GeP1P1 {
+            x: a - b,
+            y: a + b,
+            z: z3,
+            t: t3,
+        }
+    }
+
+    // abboot: with `opt_size`, P + Q or P - Q for an entry of A's odd
+    // multiples, borrowed (see `add_signed`).
+    #[cfg(feature = "opt_size")]
+    #[inline(always)]
+    fn add_signed_cached(&self, q: &GeCached, negative: bool) -> GeP1P1 {
+        self.add_signed(&q.y_plus_x, &q.y_minus_x, &q.t2d, Some(&q.z), negative)
+    }
+
+    // abboot: with `opt_size`, P + Q or P - Q for an entry of B's odd
+    // multiples, borrowed (see `add_signed`).
+    #[cfg(feature = "opt_size")]
+    #[inline(always)]
+    fn add_signed_precomp(&self, q: &GePrecomp, negative: bool) -> GeP1P1 {
+        self.add_signed(&q.y_plus_x, &q.y_minus_x, &q.xy2d, None, negative)
+    }
 }
 
 impl Add<GePrecomp> for GeP3 {
@@ -472,6 +575,22 @@ impl Add<GePrecomp> for GeP3 {
     #[cfg_attr(feature = "opt_size", inline(never))]
     #[cfg_attr(not(feature = "opt_size"), inline(always))]
     fn add(self, _rhs: GePrecomp) -> GeP1P1 {
+        #[cfg(feature = "opt_size")]
+        {
+            self.add_signed_precomp(&_rhs, false)
+        }
+        #[cfg(not(feature = "opt_size"))]
+        {
+            self.add_ref10_geprecomp(_rhs)
+        }
+    }
+}
+
+impl GeP3 {
+    // abboot: ref10's addition (see `add_ref10_gecached`).
+    #[cfg_attr(feature = "opt_size", allow(dead_code))]
+    #[inline(always)]
+    fn add_ref10_geprecomp(self, _rhs: GePrecomp) -> GeP1P1 {
         let y1_plus_x1 = self.y + self.x;
         let y1_minus_x1 = self.y - self.x;
         let a = y1_plus_x1 * _rhs.y_plus_x;
@@ -498,11 +617,11 @@ impl Sub<GeCached> for GeP3 {
     #[cfg_attr(feature = "opt_size", inline(never))]
     #[cfg_attr(not(feature = "opt_size"), inline(always))]
     fn sub(self, _rhs: GeCached) -> GeP1P1 {
-        // abboot: with `opt_size`, P - Q is P + (-Q): one addition in the
-        // code instead of an addition and a subtraction.
+        // abboot: with `opt_size`, P + (-Q) by the one addition formula
+        // (see `add_signed`).
         #[cfg(feature = "opt_size")]
         {
-            self + _rhs.negated()
+            self.add_signed_cached(&_rhs, true)
         }
         #[cfg(not(feature = "opt_size"))]
         {
@@ -513,7 +632,7 @@ impl Sub<GeCached> for GeP3 {
 
 impl GeP3 {
     // abboot: ref10's subtraction, for the build without `opt_size` and
-    // for the test that checks P + (-Q) against it.
+    // for the test that checks `add_signed` against it.
     #[cfg_attr(feature = "opt_size", allow(dead_code))]
     #[inline(always)]
     fn sub_ref10_gecached(self, _rhs: GeCached) -> GeP1P1 {
@@ -538,30 +657,16 @@ impl GeP3 {
     }
 }
 
-impl GeCached {
-    // abboot: -Q: y + x and y - x trade places and the t2d term changes
-    // sign.
-    #[cfg_attr(not(feature = "opt_size"), allow(dead_code))]
-    fn negated(&self) -> GeCached {
-        let mut q = *self;
-        q.y_plus_x = self.y_minus_x;
-        q.y_minus_x = self.y_plus_x;
-        q.t2d = self.t2d.neg();
-        q
-    }
-}
-
 impl Sub<GePrecomp> for GeP3 {
     type Output = GeP1P1;
 
     #[cfg_attr(feature = "opt_size", inline(never))]
     #[cfg_attr(not(feature = "opt_size"), inline(always))]
     fn sub(self, _rhs: GePrecomp) -> GeP1P1 {
-        // abboot: with `opt_size`, P - Q is P + (-Q): one addition in the
-        // code instead of an addition and a subtraction.
+        // abboot: with `opt_size`, P + (-Q) (see `add_signed`).
         #[cfg(feature = "opt_size")]
         {
-            self + _rhs.negated()
+            self.add_signed_precomp(&_rhs, true)
         }
         #[cfg(not(feature = "opt_size"))]
         {
@@ -572,7 +677,7 @@ impl Sub<GePrecomp> for GeP3 {
 
 impl GeP3 {
     // abboot: ref10's subtraction, for the build without `opt_size` and
-    // for the test that checks P + (-Q) against it.
+    // for the test that checks `add_signed` against it.
     #[cfg_attr(feature = "opt_size", allow(dead_code))]
     #[inline(always)]
     fn sub_ref10_geprecomp(self, _rhs: GePrecomp) -> GeP1P1 {
@@ -593,19 +698,6 @@ impl GeP3 {
             z: z3,
             t: t3,
         }
-    }
-}
-
-impl GePrecomp {
-    // abboot: -Q: y + x and y - x trade places and the xy2d term changes
-    // sign.
-    #[cfg_attr(not(feature = "opt_size"), allow(dead_code))]
-    fn negated(&self) -> GePrecomp {
-        let mut q = *self;
-        q.y_plus_x = self.y_minus_x;
-        q.y_minus_x = self.y_plus_x;
-        q.xy2d = self.xy2d.neg();
-        q
     }
 }
 
@@ -2024,9 +2116,10 @@ mod abboot_sc_reduce_tests {
     }
 }
 
-// abboot: P + (-Q), what the `opt_size` build subtracts with, against
-// ref10's subtraction, for cached points and for every entry of the
-// base-point table, on points from pseudo-random scalars.
+// abboot: `add_signed`, what the `opt_size` build adds and subtracts with,
+// against ref10's addition and subtraction, for cached points and for
+// every entry of the base-point table, on points from pseudo-random
+// scalars.
 #[cfg(test)]
 mod abboot_sub_tests {
     use super::{ge_scalarmult_base, GeP3, BI};
@@ -2044,24 +2137,24 @@ mod abboot_sub_tests {
         ge_scalarmult_base(&scalar)
     }
 
+    // Both builds: `+` and `-` (ref10's formulas, or `add_signed` with
+    // `opt_size`) against ref10's formulas kept beside them.
     #[test]
-    fn subtraction_is_addition_of_the_negated_point() {
+    fn additions_and_subtractions_are_ref10_s() {
         for i in 0..64u64 {
             let p = point(0x9E37_79B9_7F4A_7C15 ^ i);
             let q = point(0xD1B5_4A32_D192_ED03 ^ i).to_cached();
-            let want = p.sub_ref10_gecached(q).to_p3().to_bytes();
-            assert_eq!((p + q.negated()).to_p3().to_bytes(), want, "cached {}", i);
-            assert_ne!((p + q).to_p3().to_bytes(), want, "cached {}", i);
+            let sum = p.add_ref10_gecached(q).to_p3().to_bytes();
+            let difference = p.sub_ref10_gecached(q).to_p3().to_bytes();
+            assert_ne!(sum, difference, "cached {}", i);
+            assert_eq!((p + q).to_p3().to_bytes(), sum, "cached {}", i);
+            assert_eq!((p - q).to_p3().to_bytes(), difference, "cached {}", i);
             for (k, b) in BI.iter().enumerate() {
-                let want = p.sub_ref10_geprecomp(*b).to_p3().to_bytes();
-                assert_eq!(
-                    (p + b.negated()).to_p3().to_bytes(),
-                    want,
-                    "{} BI[{}]",
-                    i,
-                    k
-                );
-                assert_ne!((p + *b).to_p3().to_bytes(), want, "{} BI[{}]", i, k);
+                let sum = p.add_ref10_geprecomp(*b).to_p3().to_bytes();
+                let difference = p.sub_ref10_geprecomp(*b).to_p3().to_bytes();
+                assert_ne!(sum, difference, "{} BI[{}]", i, k);
+                assert_eq!((p + *b).to_p3().to_bytes(), sum, "{} BI[{}]", i, k);
+                assert_eq!((p - *b).to_p3().to_bytes(), difference, "{} BI[{}]", i, k);
             }
         }
     }
