@@ -12,6 +12,12 @@ fn main() {
         println!("cargo:rustc-link-arg-bin={bin}=-L{}", path.display());
         println!("cargo:rerun-if-changed={}", path.join("memory.x").display());
     }
+    // `device.x`, which cortex-m-rt's `device` feature includes, for all.
+    println!("cargo:rustc-link-arg-bins=-L{}", dir.join("link").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        dir.join("link/device.x").display()
+    );
     // In the build script, not in rustflags: a RUSTFLAGS in the
     // environment replaces config rustflags but not these.
     println!("cargo:rustc-link-arg-bins=-Tlink.x");

@@ -22,4 +22,5 @@ pub mod load;
 pub mod names;
 pub mod sh;
 pub mod stack;
+pub mod vectors;
 pub mod watchdog;
