@@ -435,43 +435,43 @@ fn reject(s: &mut BootState, slot: Slot, reason: Reason, booted: bool) {
 /// the confirmed primary and the higher goes on trial with `tries` boots,
 /// because nothing says it was ever confirmed; firmware that confirms on
 /// every healthy boot confirms it again.
+// Never inlined: its locals would otherwise join `select`'s frame, which
+// is on the stack under every image check.
+#[inline(never)]
 pub fn fresh(infos: [Option<ImageInfo>; 2], tries: u8) -> BootState {
     let mut s = BootState::default();
-    let confirmed = |i: &ImageInfo| SlotInfo {
-        state: ImageState::Confirmed,
-        version: i.version,
-        digest: i.digest,
-        attempts: 0,
-        security_counter: i.security_counter,
-        data_epoch: i.data_epoch,
-    };
-    match infos {
-        [None, None] => {}
-        [Some(a), None] => {
-            s.slots[0] = confirmed(&a);
-            s.primary = Some(Slot::A);
+    for (slot, info) in Slot::ALL.into_iter().zip(&infos) {
+        if let Some(i) = info {
+            *s.slot_mut(slot) = SlotInfo {
+                state: ImageState::Confirmed,
+                version: i.version,
+                digest: i.digest,
+                attempts: 0,
+                security_counter: i.security_counter,
+                data_epoch: i.data_epoch,
+            };
         }
-        [None, Some(b)] => {
-            s.slots[1] = confirmed(&b);
-            s.primary = Some(Slot::B);
-        }
+    }
+    s.primary = match &infos {
+        [None, None] => None,
+        [Some(_), None] => Some(Slot::A),
+        [None, Some(_)] => Some(Slot::B),
         [Some(a), Some(b)] => {
-            s.slots = [confirmed(&a), confirmed(&b)];
             // The older image is the primary; on a tie, A.
             let (lo, hi) = if a.version > b.version {
                 (Slot::B, Slot::A)
             } else {
                 (Slot::A, Slot::B)
             };
-            s.primary = Some(lo);
-            if s.slot(hi).version != s.slot(lo).version && tries > 0 {
+            if a.version != b.version && tries > 0 {
                 s.slot_mut(hi).state = ImageState::Pending { tries };
                 s.update = UpdateState::Staged;
             } else {
                 s.rollback = Some(hi);
             }
+            Some(lo)
         }
-    }
+    };
     if let Some(p) = s.primary {
         s.min_security_counter = s.slot(p).security_counter;
         s.data_epoch = s.slot(p).data_epoch;
