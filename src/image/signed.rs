@@ -503,8 +503,8 @@ mod tests {
         start: u32,
         len: u32,
     ) -> Result<std::vec::Vec<u8>, ImageError> {
-        let mut buf = [0u8; CHUNK_LEN];
         let mut out = std::vec::Vec::new();
+        let mut buf = [0u8; CHUNK_LEN];
         read_span(m, start, len, &mut buf, |c| {
             assert!(!c.is_empty() && c.len() <= CHUNK_LEN);
             out.extend_from_slice(c);
