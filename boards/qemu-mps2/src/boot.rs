@@ -72,9 +72,9 @@ pub fn print_decision(d: &Decision) {
 }
 
 /// Reset to jump (or recovery), in two frames that are never on the stack
-/// together: [`decide`] (the flash, the command line and the bootloader,
-/// what `select` needs) and [`start`] (the copy, the hand-off and the
-/// jump, with their print buffers). The stack is painted first thing, so
+/// together: `decide` (the flash and the bootloader, what `select` needs;
+/// the command line is read in a frame gone before `select`) and `start`
+/// (the copy, the hand-off and the jump, with their print buffers). The stack is painted first thing, so
 /// the high-water mark printed after `select` covers the decision and
 /// every image verification it did.
 pub fn run() -> ! {
@@ -83,8 +83,8 @@ pub fn run() -> ! {
     start(decided)
 }
 
-/// What [`decide`] gives [`start`].
-pub struct Decided {
+/// What `decide` gives `start`.
+struct Decided {
     decision: Decision,
     flash: FileFlash,
     check: BoardCheck<'static>,
