@@ -18,14 +18,15 @@ use crate::sh;
 /// (load address, payload length and digest) comes back in the
 /// decision's [`ImageInfo`], so no header is kept here.
 pub struct BoardCheck<'a> {
-    keys: TrustedKeys<'a>,
-    profile: BoardProfile,
+    signed: SignedCheck<'a>,
 }
 
 impl<'a> BoardCheck<'a> {
     /// A check with these keys for this board.
     pub const fn new(keys: TrustedKeys<'a>, profile: BoardProfile) -> Self {
-        Self { keys, profile }
+        Self {
+            signed: SignedCheck::new(keys, profile),
+        }
     }
 
     /// Checks `slot` now (when `select` did not, e.g. under
@@ -44,15 +45,14 @@ impl<F: ReadNorFlash> ImageCheck<F> for BoardCheck<'_> {
         region: Region,
     ) -> Result<ImageInfo, ImageError> {
         #[cfg(not(any(feature = "size-probe-digest-only", feature = "size-probe-no-crypto")))]
-        let r = SignedCheck::new(self.keys, self.profile).check(flash, slot, region);
+        return self.signed.check(flash, slot, region);
         #[cfg(feature = "size-probe-digest-only")]
-        let r = abboot::image::digest::DigestCheck.check(flash, slot, region);
+        return abboot::image::digest::DigestCheck.check(flash, slot, region);
         #[cfg(all(
             feature = "size-probe-no-crypto",
             not(feature = "size-probe-digest-only")
         ))]
-        let r = probe::no_crypto(flash, region);
-        r
+        return probe::no_crypto(flash, region);
     }
 }
 
