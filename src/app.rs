@@ -29,7 +29,7 @@ use crate::error::{Error, LayoutError};
 use crate::image::{ImageCheck, ImageInfo};
 use crate::journal::{Geometry, Journal};
 use crate::machine::{self, Event, Refusal};
-use crate::state::{BootState, Reason, Slot, UPDATE_TAG_LEN};
+use crate::state::{BootState, Reason, Slot, UpdateTag};
 use crate::status::Status;
 
 /// How to stage an update.
@@ -195,8 +195,7 @@ where
         if opts.tries == 0 {
             return Err(Refusal::InvalidTries.into());
         }
-        let tag = heapless::Vec::<u8, UPDATE_TAG_LEN>::from_slice(opts.tag)
-            .map_err(|_| Refusal::TagTooLong)?;
+        let tag = UpdateTag::from_slice(opts.tag).map_err(|_| Refusal::TagTooLong)?;
         let st = self.guarded_state();
         if let (Some(d), false) = (opts.expected_digest, opts.force) {
             if st.rejected_digest == Some(d) {

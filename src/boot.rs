@@ -247,7 +247,7 @@ where
                 Ok(()) => {
                     // The one copy of the state in `select`: if the try
                     // cannot be counted, the state before it stands.
-                    let mut next = st.clone();
+                    let mut next = *st;
                     if machine::trial_boot(&mut next, c).is_ok() {
                         match self.persist(&next) {
                             Ok(()) => {

@@ -15,7 +15,7 @@
 
 use crate::image::ImageInfo;
 use crate::state::{
-    BootEvent, BootKind, BootState, ImageState, Reason, Slot, SlotInfo, UpdateState, UPDATE_TAG_LEN,
+    BootEvent, BootKind, BootState, ImageState, Reason, Slot, SlotInfo, UpdateState, UpdateTag,
 };
 
 /// Something that changes the boot state.
@@ -54,7 +54,7 @@ pub enum Event {
         /// The slot to write.
         slot: Slot,
         /// Opaque tag the caller attaches to the update.
-        tag: heapless::Vec<u8, UPDATE_TAG_LEN>,
+        tag: UpdateTag,
     },
     /// The image written into `slot` checked out; boot it up to `tries` times.
     StageDone {
@@ -175,7 +175,7 @@ pub fn running_slot(state: &BootState) -> Option<Slot> {
 
 /// The next state after `event`, or why `event` is not allowed now.
 pub fn apply(state: &BootState, event: Event) -> Result<BootState, Refusal> {
-    let mut s = state.clone();
+    let mut s = *state;
     apply_mut(&mut s, event)?;
     Ok(s)
 }
@@ -507,7 +507,7 @@ mod tests {
             &s,
             Event::StageBegin {
                 slot: Slot::B,
-                tag: heapless::Vec::new(),
+                tag: UpdateTag::new(),
             },
         )
         .unwrap();
@@ -558,11 +558,11 @@ mod tests {
                 Event::Recovery,
                 Event::StageBegin {
                     slot: Slot::A,
-                    tag: heapless::Vec::new(),
+                    tag: UpdateTag::new(),
                 },
                 Event::StageBegin {
                     slot: Slot::B,
-                    tag: heapless::Vec::new(),
+                    tag: UpdateTag::new(),
                 },
                 Event::StageDone {
                     slot: Slot::B,
@@ -588,7 +588,7 @@ mod tests {
         };
         for st in [blank, staged(), trial, exhausted, confirmed] {
             for e in events() {
-                let mut m = st.clone();
+                let mut m = st;
                 match apply(&st, e.clone()) {
                     Ok(next) => {
                         assert_eq!(apply_mut(&mut m, e), Ok(()));
@@ -651,7 +651,7 @@ mod tests {
                 &s,
                 Event::StageBegin {
                     slot: Slot::A,
-                    tag: heapless::Vec::new()
+                    tag: UpdateTag::new()
                 }
             ),
             Err(Refusal::TargetRunning)
@@ -674,7 +674,7 @@ mod tests {
                 &t,
                 Event::StageBegin {
                     slot: Slot::A,
-                    tag: heapless::Vec::new()
+                    tag: UpdateTag::new()
                 }
             ),
             Err(Refusal::TrialInProgress)
@@ -683,7 +683,7 @@ mod tests {
             &s,
             Event::StageBegin {
                 slot: Slot::B,
-                tag: heapless::Vec::new(),
+                tag: UpdateTag::new(),
             },
         )
         .unwrap();

@@ -312,11 +312,215 @@ pub struct BootEvent {
 
 /// Number of boot events kept on flash.
 pub const EVENT_RING_LEN: usize = 6;
+
+/// The boot event ring: the most recent boots that changed the state,
+/// oldest first, at most [`EVENT_RING_LEN`].
+///
+/// A fixed array rather than a general ring buffer: it is `Copy`, so a
+/// state is copied and compared as plain bytes, and pushing onto a full
+/// ring shifts five entries down — cheaper in a bootloader's flash than
+/// a deque's wrapping indices, and what the record stores anyway (oldest
+/// first).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Events {
+    /// The first `len` entries are the events; the rest stay default, so
+    /// the derived comparison compares the events only.
+    entries: [BootEvent; EVENT_RING_LEN],
+    len: u8,
+}
+
+impl Events {
+    /// Number of events held.
+    pub fn len(&self) -> usize {
+        (self.len as usize).min(EVENT_RING_LEN)
+    }
+
+    /// Whether the ring holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the next push drops the oldest event.
+    pub fn is_full(&self) -> bool {
+        self.len() == EVENT_RING_LEN
+    }
+
+    /// The events, oldest first.
+    pub fn as_slice(&self) -> &[BootEvent] {
+        self.entries.get(..self.len()).unwrap_or(&[])
+    }
+
+    /// The events, oldest first.
+    pub fn iter(&self) -> core::slice::Iter<'_, BootEvent> {
+        self.as_slice().iter()
+    }
+
+    /// The oldest event.
+    pub fn front(&self) -> Option<&BootEvent> {
+        self.as_slice().first()
+    }
+
+    /// The newest event.
+    pub fn back(&self) -> Option<&BootEvent> {
+        self.as_slice().last()
+    }
+
+    /// Appends an event, dropping the oldest when the ring is full.
+    pub fn push(&mut self, event: BootEvent) {
+        let n = self.len();
+        if n == EVENT_RING_LEN {
+            for i in 1..EVENT_RING_LEN {
+                self.entries[i - 1] = self.entries[i];
+            }
+        }
+        if let Some(last) = self.entries.get_mut(n.min(EVENT_RING_LEN - 1)) {
+            *last = event;
+        }
+        self.len = (n + 1).min(EVENT_RING_LEN) as u8;
+    }
+}
+
+impl<'a> IntoIterator for &'a Events {
+    type Item = &'a BootEvent;
+    type IntoIter = core::slice::Iter<'a, BootEvent>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+// Serialized as the sequence of events, oldest first, as the deque it
+// replaced was.
+#[cfg(feature = "std")]
+impl serde::Serialize for Events {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+#[cfg(feature = "std")]
+impl<'de> serde::Deserialize<'de> for Events {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let all = Vec::<BootEvent>::deserialize(d)?;
+        if all.len() > EVENT_RING_LEN {
+            return Err(serde::de::Error::invalid_length(
+                all.len(),
+                &"at most EVENT_RING_LEN boot events",
+            ));
+        }
+        let mut events = Events::default();
+        all.into_iter().for_each(|e| events.push(e));
+        Ok(events)
+    }
+}
 /// Longest update tag `stage` accepts (a UUID in text form is 36 bytes).
 pub const UPDATE_TAG_LEN: usize = 36;
 
+/// The opaque tag the caller gave to `stage`, at most [`UPDATE_TAG_LEN`]
+/// bytes; reads as a byte slice.
+///
+/// A fixed array and a length rather than a general vector, so that a
+/// [`BootState`] is `Copy`: a bootloader copies and clears it as plain
+/// bytes instead of linking a field-by-field clone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct UpdateTag {
+    /// The first `len` bytes are the tag; the rest stay 0, so the derived
+    /// comparison compares the tag only.
+    bytes: [u8; UPDATE_TAG_LEN],
+    len: u8,
+}
+
+/// A tag longer than [`UPDATE_TAG_LEN`] bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TagTooLong;
+
+impl UpdateTag {
+    /// The empty tag.
+    pub const fn new() -> Self {
+        Self {
+            bytes: [0; UPDATE_TAG_LEN],
+            len: 0,
+        }
+    }
+
+    /// The tag `tag`, if it fits.
+    pub fn from_slice(tag: &[u8]) -> Result<Self, TagTooLong> {
+        let mut t = Self::new();
+        t.extend_from_slice(tag)?;
+        Ok(t)
+    }
+
+    /// Appends `more`, or changes nothing if the result would not fit.
+    pub fn extend_from_slice(&mut self, more: &[u8]) -> Result<(), TagTooLong> {
+        let start = self.as_slice().len();
+        let end = start.saturating_add(more.len());
+        let dst = self.bytes.get_mut(start..end).ok_or(TagTooLong)?;
+        dst.iter_mut().zip(more).for_each(|(d, s)| *d = *s);
+        self.len = end as u8;
+        Ok(())
+    }
+
+    /// Empties the tag.
+    pub fn clear(&mut self) {
+        *self = Self::new();
+    }
+
+    /// The tag's bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len as usize).unwrap_or(&[])
+    }
+}
+
+impl Default for UpdateTag {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::ops::Deref for UpdateTag {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl core::fmt::Debug for UpdateTag {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.as_slice().fmt(f)
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for UpdateTag {
+    fn format(&self, f: defmt::Formatter) {
+        defmt::write!(f, "{=[u8]}", self.as_slice())
+    }
+}
+
+// Serialized as the sequence of its bytes, as the vector it replaced was.
+#[cfg(feature = "std")]
+impl serde::Serialize for UpdateTag {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.as_slice())
+    }
+}
+
+#[cfg(feature = "std")]
+impl<'de> serde::Deserialize<'de> for UpdateTag {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let bytes = Vec::<u8>::deserialize(d)?;
+        UpdateTag::from_slice(&bytes).map_err(|_| {
+            serde::de::Error::invalid_length(bytes.len(), &"at most UPDATE_TAG_LEN bytes")
+        })
+    }
+}
+
 /// The whole boot state: both slots and the update status.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
 pub struct BootState {
     /// Slot A and slot B, by [`Slot::index`].
@@ -341,9 +545,9 @@ pub struct BootState {
     /// Digest of the last rejected image, refused if staged again.
     pub rejected_digest: Option<[u8; 32]>,
     /// Opaque tag the caller gave to `stage` (e.g. a request UUID).
-    pub update_tag: heapless::Vec<u8, UPDATE_TAG_LEN>,
+    pub update_tag: UpdateTag,
     /// The most recent boots that changed the state, oldest first.
-    pub events: heapless::Deque<BootEvent, EVENT_RING_LEN>,
+    pub events: Events,
 }
 
 impl BootState {
@@ -361,32 +565,7 @@ impl BootState {
 
     /// Appends a boot event, dropping the oldest when the ring is full.
     pub fn push_event(&mut self, event: BootEvent) {
-        if self.events.is_full() {
-            self.events.pop_front();
-        }
-        // Cannot fail: a slot was just freed if the ring was full.
-        let _ = self.events.push_back(event);
-    }
-}
-
-// heapless's Deque has no defmt support, so the ring is printed by hand.
-#[cfg(feature = "defmt")]
-impl defmt::Format for BootState {
-    fn format(&self, f: defmt::Formatter) {
-        defmt::write!(
-            f,
-            "BootState {{ A: {}, B: {}, primary: {}, update: {}, reason: {}, failures: {}, events: [",
-            self.slots[0],
-            self.slots[1],
-            self.primary,
-            self.update,
-            self.last_reason,
-            self.failure_count
-        );
-        for e in self.events.iter() {
-            defmt::write!(f, "{} ", e);
-        }
-        defmt::write!(f, "] }}");
+        self.events.push(event);
     }
 }
 
@@ -413,6 +592,75 @@ mod tests {
         }
         assert_eq!(ImageState::from_parts(5, 0), None);
         assert_eq!(Reason::from_code(7), None);
+    }
+
+    #[test]
+    fn update_tag_holds_up_to_its_length_and_a_refusal_changes_nothing() {
+        let full = [0x5Eu8; UPDATE_TAG_LEN];
+        let t = UpdateTag::from_slice(&full).unwrap();
+        assert_eq!(t.as_slice(), &full[..]);
+        assert_eq!(
+            UpdateTag::from_slice(&[1; UPDATE_TAG_LEN + 1]),
+            Err(TagTooLong)
+        );
+        let mut t = UpdateTag::from_slice(b"req-").unwrap();
+        assert_eq!(t.extend_from_slice(b"42"), Ok(()));
+        assert_eq!(&*t, b"req-42");
+        assert_eq!(
+            t.extend_from_slice(&full[..UPDATE_TAG_LEN - 5]),
+            Err(TagTooLong)
+        );
+        assert_eq!(&*t, b"req-42");
+        assert_eq!(t.extend_from_slice(&full[..UPDATE_TAG_LEN - 6]), Ok(()));
+        assert_eq!(t.len(), UPDATE_TAG_LEN);
+        t.clear();
+        assert!(t.is_empty());
+        // Equal tags compare equal whatever was held before.
+        assert_eq!(t, UpdateTag::default());
+    }
+
+    #[test]
+    fn event_ring_keeps_order_below_and_at_its_length() {
+        let e = |tries| BootEvent {
+            kind: BootKind::Rollback,
+            slot: Some(Slot::A),
+            reason: Reason::App(3),
+            tries,
+        };
+        let mut r = Events::default();
+        assert!(r.is_empty() && r.front().is_none() && r.back().is_none());
+        for i in 0..EVENT_RING_LEN as u8 {
+            assert!(!r.is_full());
+            r.push(e(i));
+            assert_eq!(r.len(), i as usize + 1);
+            assert_eq!(r.back(), Some(&e(i)));
+            assert_eq!(r.front(), Some(&e(0)));
+        }
+        assert!(r.is_full());
+        let tries: Vec<u8> = r.iter().map(|e| e.tries).collect();
+        assert_eq!(tries, [0, 1, 2, 3, 4, 5]);
+        r.push(e(6));
+        let tries: Vec<u8> = (&r).into_iter().map(|e| e.tries).collect();
+        assert_eq!(tries, [1, 2, 3, 4, 5, 6]);
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn state_serializes_its_ring_and_tag_as_sequences_and_back() {
+        let mut s = BootState::default();
+        s.update_tag = UpdateTag::from_slice(b"ab").unwrap();
+        s.push_event(BootEvent::default());
+        let json = serde_json::to_value(s).unwrap();
+        assert_eq!(json["update_tag"], serde_json::json!([97, 98]));
+        assert_eq!(json["events"].as_array().map(|a| a.len()), Some(1));
+        let back: BootState = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, s);
+        let mut long = json.clone();
+        long["update_tag"] = serde_json::json!(vec![0u8; UPDATE_TAG_LEN + 1]);
+        assert!(serde_json::from_value::<BootState>(long).is_err());
+        let mut many = json;
+        many["events"] = serde_json::json!(vec![BootEvent::default(); EVENT_RING_LEN + 1]);
+        assert!(serde_json::from_value::<BootState>(many).is_err());
     }
 
     #[test]

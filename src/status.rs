@@ -18,7 +18,7 @@
 use crate::image::ImageError;
 use crate::machine;
 use crate::state::{
-    BootEvent, BootState, ImageState, Reason, Slot, UpdateState, EVENT_RING_LEN, UPDATE_TAG_LEN,
+    BootEvent, BootState, ImageState, Reason, Slot, UpdateState, UpdateTag, EVENT_RING_LEN,
 };
 use crate::version::Version;
 
@@ -52,7 +52,7 @@ pub struct Status {
     pub rejected_digest: Option<[u8; 32]>,
     /// The opaque tag given to `stage`.
     #[cfg_attr(feature = "std", serde(serialize_with = "json::tag"))]
-    pub update_tag: heapless::Vec<u8, UPDATE_TAG_LEN>,
+    pub update_tag: UpdateTag,
     /// The last boots that changed the state, oldest first.
     pub events: heapless::Vec<BootEvent, EVENT_RING_LEN>,
     /// Minimum security counter allowed to boot.
@@ -91,7 +91,7 @@ impl Status {
             last_reason: st.last_reason,
             last_check_error: ImageError::from_code(st.check_error),
             rejected_digest: st.rejected_digest,
-            update_tag: st.update_tag.clone(),
+            update_tag: st.update_tag,
             events: st.events.iter().copied().collect(),
             min_security_counter: st.min_security_counter,
             data_epoch: st.data_epoch,

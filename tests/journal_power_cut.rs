@@ -140,11 +140,7 @@ fn sweep<const R: usize, const W: usize, const E: usize>(
             j.append(&next)
                 .unwrap_or_else(|e| panic!("{ctx}: next update failed: {e:?}"));
             for _ in 0..3 {
-                assert_eq!(
-                    j.read().record.map(|r| r.state),
-                    Some(next.clone()),
-                    "{ctx}"
-                );
+                assert_eq!(j.read().record.map(|r| r.state), Some(next), "{ctx}");
             }
             // And a reboot agrees.
             let mut j = Journal::new(j.into_inner(), geometry).unwrap();

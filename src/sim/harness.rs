@@ -402,7 +402,7 @@ impl Harness {
         boundary.insert(ops.len(), dry.peek_state());
         let mut at_boundary = |k: usize| -> Result<Option<BootState>, Violation> {
             if let Some(s) = boundary.get(&k) {
-                return Ok(s.clone());
+                return Ok(*s);
             }
             let mut dev = self.cut_run(device, &ops, k, CutMode::Lost, &scenario);
             if !dev.with_part(ops[k].part, |p| p.cut_happened()) {
@@ -415,7 +415,7 @@ impl Harness {
             }
             dev.power_on();
             let s = dev.peek_state();
-            boundary.insert(k, s.clone());
+            boundary.insert(k, s);
             Ok(s)
         };
 

@@ -438,11 +438,7 @@ fn change(t: &MetadataFile, op: Op) -> Result<Report, Error> {
     let m = config::metadata(&t.metadata)?;
     let file = &m.path;
     let Changed { before, after } = journal_file::open(&m, Access::Write, Change(op))?;
-    let old = before
-        .record
-        .as_ref()
-        .map(|r| r.state.clone())
-        .unwrap_or_default();
+    let old = before.record.as_ref().map(|r| r.state).unwrap_or_default();
     let name = match op {
         Op::Confirm => "confirm",
         Op::MarkBad(_) => "mark-bad",

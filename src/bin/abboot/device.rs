@@ -674,11 +674,11 @@ impl JournalTask for MarkActive<'_> {
                 ),
             ));
         }
-        let mut new = old.clone();
+        let mut new = old;
         let cur = old.slot(s);
         if cur.state == ImageState::Confirmed && cur.digest == info.digest {
             if old.primary == Some(s) {
-                return Ok((old.clone(), old));
+                return Ok((old, old));
             }
             new.rollback = old
                 .primary
