@@ -647,8 +647,10 @@ mod tests {
     #[cfg(feature = "std")]
     #[test]
     fn state_serializes_its_ring_and_tag_as_sequences_and_back() {
-        let mut s = BootState::default();
-        s.update_tag = UpdateTag::from_slice(b"ab").unwrap();
+        let mut s = BootState {
+            update_tag: UpdateTag::from_slice(b"ab").unwrap(),
+            ..BootState::default()
+        };
         s.push_event(BootEvent::default());
         let json = serde_json::to_value(s).unwrap();
         assert_eq!(json["update_tag"], serde_json::json!([97, 98]));
