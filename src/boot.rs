@@ -222,8 +222,10 @@ where
                 // Images below the hardware floor are not candidates of a
                 // fresh state at all.
                 let floor = hardware.unwrap_or(0);
-                let infos =
-                    Slot::ALL.map(|s| self.check(s).ok().filter(|i| i.security_counter >= floor));
+                let mut infos = [None, None];
+                for (s, info) in Slot::ALL.into_iter().zip(&mut infos) {
+                    *info = self.check(s).ok().filter(|i| i.security_counter >= floor);
+                }
                 (kind, changed) = (BootKind::Fresh, true);
                 &mut loaded
                     .record
