@@ -225,14 +225,7 @@ pub fn apply_mut(s: &mut BootState, event: Event) -> Result<(), Refusal> {
             if s.update != UpdateState::Staged || s.slot(slot).state != ImageState::Empty {
                 return Err(Refusal::NotStaging);
             }
-            *s.slot_mut(slot) = SlotInfo {
-                state: ImageState::Pending { tries },
-                version: info.version,
-                digest: info.digest,
-                attempts: 0,
-                security_counter: info.security_counter,
-                data_epoch: info.data_epoch,
-            };
+            *s.slot_mut(slot) = slot_info(ImageState::Pending { tries }, &info);
         }
         Event::StageFailed {
             reason,
@@ -365,14 +358,7 @@ pub(crate) fn adopt(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Result<(
     if info.security_counter < s.min_security_counter {
         return Err(Refusal::SecurityCounter);
     }
-    *s.slot_mut(slot) = SlotInfo {
-        state: ImageState::Confirmed,
-        version: info.version,
-        digest: info.digest,
-        attempts: 0,
-        security_counter: info.security_counter,
-        data_epoch: info.data_epoch,
-    };
+    *s.slot_mut(slot) = slot_info(ImageState::Confirmed, info);
     s.primary = Some(slot);
     s.rollback = None;
     // As from blank metadata: the adopted image sets the floor.
@@ -385,6 +371,18 @@ pub(crate) fn adopt(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Result<(
         tries: 0,
     });
     Ok(())
+}
+
+/// What the state records about a checked image that enters it as `state`.
+fn slot_info(state: ImageState, info: &ImageInfo) -> SlotInfo {
+    SlotInfo {
+        state,
+        version: info.version,
+        digest: info.digest,
+        attempts: 0,
+        security_counter: info.security_counter,
+        data_epoch: info.data_epoch,
+    }
 }
 
 /// [`Event::Recovery`]: nothing can boot.
@@ -442,14 +440,7 @@ pub fn fresh(infos: [Option<ImageInfo>; 2], tries: u8) -> BootState {
     let mut s = BootState::default();
     for (slot, info) in Slot::ALL.into_iter().zip(&infos) {
         if let Some(i) = info {
-            *s.slot_mut(slot) = SlotInfo {
-                state: ImageState::Confirmed,
-                version: i.version,
-                digest: i.digest,
-                attempts: 0,
-                security_counter: i.security_counter,
-                data_epoch: i.data_epoch,
-            };
+            *s.slot_mut(slot) = slot_info(ImageState::Confirmed, i);
         }
     }
     s.primary = match &infos {
