@@ -110,7 +110,7 @@ pub enum Refusal {
     NothingToAbort,
     /// Tries must be at least 1.
     InvalidTries,
-    /// The update tag is longer than [`UPDATE_TAG_LEN`] bytes.
+    /// The update tag is longer than [`UPDATE_TAG_LEN`](crate::state::UPDATE_TAG_LEN) bytes.
     TagTooLong,
     /// The image was rejected before (its digest is remembered); force to retry.
     KnownBad,

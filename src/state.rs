@@ -322,7 +322,6 @@ pub const EVENT_RING_LEN: usize = 6;
 /// a deque's wrapping indices, and what the record stores anyway (oldest
 /// first).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Events {
     /// The first `len` entries are the events; the rest stay default, so
     /// the derived comparison compares the events only.
@@ -378,6 +377,21 @@ impl Events {
             *last = event;
         }
         self.len = (n + 1).min(EVENT_RING_LEN) as u8;
+    }
+}
+
+impl core::ops::Deref for Events {
+    type Target = [BootEvent];
+
+    fn deref(&self) -> &[BootEvent] {
+        self.as_slice()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Events {
+    fn format(&self, f: defmt::Formatter) {
+        defmt::write!(f, "{=[?]}", self.as_slice())
     }
 }
 

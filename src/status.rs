@@ -17,9 +17,7 @@
 
 use crate::image::ImageError;
 use crate::machine;
-use crate::state::{
-    BootEvent, BootState, ImageState, Reason, Slot, UpdateState, UpdateTag, EVENT_RING_LEN,
-};
+use crate::state::{BootState, Events, ImageState, Reason, Slot, UpdateState, UpdateTag};
 use crate::version::Version;
 
 /// What the firmware reports about its updates.
@@ -54,7 +52,7 @@ pub struct Status {
     #[cfg_attr(feature = "std", serde(serialize_with = "json::tag"))]
     pub update_tag: UpdateTag,
     /// The last boots that changed the state, oldest first.
-    pub events: heapless::Vec<BootEvent, EVENT_RING_LEN>,
+    pub events: Events,
     /// Minimum security counter allowed to boot.
     pub min_security_counter: u32,
     /// Data schema epoch the data was migrated to.
@@ -92,7 +90,7 @@ impl Status {
             last_check_error: ImageError::from_code(st.check_error),
             rejected_digest: st.rejected_digest,
             update_tag: st.update_tag,
-            events: st.events.iter().copied().collect(),
+            events: st.events,
             min_security_counter: st.min_security_counter,
             data_epoch: st.data_epoch,
             running_data_epoch: run.map_or(0, |i| i.data_epoch),
