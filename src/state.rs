@@ -635,6 +635,9 @@ mod tests {
         assert!(t.is_empty());
         // Equal tags compare equal whatever was held before.
         assert_eq!(t, UpdateTag::default());
+        // Debug shows the bytes held, as a slice.
+        let t = UpdateTag::from_slice(b"ab").unwrap();
+        assert_eq!(format!("{t:?}"), format!("{:?}", b"ab".as_slice()));
     }
 
     #[test]
@@ -654,7 +657,9 @@ mod tests {
             assert_eq!(r.back(), Some(&e(i)));
             assert_eq!(r.front(), Some(&e(0)));
         }
-        assert!(r.is_full());
+        assert!(r.is_full() && !r.is_empty());
+        // Read as a slice too (`Deref`).
+        assert_eq!((r.first(), r.last()), (Some(&e(0)), Some(&e(5))));
         let tries: Vec<u8> = r.iter().map(|e| e.tries).collect();
         assert_eq!(tries, [0, 1, 2, 3, 4, 5]);
         r.push(e(6));
@@ -679,6 +684,9 @@ mod tests {
         long["update_tag"] = serde_json::json!(vec![0u8; UPDATE_TAG_LEN + 1]);
         assert!(serde_json::from_value::<BootState>(long).is_err());
         let mut many = json;
+        many["events"] = serde_json::json!(vec![BootEvent::default(); EVENT_RING_LEN]);
+        let full: BootState = serde_json::from_value(many.clone()).unwrap();
+        assert!(full.events.is_full());
         many["events"] = serde_json::json!(vec![BootEvent::default(); EVENT_RING_LEN + 1]);
         assert!(serde_json::from_value::<BootState>(many).is_err());
     }
