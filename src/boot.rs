@@ -243,107 +243,88 @@ where
         }
         let mut reason = Reason::None;
         let mut fault = None;
-
-        if let Some(c) = machine::candidate(st) {
-            match self.judge_candidate(st, c) {
-                Ok(()) => {
-                    // The one copy of the state in `select`: if the try
-                    // cannot be counted, the state before it stands.
-                    let mut next = *st;
-                    if machine::trial_boot(&mut next, c).is_ok() {
-                        match self.persist(&next) {
-                            Ok(()) => {
-                                return self.decide(
-                                    &next,
-                                    Some(c),
-                                    BootKind::Trial,
-                                    reason,
-                                    None,
-                                    findings,
-                                )
+        // Every way out names the slot, the kind, the reason and the fault,
+        // and one call builds the decision from them.
+        let (slot, kind, reason, fault) = 'decided: {
+            if let Some(c) = machine::candidate(st) {
+                match self.judge_candidate(st, c) {
+                    Ok(()) => {
+                        // The one copy of the state in `select`: if the try
+                        // cannot be counted, the state before it stands.
+                        let mut next = *st;
+                        if machine::trial_boot(&mut next, c).is_ok() {
+                            match self.persist(&next) {
+                                Ok(()) => {
+                                    *st = next;
+                                    break 'decided (Some(c), BootKind::Trial, reason, None);
+                                }
+                                // The try could not be counted: never boot
+                                // unconfirmed code without it.
+                                Err(e) => fault = Some(e),
                             }
-                            // The try could not be counted: never boot
-                            // unconfirmed code without it.
-                            Err(e) => fault = Some(e),
+                        }
+                    }
+                    // A read error, not a verdict: no trial and no rejection
+                    // in this boot (`persist` refuses while unsure).
+                    Err((_, check)) if check == ImageError::Flash.code() => {
+                        fault = Some(Error::SlotFlash(FlashFault::Other));
+                    }
+                    Err((r, check)) => {
+                        if machine::reject_candidate(st, c, r, check).is_ok() {
+                            kind = BootKind::Rollback;
+                            reason = r;
+                            changed = true;
                         }
                     }
                 }
-                // A read error, not a verdict: no trial and no rejection
-                // in this boot (`persist` refuses while unsure).
-                Err((_, check)) if check == ImageError::Flash.code() => {
-                    fault = Some(Error::SlotFlash(FlashFault::Other));
+            }
+
+            let verify = self.policy.verify == VerifyPolicy::Always;
+            if let Some(p) = st.primary.filter(|&p| self.confirmed_ok(st, p, verify)) {
+                break 'decided (
+                    Some(p),
+                    kind,
+                    reason,
+                    fault.or(self.persist_if(changed, st)),
+                );
+            }
+            let other = Slot::ALL
+                .into_iter()
+                .find(|&s| st.primary != Some(s) && self.confirmed_ok(st, s, true));
+            if let Some(o) = other {
+                if machine::fallback(st, o).is_ok() {
+                    let fault = fault.or(self.persist_if(true, st));
+                    break 'decided (Some(o), BootKind::Fallback, Reason::PrimaryCorrupt, fault);
                 }
-                Err((r, check)) => {
-                    if machine::reject_candidate(st, c, r, check).is_ok() {
-                        kind = BootKind::Rollback;
-                        reason = r;
-                        changed = true;
+            }
+            // The state names nothing that boots (a firmware staged with no
+            // state on flash, then its update was rolled back; metadata from
+            // another device): an image that verifies boots, as it would from
+            // blank metadata — within the floor, never a rejected one, and
+            // never the unconfirmed candidate (judged above).
+            if machine::candidate(st).is_none() {
+                for s in Slot::ALL {
+                    let Ok(info) = self.check(s) else { continue };
+                    let recorded = st.slot(s);
+                    if recorded.state == ImageState::Rejected && recorded.digest == info.digest {
+                        continue;
+                    }
+                    if machine::adopt(st, s, &info).is_ok() {
+                        let fault = fault.or(self.persist_if(true, st));
+                        break 'decided (Some(s), BootKind::Fresh, Reason::None, fault);
                     }
                 }
             }
-        }
-
-        let verify = self.policy.verify == VerifyPolicy::Always;
-        if let Some(p) = st.primary.filter(|&p| self.confirmed_ok(st, p, verify)) {
-            fault = fault.or(self.persist_if(changed, st));
-            return self.decide(st, Some(p), kind, reason, fault, findings);
-        }
-        let other = Slot::ALL
-            .into_iter()
-            .find(|&s| st.primary != Some(s) && self.confirmed_ok(st, s, true));
-        if let Some(o) = other {
-            if machine::fallback(st, o).is_ok() {
-                fault = fault.or(self.persist_if(true, st));
-                return self.decide(
-                    st,
-                    Some(o),
-                    BootKind::Fallback,
-                    Reason::PrimaryCorrupt,
-                    fault,
-                    findings,
-                );
-            }
-        }
-        // The state names nothing that boots (a firmware staged with no
-        // state on flash, then its update was rolled back; metadata from
-        // another device): an image that verifies boots, as it would from
-        // blank metadata — within the floor, never a rejected one, and
-        // never the unconfirmed candidate (judged above).
-        if machine::candidate(st).is_none() {
-            for s in Slot::ALL {
-                let Ok(info) = self.check(s) else { continue };
-                let recorded = st.slot(s);
-                if recorded.state == ImageState::Rejected && recorded.digest == info.digest {
-                    continue;
-                }
-                if machine::adopt(st, s, &info).is_ok() {
-                    fault = fault.or(self.persist_if(true, st));
-                    return self.decide(
-                        st,
-                        Some(s),
-                        BootKind::Fresh,
-                        Reason::None,
-                        fault,
-                        findings,
-                    );
-                }
-            }
-        }
-        // Recorded once only: a device stuck here does not wear its
-        // journal with one record per reset. The event is the only thing
-        // `Recovery` changes: the state changed if the newest event did.
-        let last = st.events.back().copied();
-        machine::recovery(st);
-        changed |= st.events.back().copied() != last;
-        fault = fault.or(self.persist_if(changed, st));
-        self.decide(
-            st,
-            None,
-            BootKind::Recovery,
-            st.last_reason,
-            fault,
-            findings,
-        )
+            // Recorded once only: a device stuck here does not wear its
+            // journal with one record per reset. The event is the only thing
+            // `Recovery` changes: the state changed if the newest event did.
+            let last = st.events.back().copied();
+            machine::recovery(st);
+            changed |= st.events.back().copied() != last;
+            let fault = fault.or(self.persist_if(changed, st));
+            (None, BootKind::Recovery, st.last_reason, fault)
+        };
+        self.decide(st, slot, kind, reason, fault, findings)
     }
 
     /// Whether the unconfirmed image in `slot` may boot on trial now; if
