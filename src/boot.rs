@@ -243,9 +243,10 @@ where
         }
         let mut reason = Reason::None;
         let mut fault = None;
-        // Every way out names the slot, the kind, the reason and the fault,
-        // and one call builds the decision from them.
-        let (slot, kind, reason, fault) = 'decided: {
+        // Every way out names the slot, the kind, the reason and whether
+        // the state changed; one write and one call build the decision
+        // from them.
+        let (slot, kind, reason, changed) = 'decided: {
             if let Some(c) = machine::candidate(st) {
                 match self.judge_candidate(st, c) {
                     Ok(()) => {
@@ -256,7 +257,7 @@ where
                             match self.persist(&next) {
                                 Ok(()) => {
                                     *st = next;
-                                    break 'decided (Some(c), BootKind::Trial, reason, None);
+                                    break 'decided (Some(c), BootKind::Trial, reason, false);
                                 }
                                 // The try could not be counted: never boot
                                 // unconfirmed code without it.
@@ -281,20 +282,14 @@ where
 
             let verify = self.policy.verify == VerifyPolicy::Always;
             if let Some(p) = st.primary.filter(|&p| self.confirmed_ok(st, p, verify)) {
-                break 'decided (
-                    Some(p),
-                    kind,
-                    reason,
-                    fault.or(self.persist_if(changed, st)),
-                );
+                break 'decided (Some(p), kind, reason, changed);
             }
             let other = Slot::ALL
                 .into_iter()
                 .find(|&s| st.primary != Some(s) && self.confirmed_ok(st, s, true));
             if let Some(o) = other {
                 if machine::fallback(st, o).is_ok() {
-                    let fault = fault.or(self.persist_if(true, st));
-                    break 'decided (Some(o), BootKind::Fallback, Reason::PrimaryCorrupt, fault);
+                    break 'decided (Some(o), BootKind::Fallback, Reason::PrimaryCorrupt, true);
                 }
             }
             // The state names nothing that boots (a firmware staged with no
@@ -310,8 +305,7 @@ where
                         continue;
                     }
                     if machine::adopt(st, s, &info).is_ok() {
-                        let fault = fault.or(self.persist_if(true, st));
-                        break 'decided (Some(s), BootKind::Fresh, Reason::None, fault);
+                        break 'decided (Some(s), BootKind::Fresh, Reason::None, true);
                     }
                 }
             }
@@ -321,9 +315,12 @@ where
             let last = st.events.back().copied();
             machine::recovery(st);
             changed |= st.events.back().copied() != last;
-            let fault = fault.or(self.persist_if(changed, st));
-            (None, BootKind::Recovery, st.last_reason, fault)
+            (None, BootKind::Recovery, st.last_reason, changed)
         };
+        // The trial's try is on flash already: it boots only if it is.
+        if changed {
+            fault = fault.or(self.persist(st).err());
+        }
         self.decide(st, slot, kind, reason, fault, findings)
     }
 
@@ -431,14 +428,6 @@ where
             fault,
             findings,
             image,
-        }
-    }
-
-    fn persist_if(&mut self, changed: bool, st: &BootState) -> Option<Error> {
-        if changed {
-            self.persist(st).err()
-        } else {
-            None
         }
     }
 
