@@ -329,17 +329,9 @@ pub struct Events {
     len: u8,
 }
 
+// `len`, `is_empty`, `iter`, `first` and `last` are the slice's, through
+// `Deref`; `front` and `back` keep the names of the deque this replaced.
 impl Events {
-    /// Number of events held.
-    pub fn len(&self) -> usize {
-        (self.len as usize).min(EVENT_RING_LEN)
-    }
-
-    /// Whether the ring holds no event.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Whether the next push drops the oldest event.
     pub fn is_full(&self) -> bool {
         self.len() == EVENT_RING_LEN
@@ -347,12 +339,9 @@ impl Events {
 
     /// The events, oldest first.
     pub fn as_slice(&self) -> &[BootEvent] {
-        self.entries.get(..self.len()).unwrap_or(&[])
-    }
-
-    /// The events, oldest first.
-    pub fn iter(&self) -> core::slice::Iter<'_, BootEvent> {
-        self.as_slice().iter()
+        // `entries` is never indexed past `len` (at most EVENT_RING_LEN);
+        // `get` keeps that visible without a panic path.
+        self.entries.get(..self.len as usize).unwrap_or(&[])
     }
 
     /// The oldest event.
