@@ -299,8 +299,58 @@ impl Hash {
     }
 
     /// Absorb content
+    // abboot: with `opt_size`, one byte at a time into the block buffer,
+    // the block compressed when it fills: one small loop instead of
+    // `update`'s and `finalize`'s block-and-remainder paths (about 380 bytes
+    // of Thumb-2 code less). A verification hashes R, A and the message (a
+    // few hundred bytes), so the per-byte cost is small beside the scalar
+    // multiplication; a signer that hashes large messages builds without
+    // `opt_size`.
+    #[cfg(feature = "opt_size")]
+    pub fn update<T: AsRef<[u8]>>(&mut self, input: T) {
+        let input = input.as_ref();
+        self.len = self.len.wrapping_add(input.len());
+        for &x in input {
+            self.push(x);
+        }
+    }
+
+    // abboot: appends one byte to the block buffer and compresses a full
+    // block. `r & 127` lets the optimiser see that the index is in bounds
+    // (`r < 128` always holds).
+    #[cfg(feature = "opt_size")]
+    fn push(&mut self, x: u8) {
+        let r = self.r & 127;
+        self.w[r] = x;
+        self.r = r + 1;
+        if self.r == 128 {
+            self.state.blocks(&self.w);
+            self.r = 0;
+        }
+    }
+
+    /// Compute SHA512(absorbed content)
+    // abboot: with `opt_size`, the padding goes through `push` too: 0x80,
+    // zeros up to byte 112 of a block, then the 128-bit length in bits.
+    #[cfg(feature = "opt_size")]
+    pub fn finalize(mut self) -> [u8; 64] {
+        let bits = (self.len as u64).wrapping_mul(8);
+        self.push(0x80);
+        while self.r != 112 {
+            self.push(0);
+        }
+        for x in u128::from(bits).to_be_bytes().iter() {
+            self.push(*x);
+        }
+        let mut out = [0u8; 64];
+        self.state.store(&mut out);
+        out
+    }
+
+    /// Absorb content
     // abboot: written without slicing that the optimiser cannot prove in
     // bounds (the link-time no-panic proof); `r < 128` always holds.
+    #[cfg(not(feature = "opt_size"))]
     pub fn update<T: AsRef<[u8]>>(&mut self, input: T) {
         let mut input = input.as_ref();
         self.len = self.len.wrapping_add(input.len());
@@ -330,6 +380,7 @@ impl Hash {
     }
 
     /// Compute SHA512(absorbed content)
+    #[cfg(not(feature = "opt_size"))]
     pub fn finalize(mut self) -> [u8; 64] {
         let mut padded = [0u8; 256];
         // `r < 128`; the `min` lets the optimiser see it.
