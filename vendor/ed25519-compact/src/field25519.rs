@@ -253,6 +253,9 @@ pub fn fiat_25519_opp(out1: &mut [u64; 5], arg1: &[u64; 5]) {
     out1[4] = x5;
 }
 
+// abboot: unused with `opt_size` but by the test that compares
+// `to_bytes_looped` with it.
+#[cfg_attr(feature = "opt_size", allow(dead_code))]
 pub fn fiat_25519_to_bytes(out1: &mut [u8; 32], arg1: &[u64; 5]) {
     let mut x1: u64 = 0;
     let mut x2: fiat_25519_u1 = 0;
@@ -388,6 +391,48 @@ pub fn fiat_25519_to_bytes(out1: &mut [u8; 32], arg1: &[u64; 5]) {
     out1[29] = x88;
     out1[30] = x90;
     out1[31] = x91;
+}
+
+// abboot: `fiat_25519_to_bytes` with its steps as loops over the limbs
+// (about 300 bytes of Thumb-2 code less with `opt_size`): subtract p with
+// fiat-crypto's borrow chain, add p back if that borrowed (the input is
+// below 2p), then emit the 255 bits eight at a time. The same bytes for
+// every input (`abboot_to_bytes_tests`).
+#[cfg(any(test, feature = "opt_size"))]
+fn to_bytes_looped(out1: &mut [u8; 32], arg1: &[u64; 5]) {
+    const P: [u64; 5] = [
+        0x7ffffffffffed,
+        0x7ffffffffffff,
+        0x7ffffffffffff,
+        0x7ffffffffffff,
+        0x7ffffffffffff,
+    ];
+    let mut t = [0u64; 5];
+    let mut borrow: fiat_25519_u1 = 0;
+    for ((t, a), p) in t.iter_mut().zip(arg1).zip(P) {
+        let b_in = borrow;
+        fiat_25519_subborrowx_u51(t, &mut borrow, b_in, *a, p);
+    }
+    let mut mask: u64 = 0;
+    fiat_25519_cmovznz_u64(&mut mask, borrow, 0x0_u64, 0xffffffffffffffff);
+    let mut carry: fiat_25519_u1 = 0;
+    for (t, p) in t.iter_mut().zip(P) {
+        let (t_in, c_in) = (*t, carry);
+        fiat_25519_addcarryx_u51(t, &mut carry, c_in, t_in, mask & p);
+    }
+    // Each limb holds 51 bits; fewer than 8 are pending when one is added,
+    // so `acc` never holds more than 58.
+    let mut limbs = t.iter();
+    let (mut acc, mut bits) = (0u64, 0u32);
+    for o in out1.iter_mut() {
+        if bits < 8 {
+            acc |= limbs.next().copied().unwrap_or(0) << bits;
+            bits += 51;
+        }
+        *o = acc as u8;
+        acc >>= 8;
+        bits -= 8;
+    }
 }
 
 #[derive(Clone, Default, Copy)]
@@ -580,7 +625,12 @@ impl Fe {
     pub fn to_bytes(&self) -> [u8; 32] {
         let &Fe(es) = &self.carry();
         let mut s_ = [0u8; 32];
+        #[cfg(not(feature = "opt_size"))]
         fiat_25519_to_bytes(&mut s_, &es);
+        // abboot: with `opt_size`, the same bytes from loops
+        // (`to_bytes_looped`, `abboot_to_bytes_tests`).
+        #[cfg(feature = "opt_size")]
+        to_bytes_looped(&mut s_, &es);
         s_
     }
 
@@ -826,6 +876,55 @@ mod abboot_small_mul_tests {
             fiat_25519_carry_mul(&mut want, &a, &b);
             carry_mul_columns(&mut got, &a, &b);
             assert_eq!(got, want, "{:?} * {:?}", a, b);
+        }
+    }
+}
+
+// abboot: `to_bytes_looped` (the `opt_size` encoding) gives fiat-crypto's
+// bytes, at the edges of the reduction and on pseudo-random elements.
+#[cfg(test)]
+mod abboot_to_bytes_tests {
+    use super::{fiat_25519_carry, fiat_25519_to_bytes, to_bytes_looped};
+
+    const M: u64 = (1 << 51) - 1;
+
+    fn check(limbs: [u64; 5]) {
+        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+        fiat_25519_to_bytes(&mut a, &limbs);
+        to_bytes_looped(&mut b, &limbs);
+        assert_eq!(a, b, "{:?}", limbs);
+    }
+
+    #[test]
+    fn loops_give_fiat_crypto_s_bytes() {
+        // 0, 1, p - 1, p, p + 1, 2^255 - 1 (= p + 18), 2p - 1 and their
+        // neighbours: where the subtraction of p borrows or not.
+        let p = [M - 18, M, M, M, M];
+        let mut cases = vec![[0u64; 5], [1, 0, 0, 0, 0], [M; 5], p, [0, 0, 0, 0, M]];
+        for d in 0..40u64 {
+            cases.push([p[0] - d.min(p[0]), M, M, M, M]);
+            cases.push([(p[0] + d) & M, M, M, M, M]);
+            cases.push([d, 0, 0, 0, 0]);
+            cases.push([(1 << 51) + d, M, M, M, M]);
+        }
+        let mut x = 0xD1B5_4A32_D192_ED03u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            // Carried limbs, as `Fe::to_bytes` passes them: from
+            // pseudo-random limbs up to 2^54.
+            let loose = [0; 5].map(|_: u64| next() >> 10);
+            let mut carried = [0u64; 5];
+            fiat_25519_carry(&mut carried, &loose);
+            cases.push(carried);
+            cases.push([0; 5].map(|_: u64| next() & M));
+        }
+        for c in cases {
+            check(c);
         }
     }
 }
