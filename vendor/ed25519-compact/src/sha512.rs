@@ -249,8 +249,8 @@ impl State {
     /// bytes are left over.
     // abboot: blocks come from `chunks_exact`, so nothing here can index
     // out of bounds (the link-time no-panic proof).
+    #[cfg(not(feature = "opt_size"))]
     fn blocks(&mut self, input: &[u8]) -> usize {
-        let mut t = *self;
         let blocks = input.chunks_exact(128);
         let rest = blocks.remainder().len();
         for block in blocks {
@@ -259,24 +259,32 @@ impl State {
                 // `chunks_exact(128)` yields 128 bytes.
                 Err(_) => break,
             };
-            let mut w = W::new(block);
-            // abboot: the five groups of rounds as a loop, the message
-            // schedule expanded between two groups (size; same order).
-            for (group, rc) in ROUND_CONSTANTS.chunks_exact(16).enumerate() {
-                let rc: &[u64; 16] = match <&[u64; 16]>::try_from(rc) {
-                    Ok(rc) => rc,
-                    // `chunks_exact(16)` yields 16 constants.
-                    Err(_) => break,
-                };
-                if group > 0 {
-                    w.expand();
-                }
-                w.G(&mut t, rc);
-            }
-            t.add(self);
-            self.0 = t.0;
+            self.block(block);
         }
         rest
+    }
+
+    /// Absorbs one 128-byte block.
+    // abboot: `opt_size`'s `Hash::push` compresses its buffer here
+    // directly, without `blocks`' iteration over whole blocks.
+    fn block(&mut self, block: &[u8; 128]) {
+        let mut t = *self;
+        let mut w = W::new(block);
+        // abboot: the five groups of rounds as a loop, the message
+        // schedule expanded between two groups (size; same order).
+        for (group, rc) in ROUND_CONSTANTS.chunks_exact(16).enumerate() {
+            let rc: &[u64; 16] = match <&[u64; 16]>::try_from(rc) {
+                Ok(rc) => rc,
+                // `chunks_exact(16)` yields 16 constants.
+                Err(_) => break,
+            };
+            if group > 0 {
+                w.expand();
+            }
+            w.G(&mut t, rc);
+        }
+        t.add(self);
+        self.0 = t.0;
     }
 }
 
@@ -324,7 +332,7 @@ impl Hash {
         self.w[r] = x;
         self.r = r + 1;
         if self.r == 128 {
-            self.state.blocks(&self.w);
+            self.state.block(&self.w);
             self.r = 0;
         }
     }
