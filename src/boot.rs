@@ -115,6 +115,11 @@ pub struct Decision {
     /// The booting image as this boot's check found it (header length,
     /// payload length, load address, digest), when it was checked: always
     /// under [`VerifyPolicy::Always`], and before trial boots.
+    ///
+    /// A bootloader copies or jumps from this rather than checking the
+    /// image again: a second call of the check links a second copy of the
+    /// verifier (776 bytes in the QEMU bootloader, where the optimiser
+    /// inlined it at both calls).
     pub image: Option<ImageInfo>,
 }
 

@@ -87,7 +87,6 @@ pub fn run() -> ! {
 struct Decided {
     decision: Decision,
     flash: FileFlash,
-    check: BoardCheck<'static>,
     /// Stack in use when `select` was called, and its high-water mark.
     stack: (u32, u32),
 }
@@ -97,24 +96,26 @@ struct Decided {
 #[inline(never)]
 fn decide() -> Decided {
     let cell = RefCell::new(open());
-    let mut bl = match Bootloader::new(
-        Shared::new(&cell),
-        Shared::new(&cell),
-        config::LAYOUT,
-        check(),
-        POLICY,
-    ) {
-        Ok(b) => b,
-        Err(e) => unusable_layout(e),
+    // The bootloader borrows the flash; it is done with it at the end of
+    // this block.
+    let (decision, stack) = {
+        let mut bl = match Bootloader::new(
+            Shared::new(&cell),
+            Shared::new(&cell),
+            config::LAYOUT,
+            check(),
+            POLICY,
+        ) {
+            Ok(b) => b,
+            Err(e) => unusable_layout(e),
+        };
+        let before = stack::in_use();
+        let decision = bl.select();
+        (decision, (before, stack::high_water()))
     };
-    let before = stack::in_use();
-    let decision = bl.select();
-    let stack = (before, stack::high_water());
-    let (_, _, check) = bl.into_parts();
     Decided {
         decision,
         flash: cell.into_inner(),
-        check,
         stack,
     }
 }
@@ -145,7 +146,6 @@ fn start(decided: Decided) -> ! {
     let Decided {
         decision: d,
         mut flash,
-        mut check,
         stack: (before, stack_used),
     } = decided;
     let args = Args::read();
@@ -169,14 +169,10 @@ fn start(decided: Decided) -> ! {
         sh::exit(EXIT_RECOVERY)
     };
 
-    // `select` verified the slot it chose (VerifyPolicy::Always) and says
-    // what it found. Verify again only if it did not.
-    let image = match d.image {
-        Some(i) => i,
-        None => match check.verify_now(&mut flash, slot) {
-            Some(i) => i,
-            None => refuse("chosen slot does not verify"),
-        },
+    // `select` verified the slot it chose (`VerifyPolicy::Always` checks
+    // the image that boots at every boot) and says what it found.
+    let Some(image) = d.image else {
+        refuse("select did not check the chosen slot")
     };
     let addr = match load::copy_payload(&mut flash, slot, &image) {
         Ok(a) => a,

@@ -28,13 +28,6 @@ impl<'a> BoardCheck<'a> {
             signed: SignedCheck::new(keys, profile),
         }
     }
-
-    /// Checks `slot` now (when `select` did not, e.g. under
-    /// `VerifyPolicy::TrialOnly`).
-    pub fn verify_now<F: ReadNorFlash>(&mut self, flash: &mut F, slot: Slot) -> Option<ImageInfo> {
-        let region = *config::LAYOUT.slots.get(slot.index())?;
-        self.check(flash, slot, region).ok()
-    }
 }
 
 impl<F: ReadNorFlash> ImageCheck<F> for BoardCheck<'_> {
