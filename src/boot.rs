@@ -118,7 +118,7 @@ pub struct Decision {
     ///
     /// A bootloader copies or jumps from this rather than checking the
     /// image again: a second call of the check links a second copy of the
-    /// verifier (776 bytes in the QEMU bootloader, where the optimiser
+    /// verifier (796 bytes in the QEMU bootloader, where the optimiser
     /// inlined it at both calls).
     pub image: Option<ImageInfo>,
 }
