@@ -395,6 +395,8 @@ mod tests {
             data_epoch: 7,
             min_security_counter: 42,
             rejected_digest: Some([0x5A; 32]),
+            // Not 0, so that a decode that drops the field shows.
+            check_error: 9,
             ..BootState::default()
         };
         state.slots[0] = SlotInfo {
