@@ -419,12 +419,25 @@ mod tests {
             .update_tag
             .extend_from_slice(b"0b7d4c1e-2c1a-4d0b-9a55-1f3e8e1c2a77")
             .unwrap();
-        state.push_event(BootEvent {
-            kind: BootKind::Trial,
-            slot: Some(Slot::B),
-            reason: Reason::None,
-            tries: 2,
-        });
+        // A full ring of events that differ in every field, so that each
+        // one's place in the record and the ring's length count.
+        let kinds = [
+            BootKind::Fresh,
+            BootKind::Normal,
+            BootKind::Rollback,
+            BootKind::Fallback,
+            BootKind::Recovery,
+            BootKind::Trial,
+        ];
+        for (i, kind) in kinds.into_iter().enumerate() {
+            state.push_event(BootEvent {
+                kind,
+                slot: [Some(Slot::A), Some(Slot::B), None][i % 3],
+                reason: Reason::from_code(i as u8).unwrap(),
+                tries: 2 + i as u8,
+            });
+        }
+        assert!(state.events.is_full());
         Record {
             seq: 0xFFFF_FFFE,
             state,
@@ -536,5 +549,43 @@ mod tests {
         assert!(!seq_newer(7, 7));
         // An 8-bit serial once misordered past 127; ours is fine past 2^31 - 1.
         assert!(seq_newer(0x8000_0000, 0x7FFF_FFFF));
+        // Exactly 2^31 apart neither is newer, in either order: the first
+        // found stays the newest.
+        assert!(!seq_newer(0x8000_0000, 0) && !seq_newer(0, 0x8000_0000));
+        assert!(seq_newer(0x7FFF_FFFF, 0));
+    }
+
+    #[test]
+    fn raw_seq_is_what_magic_bytes_claim_whatever_their_crc() {
+        let mut b = sample().encode();
+        assert_eq!(raw_seq(&b), Some(0xFFFF_FFFE));
+        // Torn: the CRC no longer matches, the number is still claimed.
+        b[OFF_CRC] ^= 1;
+        assert!(Record::decode(&b).is_err());
+        assert_eq!(raw_seq(&b), Some(0xFFFF_FFFE));
+        // Without the magic nothing is claimed.
+        b[0] ^= 1;
+        assert_eq!(raw_seq(&b), None);
+    }
+
+    #[test]
+    fn same_state_tells_states_apart() {
+        let a = sample().state;
+        assert!(same_state(&a, &a));
+        let mut b = a;
+        b.check_error ^= 1;
+        assert!(!same_state(&a, &b));
+        let mut c = a;
+        c.push_event(BootEvent::default());
+        assert!(!same_state(&a, &c));
+    }
+
+    #[test]
+    fn more_events_than_the_ring_holds_are_refused() {
+        let mut b = sample().encode();
+        b[0x1A] = EVENT_RING_LEN as u8 + 1;
+        let crc = crc32(&b[..OFF_CRC]);
+        put_u32(&mut b, OFF_CRC, crc);
+        assert_eq!(Record::decode(&b), Err(DecodeError::BadField));
     }
 }
