@@ -44,6 +44,8 @@ pub mod boot;
 pub mod digest;
 pub mod firmware;
 pub mod handoff;
+#[cfg(any(test, feature = "small-mem"))]
+mod mem;
 
 /// The image check of the bootloader and the firmware's updater
 /// ([`XipBoard::CHECK`]): [`SignedCheck`] with the board's keys and
