@@ -684,17 +684,28 @@ impl<F: NorFlash> Journal<F> {
     }
 
     fn probe_used(&mut self, s: usize, index: u32) -> bool {
-        let mut buf = [0u8; RECORD_SIZE];
-        let len = PROBE.max(F::READ_SIZE).min(RECORD_SIZE);
-        let erased = self.erased;
         let offset = self.offset(s, index);
-        match buf.get_mut(..len) {
-            Some(probe) => match self.read_retry(offset, probe) {
-                Ok(()) => !all_are(probe, erased),
-                // An unreadable word was written (or torn): the position is used.
-                Err(_) => true,
-            },
-            None => true,
+        // A probe-sized buffer unless the flash reads in larger words: the
+        // binary search makes a dozen probes per boot, and zeroing a whole
+        // record's buffer for each cost more than the probe's read.
+        // `READ_SIZE` is a constant: only one arm is compiled in.
+        if F::READ_SIZE <= PROBE {
+            let mut buf = [0u8; PROBE];
+            self.probe_in(offset, &mut buf)
+        } else {
+            let mut buf = [0u8; RECORD_SIZE];
+            match buf.get_mut(..F::READ_SIZE) {
+                Some(probe) => self.probe_in(offset, probe),
+                None => true,
+            }
+        }
+    }
+
+    fn probe_in(&mut self, offset: u32, probe: &mut [u8]) -> bool {
+        match self.read_retry(offset, probe) {
+            Ok(()) => !all_are(probe, self.erased),
+            // An unreadable word was written (or torn): the position is used.
+            Err(_) => true,
         }
     }
 

@@ -52,6 +52,43 @@ fn round_trips_across_many_sector_switches() {
     }
 }
 
+/// A part that reads in units wider than the scan's 32-byte probe (some
+/// ECC flash reads whole 64- or 128-byte lines): every probe is one read
+/// unit, records round-trip across sector switches, and a boot's scan
+/// still reads `O(log n)` probes and the newest record, not the sector.
+fn wide_reads<const R: usize>() {
+    type Wide<const R: usize> = SimFlash<R, 8, 4096>;
+    let geometry = Geometry::contiguous(0, 4096);
+    let mut j = Journal::new(Wide::<R>::new(8192), geometry).expect("geometry");
+    for i in 0..40 {
+        assert_eq!(j.append(&state(i)), Ok(i));
+        let flash = j.into_inner();
+        let before = flash.stats();
+        let mut boot = Journal::new(flash, geometry).expect("geometry");
+        let l = boot.read();
+        assert_eq!(l.record.map(|r| (r.seq, r.state)), Some((i, state(i))));
+        let flash = boot.into_inner();
+        let read = flash.stats().since(&before);
+        // Each read is a probe of one unit or a whole record: binary search
+        // over 16 positions in each sector, at most 5 probes each, then the
+        // newest record (and one older, at most, per sector).
+        let (unit, record) = (R as u64, RECORD_SIZE as u64);
+        let extra = read.bytes_read - unit * read.reads;
+        assert_eq!(extra % (record - unit), 0, "R {R}, record {i}: {read:?}");
+        let records = extra / (record - unit);
+        let probes = read.reads - records;
+        assert!((2..=10).contains(&probes), "R {R}, record {i}: {read:?}");
+        assert!((1..=3).contains(&records), "R {R}, record {i}: {read:?}");
+        j = Journal::new(flash, geometry).expect("geometry");
+    }
+}
+
+#[test]
+fn reads_in_units_wider_than_the_probe() {
+    wide_reads::<64>();
+    wide_reads::<128>();
+}
+
 #[test]
 fn erases_only_when_moving_to_the_other_sector() {
     let mut j = journal(Flash::new(8192));
