@@ -58,7 +58,29 @@ pub(crate) unsafe fn move_bytes(d: *mut u8, s: *const u8, n: usize) -> *mut u8 {
             }
             // Forwards is safe word by word too: co-aligned and `d` below
             // `s` means at least 4 bytes apart, so a word is read before
-            // any write reaches it.
+            // any write reaches it; four words are read before the four
+            // are written, and the writes end below the next unread byte.
+            // Four at a time: the loop's own instructions were half of
+            // each word's cost (a 40-byte field element is the most
+            // copied value of a verify).
+            while n - i >= 16 {
+                // SAFETY: the 16 bytes at `i` are inside the caller's
+                // ranges, and both addresses are 4-aligned there.
+                unsafe {
+                    let (sw, dw) = (s.add(i).cast::<u32>(), d.add(i).cast::<u32>());
+                    let w = [
+                        read_volatile(sw),
+                        read_volatile(sw.add(1)),
+                        read_volatile(sw.add(2)),
+                        read_volatile(sw.add(3)),
+                    ];
+                    write_volatile(dw, w[0]);
+                    write_volatile(dw.add(1), w[1]);
+                    write_volatile(dw.add(2), w[2]);
+                    write_volatile(dw.add(3), w[3]);
+                }
+                i += 16;
+            }
             while n - i >= 4 {
                 // SAFETY: the 4 bytes at `i` are inside the caller's
                 // ranges, and both addresses are 4-aligned there.
@@ -99,6 +121,18 @@ pub(crate) unsafe fn fill(d: *mut u8, c: u8, n: usize) -> *mut u8 {
         i += 1;
     }
     let word = u32::from_ne_bytes([c; 4]);
+    while n - i >= 16 {
+        // SAFETY: the 16 bytes at `i` are inside the caller's range, and
+        // 4-aligned.
+        unsafe {
+            let dw = d.add(i).cast::<u32>();
+            write_volatile(dw, word);
+            write_volatile(dw.add(1), word);
+            write_volatile(dw.add(2), word);
+            write_volatile(dw.add(3), word);
+        }
+        i += 16;
+    }
     while n - i >= 4 {
         // SAFETY: the 4 bytes at `i` are inside the caller's range, and
         // 4-aligned.
