@@ -229,7 +229,11 @@ where
                 let floor = hardware.unwrap_or(0);
                 let mut infos = [None, None];
                 for (s, info) in Slot::ALL.into_iter().zip(&mut infos) {
-                    *info = self.check(s).ok().filter(|i| i.security_counter >= floor);
+                    if let Ok(i) = self.check(s) {
+                        if i.security_counter >= floor {
+                            *info = Some(i);
+                        }
+                    }
                 }
                 (kind, changed) = (BootKind::Fresh, true);
                 &mut loaded
@@ -315,11 +319,8 @@ where
                 }
             }
             // Recorded once only: a device stuck here does not wear its
-            // journal with one record per reset. The event is the only thing
-            // `Recovery` changes: the state changed if the newest event did.
-            let last = st.events.back().copied();
-            machine::recovery(st);
-            changed |= st.events.back().copied() != last;
+            // journal with one record per reset.
+            changed |= machine::recovery(st);
             (None, BootKind::Recovery, st.last_reason, changed)
         };
         // The trial's try is on flash already: it boots only if it is.
@@ -372,12 +373,12 @@ where
         }
         let mut r = self.ctx.check(slot);
         for _ in 1..READ_ATTEMPTS {
-            if r != Err(ImageError::Flash) {
+            if !matches!(r, Err(ImageError::Flash)) {
                 break;
             }
             r = self.ctx.check(slot);
         }
-        self.unsure |= r == Err(ImageError::Flash);
+        self.unsure |= matches!(r, Err(ImageError::Flash));
         self.checked[i] = Some(r);
         r
     }
@@ -405,7 +406,15 @@ where
         fault: Option<Error>,
         findings: Findings,
     ) -> Decision {
-        let info = slot.map(|s| *st.slot(s)).unwrap_or_default();
+        // The three fields the decision reports, not a copy of the slot's
+        // whole entry (its digest is 32 of its 52 bytes).
+        let (tries_left, version, image_epoch) = match slot {
+            Some(s) => {
+                let i = st.slot(s);
+                (i.state.tries(), i.version, i.data_epoch)
+            }
+            None => (0, Version::default(), 0),
+        };
         // The journal's floor rose at a confirm whose own raise of the
         // counter may have been cut: catch up before the jump. A failed
         // raise is tried again at the next boot.
@@ -426,9 +435,9 @@ where
             slot,
             kind,
             reason,
-            tries_left: info.state.tries(),
-            version: info.version,
-            image_epoch: info.data_epoch,
+            tries_left,
+            version,
+            image_epoch,
             data_epoch: st.data_epoch,
             fault,
             findings,

@@ -201,7 +201,9 @@ pub fn apply_mut(s: &mut BootState, event: Event) -> Result<(), Refusal> {
         }
         Event::Fallback { to } => fallback(s, to)?,
         Event::Adopt { slot, info } => adopt(s, slot, &info)?,
-        Event::Recovery => recovery(s),
+        Event::Recovery => {
+            recovery(s);
+        }
         Event::StageBegin { slot, tag } => {
             if trial_slot(s).is_some() {
                 return Err(Refusal::TrialInProgress);
@@ -385,11 +387,13 @@ fn slot_info(state: ImageState, info: &ImageInfo) -> SlotInfo {
     }
 }
 
-/// [`Event::Recovery`]: nothing can boot.
-pub(crate) fn recovery(s: &mut BootState) {
+/// [`Event::Recovery`]: nothing can boot. Returns whether the state
+/// changed (the event was recorded).
+pub(crate) fn recovery(s: &mut BootState) -> bool {
     // Record it once: a device stuck in recovery must not wear its
     // journal with one record per reset.
-    if s.events.back().map(|e| e.kind) != Some(BootKind::Recovery) {
+    let first = s.events.back().map(|e| e.kind) != Some(BootKind::Recovery);
+    if first {
         s.push_event(BootEvent {
             kind: BootKind::Recovery,
             slot: None,
@@ -397,6 +401,7 @@ pub(crate) fn recovery(s: &mut BootState) {
             tries: 0,
         });
     }
+    first
 }
 
 fn reject(s: &mut BootState, slot: Slot, reason: Reason, booted: bool) {

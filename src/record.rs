@@ -72,8 +72,8 @@
 use crcxx::crc32::{catalog::CRC_32_ISO_HDLC, Crc, LookupTable32};
 
 use crate::state::{
-    BootEvent, BootKind, BootState, ImageState, Reason, Slot, SlotInfo, UpdateState,
-    EVENT_RING_LEN, UPDATE_TAG_LEN,
+    BootEvent, BootKind, BootState, ImageState, Reason, Slot, UpdateState, EVENT_RING_LEN,
+    UPDATE_TAG_LEN,
 };
 use crate::version::Version;
 
@@ -360,14 +360,15 @@ impl Record {
         for slot in Slot::ALL {
             let o = OFF_SLOTS + slot.index() * SLOT_LEN;
             let [tag, tries, attempts] = get_array::<3>(b, o);
-            *state.slot_mut(slot) = SlotInfo {
-                state: ImageState::from_parts(tag, tries).ok_or(DecodeError::BadField)?,
-                attempts,
-                version: Version::from_bytes(&get_array(b, o + 4)),
-                security_counter: get_u32(b, o + 12),
-                data_epoch: get_u16(b, o + 16),
-                digest: get_array(b, o + 20),
-            };
+            // Field by field where the entry lies, not built aside and
+            // copied in.
+            let info = state.slot_mut(slot);
+            info.state = ImageState::from_parts(tag, tries).ok_or(DecodeError::BadField)?;
+            info.attempts = attempts;
+            info.version = Version::from_bytes(&get_array(b, o + 4));
+            info.security_counter = get_u32(b, o + 12);
+            info.data_epoch = get_u16(b, o + 16);
+            info.digest = get_array(b, o + 20);
         }
         let tag = get_array::<UPDATE_TAG_LEN>(b, OFF_TAG);
         state
@@ -384,6 +385,7 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::SlotInfo;
 
     fn sample() -> Record {
         let mut state = BootState {
