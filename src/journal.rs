@@ -89,7 +89,8 @@ use embedded_storage::nor_flash::NorFlash;
 
 use crate::flash::Region;
 use crate::record::{
-    encode_state, home, raw_seq, same_state, seq_newer, DecodeError, Record, RECORD_SIZE,
+    decode_into, encode_state, home, raw_seq, same_state, seq_newer, DecodeError, Record,
+    RECORD_SIZE,
 };
 use crate::state::BootState;
 
@@ -353,7 +354,14 @@ impl<F: NorFlash> Journal<F> {
     /// record is in [`Loaded::uncertain`].
     pub fn read(&mut self) -> Loaded {
         let mut findings = Findings::default();
-        let mut newest: Option<(usize, u32, Record)> = None;
+        // `(sector, index, seq)` of the newest valid record, and the record.
+        let mut newest: Option<(usize, u32, u32)> = None;
+        let mut record: Option<Record> = None;
+        // Where each position is decoded.
+        let mut candidate = Record {
+            seq: 0,
+            state: BootState::default(),
+        };
         let mut used = [0u32; 2];
         let mut blocked = None;
         // Whether a sector has an unreadable position above its newest
@@ -364,35 +372,36 @@ impl<F: NorFlash> Journal<F> {
         for (s, used) in used.iter_mut().enumerate() {
             *used = self.used_prefix(s);
             for i in (0..*used).rev() {
-                let (content, raw) = self.read_position(s, i);
+                let (kind, raw) = self.read_into(s, i, &mut candidate);
                 if let Some(seq) = raw {
                     if claimed.map_or(true, |c| seq_newer(seq, c)) {
                         claimed = Some(seq);
                     }
                 }
-                match content {
-                    Content::Valid(r) => {
+                match kind {
+                    Kind::Valid => {
                         findings.valid += 1;
-                        let newer = match &newest {
-                            Some((_, _, n)) => seq_newer(r.seq, n.seq),
+                        let newer = match newest {
+                            Some((_, _, n)) => seq_newer(candidate.seq, n),
                             None => true,
                         };
                         if newer {
-                            newest = Some((s, i, r));
+                            newest = Some((s, i, candidate.seq));
+                            record = Some(candidate.clone());
                         }
                         // Sequence numbers grow with position inside a
                         // sector: the last valid record is the sector's newest.
                         break;
                     }
                     // A blank hole inside the used prefix is not damage.
-                    Content::Invalid(DecodeError::Blank) => {}
-                    Content::Invalid(_) => findings.invalid += 1,
-                    Content::Damaged => findings.unreadable += 1,
-                    Content::Foreign(_) => {
+                    Kind::Invalid(DecodeError::Blank) => {}
+                    Kind::Invalid(_) => findings.invalid += 1,
+                    Kind::Damaged => findings.unreadable += 1,
+                    Kind::Foreign => {
                         findings.foreign += 1;
                         blocked = Some(Block::Foreign);
                     }
-                    Content::Unreadable => {
+                    Kind::Unreadable => {
                         findings.unreadable += 1;
                         if let Some(u) = unreadable.get_mut(s) {
                             *u = true;
@@ -409,7 +418,7 @@ impl<F: NorFlash> Journal<F> {
         // records — readable or not. Past that, or above the newest record
         // in its own sector, or with no record at all, an unreadable
         // position may be the newest state.
-        let hides_newer = match &newest {
+        let hides_newer = match newest {
             Some((s, _, _)) => {
                 let full = used[s & 1] >= self.per_sector;
                 unreadable[s & 1] || (full && unreadable[(s & 1) ^ 1])
@@ -423,14 +432,14 @@ impl<F: NorFlash> Journal<F> {
         // positions apart; a fresh start numbers its records above them all.
         let fresh_seq = claimed.map_or(0, |c| c.wrapping_add(2 * self.per_sector + 1));
         self.tail = Some(Tail {
-            newest: newest.as_ref().map(|(s, i, r)| (*s, *i, r.seq)),
+            newest,
             used,
             blocked,
             fresh_seq,
         });
         Loaded {
             blank: used == [0, 0],
-            record: newest.map(|(_, _, r)| r),
+            record,
             uncertain: blocked.is_some(),
             findings,
         }
@@ -758,34 +767,53 @@ impl<F: NorFlash> Journal<F> {
     /// What position `index` of sector `s` holds, and the sequence number
     /// its bytes claim when they carry the record magic.
     fn read_position(&mut self, s: usize, index: u32) -> (Content, Option<u32>) {
+        let mut r = Record {
+            seq: 0,
+            state: BootState::default(),
+        };
+        let (kind, raw) = self.read_into(s, index, &mut r);
+        let content = match kind {
+            Kind::Valid => Content::Valid(r),
+            Kind::Foreign => Content::Foreign(r),
+            Kind::Invalid(e) => Content::Invalid(e),
+            Kind::Damaged => Content::Damaged,
+            Kind::Unreadable => Content::Unreadable,
+        };
+        (content, raw)
+    }
+
+    /// [`Journal::read_position`] with the record decoded into `out` (valid
+    /// only for [`Kind::Valid`] and [`Kind::Foreign`]): the boot's scan
+    /// keeps one candidate and one newest record instead of moving each
+    /// record it reads through return values.
+    fn read_into(&mut self, s: usize, index: u32, out: &mut Record) -> (Kind, Option<u32>) {
         let mut buf = [0u8; RECORD_SIZE];
         match self.read_words(self.offset(s, index), &mut buf) {
             Words::All => {}
-            Words::Some => return (Content::Damaged, None),
-            Words::None => return (Content::Unreadable, None),
+            Words::Some => return (Kind::Damaged, None),
+            Words::None => return (Kind::Unreadable, None),
         }
         let erased = self.erased;
         if all_are(&buf, erased) {
-            return (Content::Invalid(DecodeError::Blank), None);
+            return (Kind::Invalid(DecodeError::Blank), None);
         }
-        let raw = raw_seq(&buf);
-        let content = match Record::decode(&buf) {
-            Ok(r) => {
+        let kind = match decode_into(&buf, out) {
+            Ok(()) => {
                 let sector = self.sectors[s & 1];
                 match home(&buf) {
-                    Some(h) if h != (sector.offset, sector.len) => Content::Foreign(r),
-                    _ => Content::Valid(r),
+                    Some(h) if h != (sector.offset, sector.len) => Kind::Foreign,
+                    _ => Kind::Valid,
                 }
             }
             // All 0xFF on a part that erases to 0x00: programmed, not blank.
-            Err(DecodeError::Blank) => Content::Invalid(DecodeError::BadMagic),
-            Err(e) => Content::Invalid(e),
+            Err(DecodeError::Blank) => Kind::Invalid(DecodeError::BadMagic),
+            Err(e) => Kind::Invalid(e),
         };
-        let raw = match content {
-            Content::Invalid(_) => raw,
+        let raw = match kind {
+            Kind::Invalid(_) => raw_seq(&buf),
             _ => None,
         };
-        (content, raw)
+        (kind, raw)
     }
 
     fn offset(&self, s: usize, index: u32) -> u32 {
@@ -808,6 +836,17 @@ impl<F: NorFlash> Journal<F> {
             }
         }
     }
+}
+
+/// What one position holds: [`Content`] without the record, which
+/// [`Journal::read_into`] decodes into the caller's place.
+#[derive(Clone, Copy)]
+enum Kind {
+    Valid,
+    Foreign,
+    Invalid(DecodeError),
+    Damaged,
+    Unreadable,
 }
 
 /// How much of a position could be read.

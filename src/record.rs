@@ -312,74 +312,83 @@ impl Record {
     /// Decodes 256 bytes read from flash. Any content is either a record
     /// whose CRC matches and whose every field is in range, or an error.
     pub fn decode(b: &[u8; RECORD_SIZE]) -> Result<Record, DecodeError> {
-        if b.iter().all(|&x| x == 0xFF) {
-            return Err(DecodeError::Blank);
-        }
-        if get_array::<4>(b, 0) != MAGIC {
-            return Err(DecodeError::BadMagic);
-        }
-        if crc32(&b[..OFF_CRC]) != get_u32(b, OFF_CRC) {
-            return Err(DecodeError::BadCrc);
-        }
-        // Checked after the CRC so that a torn record of a known format is
-        // reported as torn, not as foreign.
-        if get_u8(b, 4) != FORMAT_VERSION || get_u8(b, 5) as usize != RECORD_SIZE / 16 {
-            return Err(DecodeError::UnsupportedFormat);
-        }
-        let update =
-            UpdateState::from_tag(get_u8(b, OFF_GLOBAL + 2)).ok_or(DecodeError::BadField)?;
-        let last_reason =
-            Reason::from_code(get_u8(b, OFF_GLOBAL + 3)).ok_or(DecodeError::BadField)?;
-        let flags = get_u8(b, 0x18);
-        let tag_len = get_u8(b, 0x19) as usize;
-        let ev_count = get_u8(b, 0x1A) as usize;
-        if flags & !FLAG_REJECTED != 0 || tag_len > UPDATE_TAG_LEN || ev_count > EVENT_RING_LEN {
-            return Err(DecodeError::BadField);
-        }
-        let mut state = BootState {
-            primary: byte_slot(get_u8(b, OFF_GLOBAL))?,
-            rollback: byte_slot(get_u8(b, OFF_GLOBAL + 1))?,
-            update,
-            last_reason,
-            failure_count: get_u16(b, 0x10),
-            check_error: get_u8(b, 0x1B),
-            data_epoch: get_u16(b, 0x12),
-            min_security_counter: get_u32(b, 0x14),
-            rejected_digest: (flags & FLAG_REJECTED != 0).then(|| get_array(b, OFF_REJECTED)),
-            ..BootState::default()
+        let mut r = Record {
+            seq: 0,
+            state: BootState::default(),
         };
-        for i in 0..ev_count {
-            let [kind, slot, reason, tries] = get_array::<4>(b, OFF_EVENTS + i * EVENT_LEN);
-            state.push_event(BootEvent {
-                kind: BootKind::from_tag(kind).ok_or(DecodeError::BadField)?,
-                slot: byte_slot(slot)?,
-                reason: Reason::from_code(reason).ok_or(DecodeError::BadField)?,
-                tries,
-            });
-        }
-        for slot in Slot::ALL {
-            let o = OFF_SLOTS + slot.index() * SLOT_LEN;
-            let [tag, tries, attempts] = get_array::<3>(b, o);
-            // Field by field where the entry lies, not built aside and
-            // copied in.
-            let info = state.slot_mut(slot);
-            info.state = ImageState::from_parts(tag, tries).ok_or(DecodeError::BadField)?;
-            info.attempts = attempts;
-            info.version = Version::from_bytes(&get_array(b, o + 4));
-            info.security_counter = get_u32(b, o + 12);
-            info.data_epoch = get_u16(b, o + 16);
-            info.digest = get_array(b, o + 20);
-        }
-        let tag = get_array::<UPDATE_TAG_LEN>(b, OFF_TAG);
-        state
-            .update_tag
-            .extend_from_slice(tag.get(..tag_len).unwrap_or(&[]))
-            .map_err(|_| DecodeError::BadField)?;
-        Ok(Record {
-            seq: get_u32(b, OFF_SEQ),
-            state,
-        })
+        decode_into(b, &mut r)?;
+        Ok(r)
     }
+}
+
+/// [`Record::decode`] into `out`, where the caller keeps it: the journal's
+/// scan decodes every record it reads into one place instead of moving
+/// each through return values (the state is 232 bytes). On an error
+/// `out` holds whatever was decoded before it: garbage to the caller.
+pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(), DecodeError> {
+    if b.iter().all(|&x| x == 0xFF) {
+        return Err(DecodeError::Blank);
+    }
+    if get_array::<4>(b, 0) != MAGIC {
+        return Err(DecodeError::BadMagic);
+    }
+    if crc32(&b[..OFF_CRC]) != get_u32(b, OFF_CRC) {
+        return Err(DecodeError::BadCrc);
+    }
+    // Checked after the CRC so that a torn record of a known format is
+    // reported as torn, not as foreign.
+    if get_u8(b, 4) != FORMAT_VERSION || get_u8(b, 5) as usize != RECORD_SIZE / 16 {
+        return Err(DecodeError::UnsupportedFormat);
+    }
+    let update = UpdateState::from_tag(get_u8(b, OFF_GLOBAL + 2)).ok_or(DecodeError::BadField)?;
+    let last_reason = Reason::from_code(get_u8(b, OFF_GLOBAL + 3)).ok_or(DecodeError::BadField)?;
+    let flags = get_u8(b, 0x18);
+    let tag_len = get_u8(b, 0x19) as usize;
+    let ev_count = get_u8(b, 0x1A) as usize;
+    if flags & !FLAG_REJECTED != 0 || tag_len > UPDATE_TAG_LEN || ev_count > EVENT_RING_LEN {
+        return Err(DecodeError::BadField);
+    }
+    out.seq = get_u32(b, OFF_SEQ);
+    let state = &mut out.state;
+    *state = BootState {
+        primary: byte_slot(get_u8(b, OFF_GLOBAL))?,
+        rollback: byte_slot(get_u8(b, OFF_GLOBAL + 1))?,
+        update,
+        last_reason,
+        failure_count: get_u16(b, 0x10),
+        check_error: get_u8(b, 0x1B),
+        data_epoch: get_u16(b, 0x12),
+        min_security_counter: get_u32(b, 0x14),
+        rejected_digest: (flags & FLAG_REJECTED != 0).then(|| get_array(b, OFF_REJECTED)),
+        ..BootState::default()
+    };
+    for i in 0..ev_count {
+        let [kind, slot, reason, tries] = get_array::<4>(b, OFF_EVENTS + i * EVENT_LEN);
+        state.push_event(BootEvent {
+            kind: BootKind::from_tag(kind).ok_or(DecodeError::BadField)?,
+            slot: byte_slot(slot)?,
+            reason: Reason::from_code(reason).ok_or(DecodeError::BadField)?,
+            tries,
+        });
+    }
+    for slot in Slot::ALL {
+        let o = OFF_SLOTS + slot.index() * SLOT_LEN;
+        let [tag, tries, attempts] = get_array::<3>(b, o);
+        // Field by field where the entry lies, not built aside and
+        // copied in.
+        let info = state.slot_mut(slot);
+        info.state = ImageState::from_parts(tag, tries).ok_or(DecodeError::BadField)?;
+        info.attempts = attempts;
+        info.version = Version::from_bytes(&get_array(b, o + 4));
+        info.security_counter = get_u32(b, o + 12);
+        info.data_epoch = get_u16(b, o + 16);
+        info.digest = get_array(b, o + 20);
+    }
+    let tag = get_array::<UPDATE_TAG_LEN>(b, OFF_TAG);
+    state
+        .update_tag
+        .extend_from_slice(tag.get(..tag_len).unwrap_or(&[]))
+        .map_err(|_| DecodeError::BadField)
 }
 
 #[cfg(test)]
