@@ -349,19 +349,20 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
         return Err(DecodeError::BadField);
     }
     out.seq = get_u32(b, OFF_SEQ);
+    // Field by field into the caller's state, not built aside and copied.
     let state = &mut out.state;
-    *state = BootState {
-        primary: byte_slot(get_u8(b, OFF_GLOBAL))?,
-        rollback: byte_slot(get_u8(b, OFF_GLOBAL + 1))?,
-        update,
-        last_reason,
-        failure_count: get_u16(b, 0x10),
-        check_error: get_u8(b, 0x1B),
-        data_epoch: get_u16(b, 0x12),
-        min_security_counter: get_u32(b, 0x14),
-        rejected_digest: (flags & FLAG_REJECTED != 0).then(|| get_array(b, OFF_REJECTED)),
-        ..BootState::default()
-    };
+    *state = BootState::default();
+    state.primary = byte_slot(get_u8(b, OFF_GLOBAL))?;
+    state.rollback = byte_slot(get_u8(b, OFF_GLOBAL + 1))?;
+    state.update = update;
+    state.last_reason = last_reason;
+    state.failure_count = get_u16(b, 0x10);
+    state.check_error = get_u8(b, 0x1B);
+    state.data_epoch = get_u16(b, 0x12);
+    state.min_security_counter = get_u32(b, 0x14);
+    if flags & FLAG_REJECTED != 0 {
+        state.rejected_digest = Some(get_array(b, OFF_REJECTED));
+    }
     for i in 0..ev_count {
         let [kind, slot, reason, tries] = get_array::<4>(b, OFF_EVENTS + i * EVENT_LEN);
         state.push_event(BootEvent {
