@@ -358,10 +358,7 @@ impl<F: NorFlash> Journal<F> {
         let mut newest: Option<(usize, u32, u32)> = None;
         let mut record: Option<Record> = None;
         // Where each position is decoded.
-        let mut candidate = Record {
-            seq: 0,
-            state: BootState::default(),
-        };
+        let mut candidate = Record::default();
         let mut used = [0u32; 2];
         let mut blocked = None;
         // Whether a sector has an unreadable position above its newest
@@ -767,10 +764,7 @@ impl<F: NorFlash> Journal<F> {
     /// What position `index` of sector `s` holds, and the sequence number
     /// its bytes claim when they carry the record magic.
     fn read_position(&mut self, s: usize, index: u32) -> (Content, Option<u32>) {
-        let mut r = Record {
-            seq: 0,
-            state: BootState::default(),
-        };
+        let mut r = Record::default();
         let (kind, raw) = self.read_into(s, index, &mut r);
         let content = match kind {
             Kind::Valid => Content::Valid(r),

@@ -98,7 +98,9 @@ const NO_SLOT: u8 = 0xFF;
 const FLAG_REJECTED: u8 = 0x01;
 
 /// A decoded record: a sequence number and the state it carries.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `Default` is number 0 with the default state: the place a decoder
+/// writes into.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "std", derive(serde::Serialize))]
 pub struct Record {
@@ -312,10 +314,7 @@ impl Record {
     /// Decodes 256 bytes read from flash. Any content is either a record
     /// whose CRC matches and whose every field is in range, or an error.
     pub fn decode(b: &[u8; RECORD_SIZE]) -> Result<Record, DecodeError> {
-        let mut r = Record {
-            seq: 0,
-            state: BootState::default(),
-        };
+        let mut r = Record::default();
         decode_into(b, &mut r)?;
         Ok(r)
     }
@@ -460,10 +459,7 @@ mod tests {
     fn round_trip() {
         let r = sample();
         assert_eq!(Record::decode(&r.encode()), Ok(r.clone()));
-        let blank = Record {
-            seq: 0,
-            state: BootState::default(),
-        };
+        let blank = Record::default();
         assert_eq!(Record::decode(&blank.encode()), Ok(blank));
     }
 
