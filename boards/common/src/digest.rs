@@ -102,3 +102,142 @@ fn hardware_id<F: ReadNorFlash>(flash: &mut F, region: Region) -> Result<u32, Im
         read_header(flash, region).map(|h| h.hardware_id)
     }
 }
+
+/// The digest-only build's check on the host, against the same hostile
+/// images the signed check refuses (`tests/image_hostile.rs` of abboot),
+/// on a part that reads bytes and one that reads 8-byte words (where the
+/// hardware id is read with the whole header again).
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
+    use super::*;
+    use abboot::sim::device::TestImage;
+    use abboot::sim::SimFlash;
+    use abboot::Version;
+
+    const SLOT_LEN: u32 = 8192;
+    /// Slot B's offset on the test flash, and both slots' load addresses.
+    const SLOT_B: u32 = 16384;
+    const LOAD: [u32; 2] = [0x0001_0100, 0x0002_0100];
+    const HARDWARE_ID: u32 = 0x5241_4E44;
+
+    fn check() -> ProfiledDigestCheck {
+        ProfiledDigestCheck::new(BoardProfile {
+            header_len: Some(256),
+            hardware_id: HARDWARE_ID,
+            load_address: LOAD,
+        })
+    }
+
+    fn region(slot: Slot) -> Region {
+        Region::new(slot.index() as u32 * SLOT_B, SLOT_LEN)
+    }
+
+    /// An image for `slot` of this board, before `edit`.
+    fn image(slot: Slot, edit: impl FnOnce(&mut TestImage)) -> Vec<u8> {
+        let mut t = TestImage::new(Version::new(1, 2, 3, 4), 3000, 7);
+        t.header.hardware_id = HARDWARE_ID;
+        t.header.load_address = LOAD[slot.index()];
+        edit(&mut t);
+        t.build()
+    }
+
+    /// `bytes` written into `slot` of an erased flash, checked there and
+    /// prechecked from its first 256 bytes, on a byte-read and an 8-byte
+    /// read part; the two parts must agree.
+    fn judge(
+        slot: Slot,
+        bytes: &[u8],
+    ) -> (Result<ImageInfo, ImageError>, Result<ImageInfo, ImageError>) {
+        let r = region(slot);
+        let mut bytes = bytes.to_vec();
+        bytes.truncate(SLOT_LEN as usize);
+        let at = r.offset as usize;
+        let mut one = SimFlash::<1, 4, 4096>::new(2 * SLOT_B as usize);
+        one.set_contents(at, &bytes);
+        let mut eight = SimFlash::<8, 8, 4096>::new(2 * SLOT_B as usize);
+        eight.set_contents(at, &bytes);
+        let got = check().check(&mut one, slot, r);
+        assert_eq!(
+            check().check(&mut eight, slot, r),
+            got,
+            "the two parts disagree"
+        );
+        let mut header = [0xFF; 256];
+        let n = bytes.len().min(256);
+        header[..n].copy_from_slice(&bytes[..n]);
+        let pre = ImageCheck::<SimFlash<1, 4, 4096>>::precheck(&mut check(), slot, r, &header)
+            .map(|info| info.expect("the header is enough"));
+        (got, pre)
+    }
+
+    #[test]
+    fn accepts_an_image_for_its_slot_and_board() {
+        for slot in Slot::ALL {
+            let bytes = image(slot, |_| {});
+            let (got, pre) = judge(slot, &bytes);
+            let info = got.expect("accepted");
+            assert_eq!(pre, Ok(info), "precheck and check agree");
+            assert_eq!((info.header_len, info.payload_len), (256, 3000));
+            assert_eq!(info.load_address, LOAD[slot.index()]);
+            assert_eq!(info.version, Version::new(1, 2, 3, 4));
+        }
+    }
+
+    #[test]
+    fn refuses_an_image_built_for_another_board() {
+        let bytes = image(Slot::A, |t| t.header.hardware_id = HARDWARE_ID ^ 1);
+        let (got, pre) = judge(Slot::A, &bytes);
+        assert_eq!(got, Err(ImageError::WrongHardware));
+        assert_eq!(pre, Err(ImageError::WrongHardware));
+    }
+
+    #[test]
+    fn refuses_an_image_linked_for_the_other_slot() {
+        for slot in Slot::ALL {
+            let bytes = image(slot.other(), |_| {});
+            let (got, pre) = judge(slot, &bytes);
+            assert_eq!(got, Err(ImageError::WrongLoadAddress), "{slot}");
+            assert_eq!(pre, Err(ImageError::WrongLoadAddress), "{slot}");
+        }
+    }
+
+    #[test]
+    fn refuses_another_header_length() {
+        let bytes = image(Slot::A, |t| t.header.header_len = 512);
+        let (got, pre) = judge(Slot::A, &bytes);
+        assert_eq!(got, Err(ImageError::BadHeaderLength));
+        assert_eq!(pre, Err(ImageError::BadHeaderLength));
+    }
+
+    /// Damage the header cannot show is found by the payload's digest, in
+    /// `check` only: `precheck` sees the header alone.
+    #[test]
+    fn refuses_a_damaged_payload() {
+        let mut bytes = image(Slot::B, |_| {});
+        bytes[256 + 1234] ^= 0x10;
+        let (got, pre) = judge(Slot::B, &bytes);
+        assert_eq!(got, Err(ImageError::DigestMismatch));
+        assert!(pre.is_ok());
+    }
+
+    #[test]
+    fn refuses_an_image_larger_than_its_slot_and_a_blank_one() {
+        let bytes = image(Slot::A, |t| t.len = (SLOT_LEN - 256) as usize + 1);
+        let (got, pre) = judge(Slot::A, &bytes);
+        assert_eq!(got, Err(ImageError::TooLarge));
+        assert_eq!(pre, Err(ImageError::TooLarge));
+        let (got, _) = judge(Slot::A, &[]);
+        assert_eq!(got, Err(ImageError::Blank));
+    }
+
+    /// Not signed: an image from any key is accepted when its digest and
+    /// profile hold (what `digest-only` gives up, said in its rustdoc).
+    #[test]
+    fn does_not_check_who_signed() {
+        let bytes = image(Slot::A, |t| t.key_seed = [0x66; 32]);
+        assert!(judge(Slot::A, &bytes).0.is_ok());
+    }
+}
