@@ -233,6 +233,28 @@ mod tests {
         assert_eq!(got, Err(ImageError::Blank));
     }
 
+    /// The hardware id costs one 4-byte read where the part's read size
+    /// divides both its offset (28) and its length, and the header read
+    /// again elsewhere; the same id either way.
+    #[test]
+    fn hardware_id_is_one_word_where_the_read_size_allows() {
+        fn read<const R: usize>(bytes: &[u8]) -> (Result<u32, ImageError>, u64) {
+            let mut flash = SimFlash::<R, 8, 4096>::new(4096 * 2);
+            flash.set_contents(0, bytes);
+            let id = hardware_id(&mut flash, Region::new(0, 4096 * 2));
+            (id, flash.stats().bytes_read)
+        }
+        let bytes = image(Slot::A, |_| {});
+        let word = (Ok(HARDWARE_ID), 4);
+        assert_eq!(read::<1>(&bytes), word);
+        assert_eq!(read::<2>(&bytes), word);
+        assert_eq!(read::<4>(&bytes), word);
+        for (id, bytes_read) in [read::<8>(&bytes), read::<16>(&bytes)] {
+            assert_eq!(id, Ok(HARDWARE_ID));
+            assert!(bytes_read >= 144, "the whole header: {bytes_read} bytes");
+        }
+    }
+
     /// Not signed: an image from any key is accepted when its digest and
     /// profile hold (what `digest-only` gives up, said in its rustdoc).
     #[test]
