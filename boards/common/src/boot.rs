@@ -175,3 +175,167 @@ impl Entry {
         }
     }
 }
+
+/// `select` on the host over a simulated flash: the whole path a board
+/// runs before its jump (the journal, the image check of this build, the
+/// vector table check), for an image whose first words are varied around
+/// each bound of the vector table check.
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
+    use super::*;
+    use abboot::counter::NoCounter;
+    use abboot::image::header::ImageHeader;
+    use abboot::image::sign::{keypair_from_seed, sign_image};
+    use abboot::sim::device::{test_public_key, TEST_KEY_SEED};
+    use abboot::sim::SimFlash;
+    use abboot::state::BootKind;
+    use abboot::Version;
+
+    struct Board;
+
+    /// The public key of abboot's test key ([`TEST_KEY_SEED`]).
+    const TEST_KEY: [u8; 32] = [
+        0x0d, 0x75, 0x50, 0x75, 0x4e, 0x08, 0x00, 0xa5, 0xd2, 0x37, 0xee, 0xf5, 0x82, 0x60, 0x35,
+        0x76, 0x6b, 0x9b, 0x3e, 0x5a, 0x15, 0x86, 0x8a, 0x94, 0x0a, 0xb2, 0x89, 0x95, 0x87, 0x88,
+        0xe3, 0xb0,
+    ];
+
+    impl XipBoard for Board {
+        const FLASH_BASE: u32 = 0x0800_0000;
+        const FLASH_SIZE: u32 = 0x1_0000;
+        const PAGE: u32 = 4096;
+        const BOOT_LEN: u32 = 8192;
+        const META_OFFSET: u32 = 8192;
+        const SLOT_OFFSET: [u32; 2] = [0x4000, 0xA000];
+        const SLOT_LEN: u32 = 0x6000;
+        const HEADER_LEN: u32 = 256;
+        const HARDWARE_ID: u32 = 0x7E57_B0A4;
+        const TRUSTED_KEYS: &'static [[u8; 32]] = &[TEST_KEY];
+        const RAM_START: u32 = 0x2000_0000;
+        const RAM_END: u32 = 0x2001_0000;
+        const NVIC_WORDS: usize = 2;
+    }
+
+    /// Where slot A's payload (its vector table) is linked.
+    const ENTRY: u32 = 0x0800_4100;
+    const LEN: u32 = 1024;
+    const SP: u32 = Board::RAM_END;
+    const RESET: u32 = ENTRY + 0x41;
+
+    /// A signed image for slot A whose payload is `len` bytes starting
+    /// with the stack pointer `sp` and the reset handler `reset`.
+    fn image(sp: u32, reset: u32, len: u32) -> Vec<u8> {
+        image_for(Slot::A, 0, sp, reset, len)
+    }
+
+    /// [`image`] for `slot`, version 1.`minor`.
+    fn image_for(slot: Slot, minor: u8, sp: u32, reset: u32, len: u32) -> Vec<u8> {
+        let mut payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let words = [sp.to_le_bytes(), reset.to_le_bytes()].concat();
+        let n = payload.len().min(8);
+        payload[..n].copy_from_slice(&words[..n]);
+        let header = ImageHeader {
+            version: Version::new(1, minor, 0, 0),
+            header_len: Board::HEADER_LEN,
+            hardware_id: Board::HARDWARE_ID,
+            load_address: Board::LOAD_ADDRESS[slot.index()],
+            ..ImageHeader::default()
+        };
+        let key = keypair_from_seed(TEST_KEY_SEED).expect("test key");
+        sign_image(&header, &payload, &key, Board::HEADER_LEN).expect("signed")
+    }
+
+    /// `select` on a device whose slot A holds `image` (metadata blank).
+    fn boot(image: &[u8]) -> Option<Entry> {
+        let mut flash = SimFlash::<4, 4, 4096>::new(Board::FLASH_SIZE as usize);
+        flash.set_contents(Board::SLOT_OFFSET[0] as usize, image);
+        select::<Board>(flash, NoCounter)
+    }
+
+    #[test]
+    fn the_test_key_is_abboots() {
+        assert_eq!(TEST_KEY, test_public_key());
+    }
+
+    #[test]
+    fn a_payload_linked_here_boots_from_its_vector_table() {
+        let entry = boot(&image(SP, RESET, LEN)).expect("boots");
+        assert_eq!(entry.vector_table, ENTRY);
+        assert_eq!(entry.nvic_words, Board::NVIC_WORDS);
+        assert_eq!(entry.handoff().slot, Slot::A);
+        assert_eq!(entry.handoff().kind, BootKind::Fresh);
+        assert!(!entry.is_trial());
+    }
+
+    /// The reset handler must lie inside the signed payload: its last
+    /// Thumb address boots, the first past it (the slot's unsigned rest)
+    /// does not, nor does the vector table's own address or below.
+    #[test]
+    fn the_reset_handler_lies_inside_the_signed_payload() {
+        let end = ENTRY + LEN;
+        assert!(boot(&image(SP, end - 1, LEN)).is_some());
+        assert!(boot(&image(SP, end + 1, LEN)).is_none());
+        assert!(boot(&image(SP, ENTRY + 1, LEN)).is_some());
+        assert!(boot(&image(SP, ENTRY - 1, LEN)).is_none());
+        // An odd length: the last Thumb address whose first two bytes are
+        // inside boots; the next one would be the payload's last byte and
+        // one past it.
+        assert!(boot(&image(SP, ENTRY + LEN - 3, LEN - 1)).is_some());
+        assert!(boot(&image(SP, ENTRY + LEN - 1, LEN - 1)).is_none());
+    }
+
+    /// A newer image in slot B beside A on a blank journal is on trial:
+    /// the one boot the board starts its watchdog for.
+    #[test]
+    fn a_trial_boot_says_so() {
+        let b_entry = Board::LOAD_ADDRESS[1];
+        let mut flash = SimFlash::<4, 4, 4096>::new(Board::FLASH_SIZE as usize);
+        flash.set_contents(Board::SLOT_OFFSET[0] as usize, &image(SP, RESET, LEN));
+        let b = image_for(Slot::B, 1, SP, b_entry + 0x41, LEN);
+        flash.set_contents(Board::SLOT_OFFSET[1] as usize, &b);
+        let entry = select::<Board>(flash, NoCounter).expect("boots");
+        assert_eq!(entry.vector_table, b_entry);
+        assert_eq!(entry.handoff().slot, Slot::B);
+        assert_eq!(entry.handoff().kind, BootKind::Trial);
+        assert!(entry.is_trial());
+    }
+
+    #[test]
+    fn the_reset_handler_is_thumb_code() {
+        assert!(boot(&image(SP, RESET - 1, LEN)).is_none());
+    }
+
+    /// The stack pointer: above the RAM's start, at most its end, 8-aligned.
+    #[test]
+    fn the_stack_pointer_points_into_ram() {
+        assert!(boot(&image(Board::RAM_START + 8, RESET, LEN)).is_some());
+        assert!(boot(&image(Board::RAM_START, RESET, LEN)).is_none());
+        assert!(boot(&image(Board::RAM_END + 8, RESET, LEN)).is_none());
+        assert!(boot(&image(Board::RAM_END - 4, RESET, LEN)).is_none());
+    }
+
+    /// A payload too short to hold both words is refused, even when the
+    /// bytes after it (unsigned) would make a vector table.
+    #[test]
+    fn a_payload_shorter_than_two_words_is_refused() {
+        let mut short = image(SP, RESET, 7);
+        short.extend_from_slice(&[0xAA; 16]);
+        assert!(boot(&short).is_none());
+        assert!(boot(&image(SP, ENTRY + 1, 8)).is_some());
+    }
+
+    #[test]
+    fn an_image_linked_for_another_address_is_refused() {
+        let mut img = image(SP, RESET, LEN);
+        // Slot A's image placed in slot B: its load address is not B's.
+        let mut flash = SimFlash::<4, 4, 4096>::new(Board::FLASH_SIZE as usize);
+        flash.set_contents(Board::SLOT_OFFSET[1] as usize, &img);
+        assert!(select::<Board>(flash, NoCounter).is_none());
+        // And a blank device boots nothing.
+        img.fill(0xFF);
+        assert!(boot(&img).is_none());
+    }
+}
