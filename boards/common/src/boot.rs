@@ -186,38 +186,10 @@ mod tests {
     use std::vec::Vec;
 
     use super::*;
+    use crate::test_board::{image_for, Board};
     use abboot::counter::NoCounter;
-    use abboot::image::header::ImageHeader;
-    use abboot::image::sign::{keypair_from_seed, sign_image};
-    use abboot::sim::device::{test_public_key, TEST_KEY_SEED};
     use abboot::sim::SimFlash;
     use abboot::state::BootKind;
-    use abboot::Version;
-
-    struct Board;
-
-    /// The public key of abboot's test key ([`TEST_KEY_SEED`]).
-    const TEST_KEY: [u8; 32] = [
-        0x0d, 0x75, 0x50, 0x75, 0x4e, 0x08, 0x00, 0xa5, 0xd2, 0x37, 0xee, 0xf5, 0x82, 0x60, 0x35,
-        0x76, 0x6b, 0x9b, 0x3e, 0x5a, 0x15, 0x86, 0x8a, 0x94, 0x0a, 0xb2, 0x89, 0x95, 0x87, 0x88,
-        0xe3, 0xb0,
-    ];
-
-    impl XipBoard for Board {
-        const FLASH_BASE: u32 = 0x0800_0000;
-        const FLASH_SIZE: u32 = 0x1_0000;
-        const PAGE: u32 = 4096;
-        const BOOT_LEN: u32 = 8192;
-        const META_OFFSET: u32 = 8192;
-        const SLOT_OFFSET: [u32; 2] = [0x4000, 0xA000];
-        const SLOT_LEN: u32 = 0x6000;
-        const HEADER_LEN: u32 = 256;
-        const HARDWARE_ID: u32 = 0x7E57_B0A4;
-        const TRUSTED_KEYS: &'static [[u8; 32]] = &[TEST_KEY];
-        const RAM_START: u32 = 0x2000_0000;
-        const RAM_END: u32 = 0x2001_0000;
-        const NVIC_WORDS: usize = 2;
-    }
 
     /// Where slot A's payload (its vector table) is linked.
     const ENTRY: u32 = 0x0800_4100;
@@ -231,33 +203,11 @@ mod tests {
         image_for(Slot::A, 0, sp, reset, len)
     }
 
-    /// [`image`] for `slot`, version 1.`minor`.
-    fn image_for(slot: Slot, minor: u8, sp: u32, reset: u32, len: u32) -> Vec<u8> {
-        let mut payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-        let words = [sp.to_le_bytes(), reset.to_le_bytes()].concat();
-        let n = payload.len().min(8);
-        payload[..n].copy_from_slice(&words[..n]);
-        let header = ImageHeader {
-            version: Version::new(1, minor, 0, 0),
-            header_len: Board::HEADER_LEN,
-            hardware_id: Board::HARDWARE_ID,
-            load_address: Board::LOAD_ADDRESS[slot.index()],
-            ..ImageHeader::default()
-        };
-        let key = keypair_from_seed(TEST_KEY_SEED).expect("test key");
-        sign_image(&header, &payload, &key, Board::HEADER_LEN).expect("signed")
-    }
-
     /// `select` on a device whose slot A holds `image` (metadata blank).
     fn boot(image: &[u8]) -> Option<Entry> {
         let mut flash = SimFlash::<4, 4, 4096>::new(Board::FLASH_SIZE as usize);
         flash.set_contents(Board::SLOT_OFFSET[0] as usize, image);
         select::<Board>(flash, NoCounter)
-    }
-
-    #[test]
-    fn the_test_key_is_abboots() {
-        assert_eq!(TEST_KEY, test_public_key());
     }
 
     #[test]

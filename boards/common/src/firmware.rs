@@ -159,3 +159,137 @@ pub fn updater<'a, B: XipBoard, F: NorFlash, K: SecurityCounter>(
         None => updater,
     })
 }
+
+/// The firmware's side on the host, over a simulated flash with the test
+/// board's layout: the fence the board's layout draws, the updater told
+/// its running slot, and the example health check.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_board::{image_for, Board};
+    use abboot::counter::NoCounter;
+    use abboot::handoff::HandoffError;
+    use abboot::image::ImageError;
+    use abboot::machine::Refusal;
+    use abboot::sim::SimFlash;
+    use abboot::state::{BootKind, Reason};
+    use abboot::{StageOptions, Version};
+    use embedded_storage::nor_flash::ReadNorFlash;
+
+    type Flash = SimFlash<4, 4, 4096>;
+
+    /// Slot A holds the factory image; the metadata is blank.
+    fn device() -> Flash {
+        let mut flash = Flash::new(Board::FLASH_SIZE as usize);
+        let a = image_for(
+            Slot::A,
+            0,
+            Board::RAM_END,
+            Board::LOAD_ADDRESS[0] + 0x41,
+            1024,
+        );
+        flash.set_contents(Board::SLOT_OFFSET[0] as usize, &a);
+        flash
+    }
+
+    /// Writes and erases reach the metadata pages and the slots, and
+    /// nothing else: not the bootloader below them.
+    #[test]
+    fn the_fence_is_the_boards_layout() {
+        let mut f = fence::<Board, _>(Flash::new(Board::FLASH_SIZE as usize));
+        let page = Board::PAGE;
+        assert!(f.erase(0, page).is_err());
+        assert!(f.write(Board::BOOT_LEN - 4, &[0; 4]).is_err());
+        for at in [Board::META_OFFSET, Board::META_OFFSET + page] {
+            assert_eq!(f.erase(at, at + page), Ok(()));
+        }
+        for at in Board::SLOT_OFFSET {
+            assert_eq!(f.write(at, &[1, 2, 3, 4]), Ok(()));
+            assert_eq!(f.write(at + Board::SLOT_LEN - 4, &[1, 2, 3, 4]), Ok(()));
+        }
+        for end in Board::SLOT_OFFSET.map(|at| at + Board::SLOT_LEN) {
+            assert!(f.write(end, &[0; 4]).is_err());
+            assert!(f.erase(end, end + page).is_err());
+        }
+        let mut inner = f.into_inner();
+        let mut boot = [0u8; 4];
+        inner.read(Board::BOOT_LEN - 4, &mut boot).unwrap();
+        assert_eq!(boot, [0xFF; 4], "the bootloader's flash is untouched");
+    }
+
+    /// Told it runs from A, the updater stages B's image into B and
+    /// refuses one linked for A; told nothing, on a device with no state,
+    /// it refuses to guess.
+    #[test]
+    fn the_updater_stages_into_the_other_slot_only() {
+        let b = image_for(
+            Slot::B,
+            1,
+            Board::RAM_END,
+            Board::LOAD_ADDRESS[1] + 0x41,
+            1024,
+        );
+        let a_new = image_for(
+            Slot::A,
+            2,
+            Board::RAM_END,
+            Board::LOAD_ADDRESS[0] + 0x41,
+            1024,
+        );
+        let opts = StageOptions::default();
+
+        let cell = RefCell::new(fence::<Board, _>(device()));
+        let mut u = updater::<Board, _, _>(&cell, Some(Slot::A), NoCounter).unwrap();
+        assert_eq!(u.target(), Ok(Slot::B));
+        assert_eq!(
+            u.stage(&a_new, &opts).map(|_| ()),
+            Err(Error::Image(ImageError::WrongLoadAddress))
+        );
+        let info = u.stage(&b, &opts).unwrap();
+        assert_eq!(info.version, Version::new(1, 1, 0, 0));
+
+        let cell = RefCell::new(fence::<Board, _>(device()));
+        let mut u = updater::<Board, _, _>(&cell, None, NoCounter).unwrap();
+        assert_eq!(
+            u.stage(&b, &opts).map(|_| ()),
+            Err(Error::Refused(Refusal::RunningSlotUnknown))
+        );
+    }
+
+    #[test]
+    fn runs_from_needs_the_handoff_and_the_metadata_to_agree() {
+        let handoff = |slot| Handoff {
+            slot,
+            kind: BootKind::Normal,
+            reason: Reason::None,
+            tries_left: 0,
+            version: Version::new(1, 0, 0, 0),
+            image_epoch: 0,
+            data_epoch: 0,
+        };
+        let boot = |h: Result<Handoff, HandoffError>, running: Option<Slot>| Boot {
+            handoff: h,
+            status: Status {
+                running,
+                ..Status::default()
+            },
+            counter_remaining: None,
+        };
+        assert!(runs_from(&boot(Ok(handoff(Slot::A)), None), Slot::A));
+        assert!(runs_from(
+            &boot(Ok(handoff(Slot::A)), Some(Slot::A)),
+            Slot::A
+        ));
+        assert!(!runs_from(&boot(Ok(handoff(Slot::A)), None), Slot::B));
+        assert!(!runs_from(
+            &boot(Ok(handoff(Slot::A)), Some(Slot::B)),
+            Slot::A
+        ));
+        assert!(!runs_from(
+            &boot(Err(HandoffError::Absent), Some(Slot::A)),
+            Slot::A
+        ));
+        assert_eq!(boot(Err(HandoffError::BadCrc), None).running(), None);
+        assert_eq!(boot(Ok(handoff(Slot::B)), None).running(), Some(Slot::B));
+    }
+}

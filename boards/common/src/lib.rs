@@ -46,6 +46,8 @@ pub mod firmware;
 pub mod handoff;
 #[cfg(any(test, feature = "small-mem"))]
 mod mem;
+#[cfg(test)]
+mod test_board;
 
 /// The image check of the bootloader and the firmware's updater
 /// ([`XipBoard::CHECK`]): [`SignedCheck`] with the board's keys and
