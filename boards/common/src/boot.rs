@@ -288,4 +288,13 @@ mod tests {
         img.fill(0xFF);
         assert!(boot(&img).is_none());
     }
+
+    /// A driver smaller than the board's layout (the wrong part, or the
+    /// wrong driver): nothing is read as a slot, nothing boots.
+    #[test]
+    fn a_flash_smaller_than_the_layout_boots_nothing() {
+        let mut flash = SimFlash::<4, 4, 4096>::new(Board::SLOT_OFFSET[1] as usize);
+        flash.set_contents(Board::SLOT_OFFSET[0] as usize, &image(SP, RESET, LEN));
+        assert!(select::<Board>(flash, NoCounter).is_none());
+    }
 }
