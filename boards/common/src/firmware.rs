@@ -95,7 +95,22 @@ pub fn start<B: XipBoard, F: NorFlash, K: SecurityCounter>(
     counter: &mut K,
     healthy: impl FnOnce(&Boot) -> bool,
 ) -> Result<Boot, Error> {
-    let handoff = handoff::take();
+    match check_in::<B, F, K>(flash, counter, handoff::take(), healthy)? {
+        Some(boot) => Ok(boot),
+        None => cortex_m::peripheral::SCB::sys_reset(),
+    }
+}
+
+/// [`start`] after the hand-off is taken, and without its reset: `None`
+/// when the image on trial failed `healthy` and is marked bad (the caller
+/// resets). Apart so that the host tests run it: the hand-off's RAM and
+/// the reset exist only on the boards.
+fn check_in<B: XipBoard, F: NorFlash, K: SecurityCounter>(
+    flash: &mut FirmwareFlash<F>,
+    counter: &mut K,
+    handoff: Result<Handoff, HandoffError>,
+    healthy: impl FnOnce(&Boot) -> bool,
+) -> Result<Option<Boot>, Error> {
     let mut control = Control::new(flash, B::LAYOUT.metadata)?;
     let mut boot = Boot {
         handoff,
@@ -114,11 +129,11 @@ pub fn start<B: XipBoard, F: NorFlash, K: SecurityCounter>(
             }
         } else {
             let _ = control.mark_bad(HEALTH_CHECK_FAILED);
-            cortex_m::peripheral::SCB::sys_reset();
+            return Ok(None);
         }
     }
     boot.counter_remaining = counter.remaining();
-    Ok(boot)
+    Ok(Some(boot))
 }
 
 /// The firmware's [`Updater`]: metadata and slots through one fenced
@@ -165,8 +180,11 @@ pub fn updater<'a, B: XipBoard, F: NorFlash, K: SecurityCounter>(
 /// its running slot, and the example health check.
 #[cfg(test)]
 mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
     use super::*;
-    use crate::test_board::{image_for, Board};
+    use crate::test_board::{image_for, image_with_counter, Board};
     use abboot::counter::NoCounter;
     use abboot::handoff::HandoffError;
     use abboot::image::ImageError;
@@ -254,6 +272,136 @@ mod tests {
             u.stage(&b, &opts).map(|_| ()),
             Err(Error::Refused(Refusal::RunningSlotUnknown))
         );
+    }
+
+    /// A hardware counter that records what it is raised to.
+    #[derive(Default)]
+    struct Recorder {
+        raised: Vec<u32>,
+    }
+
+    impl SecurityCounter for Recorder {
+        fn read(&mut self) -> Result<u32, abboot::counter::CounterError> {
+            Ok(self.raised.last().copied().unwrap_or(0))
+        }
+        fn raise(&mut self, value: u32) -> Result<(), abboot::counter::CounterError> {
+            self.raised.push(value);
+            Ok(())
+        }
+        fn remaining(&mut self) -> Option<u32> {
+            Some(7)
+        }
+    }
+
+    /// Slot A's factory image and, in slot B, an update with security
+    /// counter 5, after the bootloader's first boot: B on trial. Its
+    /// hand-off.
+    fn on_trial() -> (Flash, Handoff) {
+        let mut flash = device();
+        let b = image_with_counter(
+            Slot::B,
+            1,
+            5,
+            Board::RAM_END,
+            Board::LOAD_ADDRESS[1] + 0x41,
+            1024,
+        );
+        flash.set_contents(Board::SLOT_OFFSET[1] as usize, &b);
+        let entry = crate::boot::select::<Board>(&mut flash, NoCounter).expect("boots");
+        assert!(entry.is_trial());
+        (flash, *entry.handoff())
+    }
+
+    fn status(flash: &mut Flash) -> Status {
+        let mut fw = fence::<Board, _>(flash);
+        Control::new(&mut fw, Board::LAYOUT.metadata)
+            .unwrap()
+            .status()
+    }
+
+    /// A healthy image on trial is confirmed, and only then is the
+    /// counter raised, to the confirmed image's counter.
+    #[test]
+    fn a_healthy_trial_is_confirmed_then_the_counter_raised() {
+        let (mut flash, handoff) = on_trial();
+        let mut counter = Recorder::default();
+        let mut seen = None;
+        let mut fw = fence::<Board, _>(&mut flash);
+        let boot = check_in::<Board, _, _>(&mut fw, &mut counter, Ok(handoff), |b| {
+            seen = Some(b.clone());
+            true
+        })
+        .unwrap()
+        .expect("runs");
+        // The health check saw the boot, before the counter was asked.
+        let before = Boot {
+            counter_remaining: None,
+            ..boot.clone()
+        };
+        assert_eq!(seen, Some(before));
+        assert!(boot.status.trial, "the status from before the confirm");
+        assert_eq!(boot.running(), Some(Slot::B));
+        assert_eq!(boot.counter_remaining, Some(7));
+        assert_eq!(counter.raised, [5]);
+        let after = status(&mut flash);
+        assert!(!after.trial);
+        assert_eq!(after.update, abboot::state::UpdateState::Confirmed);
+    }
+
+    /// An image that fails its health check is marked bad (the reason
+    /// the board reports), the counter untouched, and `start` resets.
+    #[test]
+    fn a_failed_health_check_marks_the_image_bad_and_resets() {
+        let (mut flash, handoff) = on_trial();
+        let mut counter = Recorder::default();
+        let mut fw = fence::<Board, _>(&mut flash);
+        let got = check_in::<Board, _, _>(&mut fw, &mut counter, Ok(handoff), |_| false);
+        assert_eq!(got, Ok(None));
+        assert!(counter.raised.is_empty());
+        assert_eq!(
+            status(&mut flash).last_reason,
+            Reason::App(HEALTH_CHECK_FAILED)
+        );
+    }
+
+    /// A confirm that does not reach flash (the metadata write-protected
+    /// here) leaves the image on trial and the counter where it was: the
+    /// floor never rises ahead of the confirmation.
+    #[test]
+    fn a_confirm_that_fails_raises_nothing() {
+        let (mut flash, handoff) = on_trial();
+        let meta = Board::META_OFFSET..Board::META_OFFSET + 2 * Board::PAGE;
+        flash.protect(meta);
+        let mut counter = Recorder::default();
+        let mut fw = fence::<Board, _>(&mut flash);
+        let boot = check_in::<Board, _, _>(&mut fw, &mut counter, Ok(handoff), |_| true)
+            .unwrap()
+            .expect("runs");
+        assert!(counter.raised.is_empty());
+        assert_eq!(boot.counter_remaining, Some(7));
+        flash.unprotect_all();
+        assert!(status(&mut flash).trial, "still on trial");
+    }
+
+    /// Not on trial: no health check, no write, no raise.
+    #[test]
+    fn a_normal_boot_writes_nothing() {
+        let mut flash = device();
+        let entry = crate::boot::select::<Board>(&mut flash, NoCounter).expect("boots");
+        assert!(!entry.is_trial());
+        let ops = flash.mutating_ops();
+        let mut counter = Recorder::default();
+        let mut fw = fence::<Board, _>(&mut flash);
+        let boot =
+            check_in::<Board, _, _>(&mut fw, &mut counter, Err(HandoffError::Absent), |_| {
+                panic!("no health check on a normal boot")
+            })
+            .unwrap()
+            .expect("runs");
+        assert_eq!(boot.handoff, Err(HandoffError::Absent));
+        assert!(!boot.status.trial);
+        assert!(counter.raised.is_empty());
+        assert_eq!(flash.mutating_ops(), ops);
     }
 
     #[test]

@@ -42,6 +42,18 @@ impl XipBoard for Board {
 /// payload is `len` bytes starting with the stack pointer `sp` and the
 /// reset handler `reset` (as many of those 8 bytes as fit).
 pub fn image_for(slot: Slot, minor: u8, sp: u32, reset: u32, len: u32) -> Vec<u8> {
+    image_with_counter(slot, minor, 0, sp, reset, len)
+}
+
+/// [`image_for`] with security counter `counter`.
+pub fn image_with_counter(
+    slot: Slot,
+    minor: u8,
+    counter: u32,
+    sp: u32,
+    reset: u32,
+    len: u32,
+) -> Vec<u8> {
     let mut payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
     let words = [sp.to_le_bytes(), reset.to_le_bytes()].concat();
     let n = payload.len().min(8);
@@ -51,6 +63,7 @@ pub fn image_for(slot: Slot, minor: u8, sp: u32, reset: u32, len: u32) -> Vec<u8
         header_len: Board::HEADER_LEN,
         hardware_id: Board::HARDWARE_ID,
         load_address: Board::LOAD_ADDRESS[slot.index()],
+        security_counter: counter,
         ..ImageHeader::default()
     };
     let key = keypair_from_seed(TEST_KEY_SEED).expect("test key");
