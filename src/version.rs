@@ -140,6 +140,29 @@ mod tests {
         }
     }
 
+    /// `Hash` agrees with `Eq` and tells the 81 edge versions apart (a
+    /// hash that ignores the version would make a set of them one bucket).
+    #[test]
+    fn hashes_agree_with_eq_and_differ() {
+        use std::collections::HashSet;
+        use std::hash::{BuildHasher, RandomState};
+        let state = RandomState::new();
+        let mut seen = HashSet::new();
+        for major in [0, 1, u8::MAX] {
+            for minor in [0, 1, u8::MAX] {
+                for patch in [0, 1, u16::MAX] {
+                    for build in [0, 1, u32::MAX] {
+                        let v = Version::new(major, minor, patch, build);
+                        let again = Version::new(major, minor, patch, build);
+                        assert_eq!(state.hash_one(v), state.hash_one(again));
+                        seen.insert(state.hash_one(v));
+                    }
+                }
+            }
+        }
+        assert_eq!(seen.len(), 81, "distinct versions, distinct hashes");
+    }
+
     #[test]
     fn displays_as_major_minor_patch_plus_build() {
         assert_eq!(
