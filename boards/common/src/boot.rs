@@ -186,7 +186,7 @@ mod tests {
     use std::vec::Vec;
 
     use super::*;
-    use crate::test_board::{image_for, Board};
+    use crate::test_board::{bootable, image_for, Board};
     use abboot::counter::NoCounter;
     use abboot::sim::SimFlash;
     use abboot::state::BootKind;
@@ -244,7 +244,7 @@ mod tests {
         let b_entry = Board::LOAD_ADDRESS[1];
         let mut flash = SimFlash::<4, 4, 4096>::new(Board::FLASH_SIZE as usize);
         flash.set_contents(Board::SLOT_OFFSET[0] as usize, &image(SP, RESET, LEN));
-        let b = image_for(Slot::B, 1, SP, b_entry + 0x41, LEN);
+        let b = bootable(Slot::B, 1, 0);
         flash.set_contents(Board::SLOT_OFFSET[1] as usize, &b);
         let entry = select::<Board>(flash, NoCounter).expect("boots");
         assert_eq!(entry.vector_table, b_entry);

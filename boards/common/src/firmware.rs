@@ -184,7 +184,7 @@ mod tests {
     use std::vec::Vec;
 
     use super::*;
-    use crate::test_board::{image_for, image_with_counter, Board};
+    use crate::test_board::{bootable, Board};
     use abboot::counter::NoCounter;
     use abboot::handoff::HandoffError;
     use abboot::image::ImageError;
@@ -199,13 +199,7 @@ mod tests {
     /// Slot A holds the factory image; the metadata is blank.
     fn device() -> Flash {
         let mut flash = Flash::new(Board::FLASH_SIZE as usize);
-        let a = image_for(
-            Slot::A,
-            0,
-            Board::RAM_END,
-            Board::LOAD_ADDRESS[0] + 0x41,
-            1024,
-        );
+        let a = bootable(Slot::A, 0, 0);
         flash.set_contents(Board::SLOT_OFFSET[0] as usize, &a);
         flash
     }
@@ -240,20 +234,8 @@ mod tests {
     /// it refuses to guess.
     #[test]
     fn the_updater_stages_into_the_other_slot_only() {
-        let b = image_for(
-            Slot::B,
-            1,
-            Board::RAM_END,
-            Board::LOAD_ADDRESS[1] + 0x41,
-            1024,
-        );
-        let a_new = image_for(
-            Slot::A,
-            2,
-            Board::RAM_END,
-            Board::LOAD_ADDRESS[0] + 0x41,
-            1024,
-        );
+        let b = bootable(Slot::B, 1, 0);
+        let a_new = bootable(Slot::A, 2, 0);
         let opts = StageOptions::default();
 
         let cell = RefCell::new(fence::<Board, _>(device()));
@@ -298,14 +280,7 @@ mod tests {
     /// hand-off.
     fn on_trial() -> (Flash, Handoff) {
         let mut flash = device();
-        let b = image_with_counter(
-            Slot::B,
-            1,
-            5,
-            Board::RAM_END,
-            Board::LOAD_ADDRESS[1] + 0x41,
-            1024,
-        );
+        let b = bootable(Slot::B, 1, 5);
         flash.set_contents(Board::SLOT_OFFSET[1] as usize, &b);
         let entry = crate::boot::select::<Board>(&mut flash, NoCounter).expect("boots");
         assert!(entry.is_trial());
