@@ -89,7 +89,7 @@ use embedded_storage::nor_flash::NorFlash;
 
 use crate::flash::Region;
 use crate::record::{
-    decode_into, encode_state, home, raw_seq, same_state, seq_newer, DecodeError, Record,
+    all_are, decode_into, encode_state, home, raw_seq, same_state, seq_newer, DecodeError, Record,
     RECORD_SIZE,
 };
 use crate::state::BootState;
@@ -282,13 +282,6 @@ const WRITE_ATTEMPTS: usize = 3;
 pub const READ_ATTEMPTS: usize = 3;
 /// Bytes read from the start of a position to tell blank from used.
 const PROBE: usize = 32;
-
-/// Whether every byte of `bytes` is `value`. One copy of the loop for the
-/// journal's many blank checks, rather than one inlined at each.
-#[inline(never)]
-fn all_are(bytes: &[u8], value: u8) -> bool {
-    bytes.iter().all(|&b| b == value)
-}
 
 impl<F: NorFlash> Journal<F> {
     /// A journal on `flash` in the sectors of `geometry`, checked against
