@@ -346,10 +346,17 @@ impl<F: NorFlash> Journal<F> {
     /// having no record. Whether an unreadable position may hide a newer
     /// record is in [`Loaded::uncertain`].
     pub fn read(&mut self) -> Loaded {
-        let mut findings = Findings::default();
-        // `(sector, index, seq)` of the newest valid record, and the record.
+        // Built where it is returned: the newest record is copied once,
+        // into its place, not again on the way out.
+        let mut loaded = Loaded {
+            record: None,
+            blank: false,
+            uncertain: false,
+            findings: Findings::default(),
+        };
+        let findings = &mut loaded.findings;
+        // `(sector, index, seq)` of the newest valid record.
         let mut newest: Option<(usize, u32, u32)> = None;
-        let mut record: Option<Record> = None;
         // Where each position is decoded.
         let mut candidate = Record::default();
         let mut used = [0u32; 2];
@@ -377,7 +384,7 @@ impl<F: NorFlash> Journal<F> {
                         };
                         if newer {
                             newest = Some((s, i, candidate.seq));
-                            record = Some(candidate.clone());
+                            loaded.record = Some(candidate.clone());
                         }
                         // Sequence numbers grow with position inside a
                         // sector: the last valid record is the sector's newest.
@@ -427,12 +434,9 @@ impl<F: NorFlash> Journal<F> {
             blocked,
             fresh_seq,
         });
-        Loaded {
-            blank: used == [0, 0],
-            record,
-            uncertain: blocked.is_some(),
-            findings,
-        }
+        loaded.blank = used == [0, 0];
+        loaded.uncertain = blocked.is_some();
+        loaded
     }
 
     /// Appends a record holding `state` and returns its sequence number once

@@ -65,9 +65,11 @@ impl<F: ReadNorFlash> ImageCheck<F> for ProfiledDigestCheck {
         slot: Slot,
         region: Region,
     ) -> Result<ImageInfo, ImageError> {
-        let info = DigestCheck.check(flash, slot, region)?;
-        self.board(slot, &info, hardware_id(flash, region)?)?;
-        Ok(info)
+        let checked = DigestCheck.check(flash, slot, region);
+        if let Ok(info) = &checked {
+            self.board(slot, info, hardware_id(flash, region)?)?;
+        }
+        checked
     }
 
     fn precheck(
