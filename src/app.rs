@@ -77,9 +77,20 @@ impl Default for StageOptions<'_> {
 /// firmware's own link address ([`Layout::slot_containing`]) — and
 /// `Updater` never stages into it, whatever the metadata says. Without it,
 /// the running slot is taken from the state on flash (the image on trial,
-/// else the primary); with neither, [`stage_begin`](Self::stage_begin)
-/// refuses with [`Refusal::RunningSlotUnknown`] rather than pick a slot
-/// that may hold the only image that boots.
+/// else the primary) if that slot's image verifies as recorded — after a
+/// fallback whose record could not be written, the state names a primary
+/// that no longer verifies and the device runs from the other slot; with
+/// neither, [`stage_begin`](Self::stage_begin) refuses with
+/// [`Refusal::RunningSlotUnknown`] rather than pick a slot that may hold
+/// the only image that boots.
+///
+/// # Who may confirm
+///
+/// Told its running slot, the updater refuses [`confirm`](Self::confirm)
+/// and [`mark_bad`](Self::mark_bad) ([`Refusal::NotOnTrial`]) unless that
+/// slot is the one on trial: when the bootloader could not count a try, it
+/// boots the primary while the metadata still says trial, and the primary
+/// passing its own health check says nothing about the image on trial.
 ///
 /// `K` is the hardware security counter ([`crate::counter`]), raised by
 /// [`confirm`](Self::confirm) only.
@@ -162,18 +173,41 @@ where
         self.target_for(&st)
     }
 
-    fn target_for(&self, st: &BootState) -> Result<Slot, Error> {
-        let running = self
-            .running
-            .or_else(|| machine::running_slot(st))
-            .ok_or(Refusal::RunningSlotUnknown)?;
+    fn target_for(&mut self, st: &BootState) -> Result<Slot, Error> {
+        let stated = machine::running_slot(st);
+        let running = match self.running {
+            Some(r) => r,
+            // Taken from the state, the running slot is a claim its image
+            // must bear out: after a fallback whose record could not be
+            // written, the state still names the primary that failed its
+            // check, and the device runs from the other slot. A slot whose
+            // image does not verify as recorded is not known to run.
+            None => {
+                let r = stated.ok_or(Refusal::RunningSlotUnknown)?;
+                let recorded = st.slot(r).digest;
+                match self.ctx.check(r) {
+                    Ok(info) if info.digest == recorded => r,
+                    _ => return Err(Refusal::RunningSlotUnknown.into()),
+                }
+            }
+        };
         // The state may name another running slot than the caller (a
         // fallback whose record could not be written): refuse rather than
         // write a slot either of them says is running.
-        if machine::running_slot(st).is_some_and(|r| r != running) {
+        if stated.is_some_and(|r| r != running) {
             return Err(Refusal::TargetRunning.into());
         }
         Ok(running.other())
+    }
+
+    /// Refuses a `confirm` or `mark_bad` from a firmware told it runs from
+    /// another slot than the image on trial ([`Refusal::NotOnTrial`]).
+    fn vouch(&mut self) -> Result<(), Error> {
+        let trial = machine::trial_slot(&self.state());
+        match (self.running, trial) {
+            (Some(r), Some(t)) if r != t => Err(Refusal::NotOnTrial.into()),
+            _ => Ok(()),
+        }
     }
 
     fn state(&mut self) -> BootState {
@@ -303,12 +337,15 @@ where
     /// Confirms the image on trial: it becomes the primary, the old primary
     /// stays as the rollback slot, and the security counter floor rises to
     /// the image's. `Ok` means the state read back from flash as written.
+    /// Refused from another slot than the one on trial
+    /// ([who may confirm](Self#who-may-confirm)).
     ///
     /// Then the hardware counter rises to the new floor — after the
     /// confirmation is on flash, never before (a cut in between is caught
     /// up by the bootloader). A counter that is used up or fails does not
     /// undo the confirmation: `Ok` still means the state is on flash.
     pub fn confirm(&mut self) -> Result<(), Error> {
+        self.vouch()?;
         let next = self.transition(Event::Confirm)?;
         let _ = self.counter.raise(next.min_security_counter);
         Ok(())
@@ -316,8 +353,11 @@ where
 
     /// Rejects the image on trial with a firmware reason code (0..=127);
     /// the next boot goes back to the primary and the image's digest is
-    /// remembered so it is not staged again by accident.
+    /// remembered so it is not staged again by accident. Refused from
+    /// another slot than the one on trial
+    /// ([who may confirm](Self#who-may-confirm)).
     pub fn mark_bad(&mut self, code: u8) -> Result<(), Error> {
+        self.vouch()?;
         self.transition(Event::MarkBad(code)).map(|_| ())
     }
 
@@ -376,7 +416,10 @@ impl<M: NorFlash> Control<M> {
         Status::from_state(&load(&mut self.journal))
     }
 
-    /// Confirms the image on trial; see [`Updater::confirm`].
+    /// Confirms the image on trial; see [`Updater::confirm`]. `Control`
+    /// does not know which slot runs: call it only from the image on trial
+    /// (a firmware asks the hand-off, [`Handoff::is_trial`](crate::handoff::Handoff::is_trial)),
+    /// or use an [`Updater`] told its running slot, which refuses otherwise.
     pub fn confirm(&mut self) -> Result<(), Error> {
         transition(&mut self.journal, Event::Confirm).map(|_| ())
     }

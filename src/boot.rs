@@ -349,6 +349,9 @@ where
             if checked.security_counter < st.min_security_counter {
                 return Err((Reason::Downgrade, 0));
             }
+        } else if info.security_counter < st.min_security_counter {
+            // Not checked again (`TrialOnly`): the record's counter.
+            return Err((Reason::Downgrade, 0));
         }
         Ok(())
     }
@@ -356,10 +359,19 @@ where
     /// Whether `slot` holds a confirmed image that may boot.
     fn confirmed_ok(&mut self, st: &BootState, slot: Slot, verify: bool) -> bool {
         let info = st.slot(slot);
-        if info.state != ImageState::Confirmed || info.security_counter < st.min_security_counter {
+        if info.state != ImageState::Confirmed {
             return false;
         }
-        !verify || self.check(slot).is_ok_and(|c| c.digest == info.digest)
+        if !verify {
+            // `TrialOnly` trusts the record.
+            return info.security_counter >= st.min_security_counter;
+        }
+        // The journal is no seal: whoever can write the metadata can write
+        // a record with a valid CRC that claims any counter. The floor is
+        // held against the counter the verified header carries.
+        let floor = st.min_security_counter;
+        self.check(slot)
+            .is_ok_and(|c| c.digest == info.digest && c.security_counter >= floor)
     }
 
     /// The image check of `slot`, made at most once per `select`. A read
@@ -417,14 +429,22 @@ where
         };
         // The journal's floor rose at a confirm whose own raise of the
         // counter may have been cut: catch up before the jump. A failed
-        // raise is tried again at the next boot.
-        // An unreadable counter is not raised.
-        if let Some(h) = self
-            .hardware
-            .filter(|_| slot.is_some() && self.floor_on_flash)
-        {
-            if st.min_security_counter > h {
-                let _ = self.counter.raise(st.min_security_counter);
+        // raise is tried again at the next boot; an unreadable counter is
+        // not raised. Never above the counter of the image that boots, as
+        // this boot verified it, and only for a confirmed image: a record
+        // alone could otherwise raise the one-time counter to its end (and
+        // then nothing boots), or raise it at a trial boot (and the way
+        // back no longer boots). Under `TrialOnly` the image is checked
+        // here, once, when a raise is due.
+        if let (Some(s), Some(h)) = (slot, self.hardware.filter(|_| self.floor_on_flash)) {
+            let recorded = st.slot(s);
+            if st.min_security_counter > h && recorded.state == ImageState::Confirmed {
+                if let Ok(c) = self.check(s) {
+                    let target = st.min_security_counter.min(c.security_counter);
+                    if c.digest == recorded.digest && target > h {
+                        let _ = self.counter.raise(target);
+                    }
+                }
             }
         }
         let image = slot.and_then(|s| match self.checked[s.index() & 1] {

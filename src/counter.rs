@@ -30,7 +30,7 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum CounterError {
-    /// The counter could not be read (or reads inconsistently).
+    /// The counter could not be read.
     Unreadable,
     /// Every step of the counter is used: it cannot rise further.
     Exhausted,
@@ -84,10 +84,13 @@ impl<T: SecurityCounter + ?Sized> SecurityCounter for &mut T {
 }
 
 /// A counter kept as a thermometer code in `N` words of one-time
-/// programmable memory: the value is the number of leading words that are
-/// programmed (not erased). Each raise programs words in order, never
-/// erases, so no write can lower it — the shape of the nRF52840 UICR
-/// customer words and the STM32L4 OTP area. `W` does the word access.
+/// programmable memory: the value is one past the last word that is
+/// programmed (not erased) — the number of programmed words, since each
+/// raise programs words in order and never erases, so no write can lower
+/// it. A word programmed past an erased one counts with every word below
+/// it: programming one stray word can only raise the floor. The shape of
+/// the nRF52840 UICR customer words and the STM32L4 OTP area. `W` does the
+/// word access.
 pub struct Thermometer<W, const N: usize> {
     words: W,
 }
@@ -114,18 +117,15 @@ impl<W, const N: usize> Thermometer<W, N> {
 
 impl<W: OtpWords, const N: usize> SecurityCounter for Thermometer<W, N> {
     fn read(&mut self) -> Result<u32, CounterError> {
+        // One past the last programmed word. A programmed word after an
+        // erased one is no code a raise writes, but it is what a firmware
+        // that programs one stray word leaves: read as anything lower (or
+        // as unreadable, which gives no floor at all), it would lower the
+        // floor that no firmware may lower. So it fails closed.
         let mut value = 0u32;
-        let mut seen_erased = false;
         for i in 0..N {
-            let erased = self.words.is_erased(i)?;
-            // A programmed word after an erased one is not a code this
-            // counter writes: refuse to read a value from it.
-            if !erased && seen_erased {
-                return Err(CounterError::Unreadable);
-            }
-            seen_erased |= erased;
-            if !erased {
-                value += 1;
+            if !self.words.is_erased(i)? {
+                value = i as u32 + 1;
             }
         }
         Ok(value)
@@ -196,15 +196,25 @@ mod tests {
     }
 
     #[test]
-    fn thermometer_refuses_codes_it_never_writes() {
+    fn thermometer_reads_a_gap_as_programmed_and_an_unreadable_word_as_no_value() {
+        // Words 0 and 2 programmed, 1 erased: a code no raise writes, read
+        // as its highest word (fail closed), and raised from there.
         let mut w = Words::default();
         w.programmed[0] = true;
         w.programmed[2] = true;
         let mut c = Thermometer::<_, 8>::new(w);
-        assert_eq!(c.read(), Err(CounterError::Unreadable));
-        assert_eq!(c.raise(5), Err(CounterError::Unreadable));
+        assert_eq!(c.read(), Ok(3));
+        assert_eq!(c.remaining(), Some(5));
+        c.raise(5).unwrap();
+        assert_eq!(c.read(), Ok(5));
+        // One stray word at the end is the whole counter.
+        let mut w = Words::default();
+        w.programmed[7] = true;
+        let mut c = Thermometer::<_, 8>::new(w);
+        assert_eq!(c.read(), Ok(8));
+        assert_eq!(c.raise(9), Err(CounterError::Exhausted));
         let mut w = c.into_inner();
-        w.programmed[2] = false;
+        w.programmed[7] = false;
         w.fail_read = Some(4);
         let mut c = Thermometer::<_, 8>::new(w);
         assert_eq!(c.read(), Err(CounterError::Unreadable));

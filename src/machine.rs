@@ -96,6 +96,11 @@ pub enum Refusal {
     NoTrial,
     /// `confirm` while the running image is already confirmed.
     AlreadyConfirmed,
+    /// `confirm` or `mark_bad` from a firmware that runs from another slot
+    /// than the image on trial (the bootloader booted the primary because
+    /// the trial's try could not be counted or its slot could not be
+    /// read): only the image on trial can vouch for itself.
+    NotOnTrial,
     /// An update runs on trial: confirm or reject it first.
     TrialInProgress,
     /// The target is the slot the device runs from.
@@ -131,6 +136,7 @@ impl core::fmt::Display for Refusal {
         f.write_str(match self {
             Refusal::NoTrial => "no image is on trial",
             Refusal::AlreadyConfirmed => "the running image is already confirmed",
+            Refusal::NotOnTrial => "the running image is not the one on trial",
             Refusal::TrialInProgress => "an update is on trial; confirm or reject it first",
             Refusal::TargetRunning => "the target slot is the running slot",
             Refusal::RunningSlotUnknown => {

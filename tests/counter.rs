@@ -83,12 +83,14 @@ fn boot(cell: &RefCell<Flash>) -> Decision {
     boot_with(cell, true)
 }
 
+/// The firmware's updater, told it runs from `running`.
 fn updater(
     cell: &RefCell<Flash>,
+    running: Slot,
 ) -> Updater<Shared<'_, Flash>, Shared<'_, Flash>, DigestCheck, Counter<'_>> {
     Updater::new(Shared::new(cell), Shared::new(cell), layout(), DigestCheck)
         .unwrap()
-        .running(Slot::A)
+        .running(running)
         .with_counter(Counter::new(Words(cell)))
 }
 
@@ -110,13 +112,13 @@ fn updated() -> RefCell<Flash> {
     let cell = device(&image(0, 1, 1));
     assert_eq!(boot(&cell).slot, Some(Slot::A));
     assert_eq!(hardware(&cell), 1, "the fresh state's floor");
-    updater(&cell)
+    updater(&cell, Slot::A)
         .stage(&image(1, 2, 2), &StageOptions::default())
         .unwrap();
     assert_eq!(hardware(&cell), 1, "not at staging");
     assert!(boot(&cell).is_trial());
     assert_eq!(hardware(&cell), 1, "not at a trial boot");
-    updater(&cell).confirm().unwrap();
+    updater(&cell, Slot::B).confirm().unwrap();
     assert_eq!(hardware(&cell), 2, "at the confirm");
     cell
 }
@@ -220,13 +222,13 @@ fn erased_metadata_cannot_downgrade_below_the_counter() {
 fn no_cut_raises_the_counter_early_or_loses_a_raise() {
     let base = device(&image(0, 1, 1));
     boot(&base);
-    updater(&base)
+    updater(&base, Slot::A)
         .stage(&image(1, 2, 2), &StageOptions::default())
         .unwrap();
     assert!(boot(&base).is_trial());
     let start = base.borrow().mutating_ops();
     let dry = RefCell::new(base.borrow().clone());
-    updater(&dry).confirm().unwrap();
+    updater(&dry, Slot::B).confirm().unwrap();
     let ops = dry.borrow().mutating_ops() - start;
     assert!(ops >= 2, "a record and a counter word");
     let mut runs = 0;
@@ -234,7 +236,7 @@ fn no_cut_raises_the_counter_early_or_loses_a_raise() {
         for mode in CutMode::ALL {
             let cell = RefCell::new(base.borrow().clone().seed(k ^ (mode as u64) << 8));
             cell.borrow_mut().cut_at(start + k, mode);
-            let _ = updater(&cell).confirm();
+            let _ = updater(&cell, Slot::B).confirm();
             assert!(cell.borrow().cut_happened());
             cell.borrow_mut().power_on();
             let floor = journal_floor(&cell).unwrap();
@@ -257,16 +259,17 @@ fn no_cut_raises_the_counter_early_or_loses_a_raise() {
 }
 
 /// A used-up counter does not stop a confirm, and says it is used up; an
-/// unreadable one gives no floor below the journal's.
+/// unreadable one gives no floor below the journal's; one with a stray
+/// word programmed past a gap reads as high as that word (fail closed).
 #[test]
 fn exhausted_and_unreadable_counters() {
     let cell = device(&image(0, 1, 1));
     boot(&cell);
-    updater(&cell)
+    updater(&cell, Slot::A)
         .stage(&image(1, 12, 2), &StageOptions::default())
         .unwrap();
     assert!(boot(&cell).is_trial());
-    let mut u = updater(&cell);
+    let mut u = updater(&cell, Slot::B);
     assert_eq!(u.counter_remaining(), Some(7));
     u.confirm().unwrap();
     assert_eq!(u.counter_remaining(), Some(0));
@@ -274,10 +277,18 @@ fn exhausted_and_unreadable_counters() {
     assert_eq!(journal_floor(&cell), Some(12));
     assert_eq!(boot(&cell).slot, Some(Slot::B));
 
-    // Unreadable: a word programmed after an erased one.
+    // A word programmed after an erased one: the counter is 6, above
+    // both images (2 and 1), and neither boots.
     let cell = updated();
     cell.borrow_mut()
         .set_contents(OTP as usize + 4 * 5, &[0; 4]);
+    assert_eq!(Counter::new(Words(&cell)).read(), Ok(6));
+    assert_eq!(boot(&cell).slot, None);
+
+    // Unreadable: the counter's words fail every read.
+    let cell = updated();
+    cell.borrow_mut()
+        .fail_reads(OTP..OTP + 32, abboot::sim::ReadFault::Permanent);
     assert_eq!(
         Counter::new(Words(&cell)).read(),
         Err(CounterError::Unreadable)
@@ -306,7 +317,9 @@ fn exhausted_and_unreadable_counters() {
 
 /// The counter follows only a floor that is on flash: a fresh state built
 /// while a slot cannot be read is not written, and must not raise the
-/// counter either (the unreadable image may be the one to keep).
+/// counter either (the unreadable image may be the one to keep). Nor does
+/// it rise at a trial boot: it catches up at the next boot of a confirmed
+/// image.
 #[test]
 fn the_counter_never_follows_a_floor_that_is_not_on_flash() {
     let cell = device(&image(0, 1, 1));
@@ -319,7 +332,12 @@ fn the_counter_never_follows_a_floor_that_is_not_on_flash() {
     assert_eq!(journal_floor(&cell), None, "nothing written");
     assert_eq!(hardware(&cell), 0, "not raised");
     cell.borrow_mut().clear_read_faults();
+    // The fresh state on flash: A primary (floor 1), B (newer) on trial.
     let d = boot(&cell);
-    assert!(d.slot.is_some());
+    assert_eq!((d.slot, d.kind), (Some(Slot::B), BootKind::Trial));
+    assert_eq!(journal_floor(&cell), Some(1));
+    assert_eq!(hardware(&cell), 0, "not raised at a trial boot");
+    updater(&cell, Slot::B).mark_bad(1).unwrap();
+    assert_eq!(boot(&cell).slot, Some(Slot::A));
     assert_eq!(hardware(&cell), journal_floor(&cell).unwrap());
 }

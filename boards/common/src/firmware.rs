@@ -117,7 +117,17 @@ fn check_in<B: XipBoard, F: NorFlash, K: SecurityCounter>(
         status: control.status(),
         counter_remaining: None,
     };
-    if boot.status.trial {
+    // On trial only when the bootloader says it booted this image on trial
+    // and the metadata has that slot on trial. When it could not count a
+    // try (or read the trial's slot) it boots the primary while the
+    // metadata still says trial: the primary's health says nothing about
+    // the image on trial, so it is neither confirmed nor rejected here,
+    // and its next try comes at a later reset. No hand-off: no trial.
+    let trial = boot
+        .handoff
+        .as_ref()
+        .is_ok_and(|h| h.is_trial() && boot.status.trial && boot.status.running == Some(h.slot));
+    if trial {
         if healthy(&boot) {
             // `Ok` only once the confirmed state has read back from flash;
             // on an error the image stays on trial and the next reset
@@ -355,6 +365,35 @@ mod tests {
         assert!(counter.raised.is_empty());
         assert_eq!(boot.counter_remaining, Some(7));
         flash.unprotect_all();
+        assert!(status(&mut flash).trial, "still on trial");
+    }
+
+    /// The metadata says B is on trial, but the bootloader booted A (B's
+    /// try could not be counted, or its slot not read), or said nothing:
+    /// A's health check is not B's, so neither is confirmed or marked bad,
+    /// and nothing is written or raised.
+    #[test]
+    fn the_primary_booted_beside_a_trial_vouches_for_nothing() {
+        let (mut flash, trial) = on_trial();
+        let primary = Handoff {
+            slot: Slot::A,
+            kind: BootKind::Normal,
+            tries_left: 0,
+            ..trial
+        };
+        let ops = flash.mutating_ops();
+        for handoff in [Ok(primary), Err(HandoffError::Absent)] {
+            for healthy in [true, false] {
+                let mut counter = Recorder::default();
+                let mut fw = fence::<Board, _>(&mut flash);
+                let boot = check_in::<Board, _, _>(&mut fw, &mut counter, handoff, |_| healthy)
+                    .unwrap()
+                    .expect("runs");
+                assert!(boot.status.trial);
+                assert!(counter.raised.is_empty());
+                assert_eq!(flash.mutating_ops(), ops, "{handoff:?} {healthy}");
+            }
+        }
         assert!(status(&mut flash).trial, "still on trial");
     }
 
