@@ -435,10 +435,13 @@ where
         // alone could otherwise raise the one-time counter to its end (and
         // then nothing boots), or raise it at a trial boot (and the way
         // back no longer boots). Under `TrialOnly` the image is checked
-        // here, once, when a raise is due.
-        if let (Some(s), Some(h)) = (slot, self.hardware.filter(|_| self.floor_on_flash)) {
+        // here, once, when a raise is due (and can do something: a used-up
+        // counter is not raised, and no verify is spent on it).
+        let raises = K::RAISES && self.floor_on_flash;
+        if let (Some(s), Some(h), true) = (slot, self.hardware, raises) {
             let recorded = st.slot(s);
-            if st.min_security_counter > h && recorded.state == ImageState::Confirmed {
+            let due = st.min_security_counter > h && self.counter.remaining() != Some(0);
+            if due && recorded.state == ImageState::Confirmed {
                 if let Ok(c) = self.check(s) {
                     let target = st.min_security_counter.min(c.security_counter);
                     if c.digest == recorded.digest && target > h {

@@ -356,6 +356,41 @@ fn a_records_floor_cannot_burn_the_hardware_counter() {
     }
 }
 
+/// The catch-up raise verifies the booting image under `TrialOnly`, but
+/// only when a raise can change something: not with no counter (whose 0 is
+/// below every floor, so every normal boot would verify), nor with one that
+/// is used up.
+#[test]
+fn trial_only_spends_no_verify_on_a_counter_that_cannot_rise() {
+    let trial_only = Policy {
+        verify: VerifyPolicy::TrialOnly,
+        ..Policy::default()
+    };
+    let cell = updated();
+    let d = Bootloader::new(
+        Shared::new(&cell),
+        Shared::new(&cell),
+        layout(),
+        DigestCheck,
+        trial_only,
+    )
+    .unwrap()
+    .select();
+    assert_eq!((d.slot, d.image), (Some(Slot::B), None), "no counter");
+
+    // B's counter 12 is past the 8 steps: the counter is used up at 8.
+    let cell = device(&image(0, 1, 1));
+    boot(&cell);
+    updater(&cell, Slot::A)
+        .stage(&image(1, 12, 2), &StageOptions::default())
+        .unwrap();
+    assert!(boot(&cell).is_trial());
+    updater(&cell, Slot::B).confirm().unwrap();
+    assert_eq!(hardware(&cell), 8);
+    let d = boot_with(&cell, VerifyPolicy::TrialOnly);
+    assert_eq!((d.slot, d.image), (Some(Slot::B), None), "used up");
+}
+
 /// B (counter 2) confirmed with the floor 2 on flash, but the hardware
 /// counter left at 1: the firmware's raise after the confirm was cut.
 fn raised_to_one_with_floor_two() -> RefCell<Flash> {
