@@ -54,6 +54,27 @@ impl Rig {
         self.cmd(args).output().unwrap()
     }
 
+    /// `abboot` with the configuration file, `input` on its standard
+    /// input (a pipe, closed once `input` is written).
+    pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut pipe = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        // A writer of its own: the command may stop reading early.
+        let writer = std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        out
+    }
+
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_abboot"));
         c.current_dir(&self.dir)
@@ -609,8 +630,9 @@ fn linux_device_lifecycle() {
     );
     assert!(!rig.path("rebooted").exists());
 
-    // Update 4: the stage process is killed with SIGKILL halfway through
-    // writing slot A; the old slot boots and the status says why.
+    // Update 4: the download stalls halfway and the stage process is
+    // killed with SIGKILL while it waits for the rest. stage reads the
+    // whole image before it erases anything, so nothing has changed.
     let v5 = rig.image("1.4.0", 200_000);
     let image = fs::read(rig.path(&v5)).unwrap();
     let fifo = rig.path("stream.bin");
@@ -619,6 +641,7 @@ fn linux_device_lifecycle() {
         .status()
         .unwrap()
         .success());
+    let before = rig.snapshot();
     let mut child = rig
         .cmd(&["stage", "--image", "stream.bin"])
         .stdout(Stdio::null())
@@ -626,21 +649,24 @@ fn linux_device_lifecycle() {
         .spawn()
         .unwrap();
     let mut pipe = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    // More than one 64 KiB chunk, less than the image: stage writes the
-    // first chunk and waits for the rest.
+    // More than a pipe holds, less than the image: when this returns,
+    // stage has read most of it and waits for the rest.
     pipe.write_all(&image[..100_000]).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let a = fs::read(rig.path("a.img")).unwrap();
-        if a[..65_536] == image[..65_536] {
-            break;
-        }
-        assert!(Instant::now() < deadline, "stage did not start writing");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    std::thread::sleep(Duration::from_millis(200));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     drop(pipe);
+    assert!(
+        rig.snapshot() == before,
+        "a stalled stage changed the device"
+    );
+    log.push("update 1.4.0: download stalled after 100 KB of 200 KB, stage killed (SIGKILL) while waiting; nothing changed".to_string());
+
+    // A stage cut off while it writes slot A (killed, or the power cut),
+    // as it leaves the flash: the record that slot A is being written,
+    // and slot A erased and written in part. The old slot boots and the
+    // status says why.
+    interrupted_stage(&rig, &image[..65_536]);
     let st = rig.status();
     assert_eq!(st["slots"]["A"]["state"], "empty");
     assert_eq!(st["last_outcome"], "Staged");
@@ -650,7 +676,7 @@ fn linux_device_lifecycle() {
     assert_eq!(rig.boot(), "B");
     let out = rig.health_check(&healthy);
     assert!(out.status.success(), "{}", stderr(&out));
-    log.push("update 1.4.0: stage killed (SIGKILL) after 64 KiB of 200 KiB; next boot B (1.1.0), slot A empty".to_string());
+    log.push("update 1.4.0: stage cut off after 64 KiB of 200 KiB written; next boot B (1.1.0), slot A empty".to_string());
     // And the device updates again afterwards.
     ok(rig.run(&["stage", "--image", &v5]));
     assert_eq!(rig.boot(), "A");
@@ -673,6 +699,31 @@ fn linux_device_lifecycle() {
     for l in &log {
         println!("  {l}");
     }
+}
+
+/// What a stage into slot A that stops after writing `written` leaves on
+/// the rig's files, made with the library as `stage` makes it
+/// (`Updater::stage_begin`: the record that slot A is being written, then
+/// the slot erased), and the first bytes written.
+fn interrupted_stage(rig: &Rig, written: &[u8]) {
+    use abboot::journal::{Geometry, Journal};
+    use abboot::machine::{self, Event};
+    use abboot::sim::file::FileFlash;
+    use abboot::state::{Slot, UpdateTag};
+
+    let flash = FileFlash::<1, 4096>::open(rig.path("meta.bin")).unwrap();
+    let mut journal = Journal::new(flash, Geometry::contiguous(0, 4096)).unwrap();
+    let st = journal.read().record.unwrap().state;
+    let event = Event::StageBegin {
+        slot: Slot::A,
+        tag: UpdateTag::default(),
+    };
+    journal
+        .append(&machine::apply(&st, event).unwrap())
+        .unwrap();
+    let mut slot = vec![0xFF; SLOT_LEN];
+    slot[..written.len()].copy_from_slice(written);
+    fs::write(rig.path("a.img"), slot).unwrap();
 }
 
 /// Random dumps (and dumps with valid records at random places) through
@@ -1247,4 +1298,198 @@ fn stage_needs_the_running_slot_on_blank_metadata() {
     assert_eq!(out["slot"], "B");
     // Slot A, the running one, is untouched.
     assert_eq!(fs::read(rig.path("a.img")).unwrap(), before[1]);
+}
+
+/// A signed image whose payload was damaged after signing (one bit of its
+/// last byte): its header and signature are fine, only the payload digest
+/// tells. `stage` finds out before it erases the target slot, which holds
+/// the confirmed fallback, and changes nothing.
+#[test]
+fn stage_refuses_a_damaged_payload_before_erasing() {
+    let rig = Rig::new("stage_damaged_payload");
+    let v1 = rig.image("1.0.0", 20_000);
+    let v2 = rig.image("1.1.0", 20_000);
+    rig.factory(&v1);
+    ok(rig.run(&["init"]));
+    ok(rig.run(&["stage", "--image", &v2]));
+    assert_eq!(rig.boot(), "B");
+    ok(rig.run(&["confirm"]));
+    let st = rig.status();
+    assert_eq!(st["slots"]["A"]["state"], "confirmed");
+    assert_eq!(st["slots"]["A"]["rollback"], true);
+    let v3 = rig.image("1.2.0", 20_000);
+    let mut bytes = fs::read(rig.path(&v3)).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs::write(rig.path("bad.bin"), &bytes).unwrap();
+    // The offline check sees it too.
+    let out = rig.raw(&[
+        "verify",
+        "--pub",
+        "pub.pem",
+        "--image",
+        "bad.bin",
+        "--hardware-id",
+        "7",
+        "--load-address-a",
+        "0",
+    ]);
+    assert!(
+        stderr(&out).contains("payload digest mismatch"),
+        "{}",
+        stderr(&out)
+    );
+    let before = rig.snapshot();
+    let out = rig.run(&["stage", "--image", "bad.bin"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let st = rig.status();
+    assert_eq!(
+        st["slots"]["A"]["state"],
+        "confirmed",
+        "the fallback is gone after a failed stage: {}",
+        stderr(&out)
+    );
+    assert!(rig.snapshot() == before, "files changed: {}", stderr(&out));
+    let line = fails(out, "bad.bin", "payload digest mismatch");
+    assert!(line.contains("nothing changed"), "{line}");
+    let text = ok(rig.run(&["status"]));
+    assert!(text.contains("0 updates failed"), "{text}");
+    // The undamaged image stages as before.
+    ok(rig.run(&["stage", "--image", &v3]));
+    assert_eq!(rig.status()["slots"]["A"]["state"], "pending");
+}
+
+/// A download cut short, read from a pipe: the end of the input is found
+/// before the target slot (the confirmed fallback) is erased; nothing
+/// changes. A whole image through the pipe stages.
+#[test]
+fn stage_refuses_a_pipe_cut_short_before_erasing() {
+    let rig = Rig::new("stage_pipe_cut_short");
+    let v1 = rig.image("1.0.0", 20_000);
+    let v2 = rig.image("1.1.0", 20_000);
+    rig.factory(&v1);
+    ok(rig.run(&["init"]));
+    ok(rig.run(&["stage", "--image", &v2]));
+    assert_eq!(rig.boot(), "B");
+    ok(rig.run(&["confirm"]));
+    let v3 = rig.image("1.2.0", 150_000);
+    let image = fs::read(rig.path(&v3)).unwrap();
+    let before = rig.snapshot();
+    for cut in [600, 70_000, image.len() - 1] {
+        let out = rig.run_with_stdin(&["stage", "--image", "/dev/stdin"], &image[..cut]);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{}", stdout(&out));
+        assert!(
+            rig.snapshot() == before,
+            "cut at {cut}: files changed: {err}"
+        );
+        let line = fails(out, "/dev/stdin", "nothing changed");
+        assert!(line.contains(&format!("{} bytes", image.len())), "{line}");
+    }
+    assert_eq!(rig.status()["slots"]["A"]["state"], "confirmed");
+    // The whole image through the pipe.
+    let text = ok(rig.run_with_stdin(&["stage", "--image", "/dev/stdin"], &image));
+    assert!(text.contains("into slot A"), "{text}");
+    assert_eq!(
+        &fs::read(rig.path("a.img")).unwrap()[..image.len()],
+        &image[..]
+    );
+    assert_eq!(rig.boot(), "A");
+}
+
+/// `stage --image` naming a slot file or the metadata (by its name, as
+/// `./b.img`, or through a symlink): refused before anything is erased,
+/// the input intact.
+#[test]
+fn stage_refuses_a_slot_or_metadata_file_as_its_image() {
+    let rig = Rig::new("stage_from_slot_file");
+    let v1 = rig.image("1.0.0", 20_000);
+    let v2 = rig.image("1.1.0", 20_000);
+    rig.factory(&v1);
+    ok(rig.run(&["init"]));
+    ok(rig.run(&["stage", "--image", &v2]));
+    ok(rig.run(&["abort"]));
+    let before = rig.snapshot();
+    let image = fs::read(rig.path("b.img")).unwrap();
+    let out = rig.run(&["stage", "--image", "b.img"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("b.img") && err.contains("slot"),
+        "no clear refusal: {err}"
+    );
+    assert!(
+        fs::read(rig.path("b.img")).unwrap() == image,
+        "b.img, the input, was destroyed: {err}"
+    );
+    assert!(rig.snapshot() == before, "files changed: {err}");
+    fails(out, "b.img", "slot B");
+    std::os::unix::fs::symlink("b.img", rig.path("link.img")).unwrap();
+    for (name, says) in [
+        ("./b.img", "slot B"),
+        ("link.img", "slot B"),
+        ("a.img", "slot A"),
+        ("meta.bin", "metadata"),
+    ] {
+        let line = fails(rig.run(&["stage", "--image", name]), name, says);
+        assert!(line.contains("nothing changed"), "{line}");
+        assert!(rig.snapshot() == before, "{name}: files changed: {line}");
+    }
+}
+
+/// `init` without --force writes only over blank metadata (or refuses a
+/// valid state, as before): content that is not an abboot journal is
+/// refused, naming the file and --force, and kept.
+#[test]
+fn init_refuses_content_that_is_not_a_journal() {
+    let rig = Rig::new("init_not_a_journal");
+    let v1 = rig.image("1.0.0", 20_000);
+    rig.factory(&v1);
+    let data: Vec<u8> = b"precious data\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(8192)
+        .collect();
+    fs::write(rig.path("meta.bin"), &data).unwrap();
+    let out = rig.run(&["status"]);
+    assert!(
+        stderr(&out).contains("not an abboot journal"),
+        "{}",
+        stderr(&out)
+    );
+    let out = rig.run(&["init"]);
+    assert!(
+        !out.status.success(),
+        "init replaced non-journal content without --force: {}",
+        stdout(&out)
+    );
+    assert_eq!(fs::read(rig.path("meta.bin")).unwrap(), data);
+    let line = fails(out, "meta.bin", "--force");
+    assert!(line.contains("nothing changed"), "{line}");
+    // One byte that is not erased is enough.
+    let mut one = vec![0xFF; META_LEN];
+    one[5000] = 0x7F;
+    fs::write(rig.path("meta.bin"), &one).unwrap();
+    fails(rig.run(&["init"]), "meta.bin", "--force");
+    assert_eq!(fs::read(rig.path("meta.bin")).unwrap(), one);
+}
+
+/// With --force, `init` replaces what is not a journal, as it replaces a
+/// state: the refusal without it, then a fresh state that boots.
+#[test]
+fn init_force_replaces_content_that_is_not_a_journal() {
+    let rig = Rig::new("init_force_not_a_journal");
+    let v1 = rig.image("1.0.0", 20_000);
+    rig.factory(&v1);
+    let data = super::noise(99, META_LEN);
+    fs::write(rig.path("meta.bin"), &data).unwrap();
+    let before = rig.snapshot();
+    fails(rig.run(&["init"]), "meta.bin", "--force");
+    assert!(rig.snapshot() == before);
+    let text = ok(rig.run(&["init", "--force"]));
+    assert!(text.contains("slot A: verifies, version 1.0.0"), "{text}");
+    let st = rig.status();
+    assert_eq!(st["slots"]["A"]["state"], "confirmed");
+    assert_eq!(rig.boot(), "A");
 }

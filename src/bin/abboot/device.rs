@@ -12,8 +12,9 @@ use std::fs::File;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
+use abboot::flash::Region;
 use abboot::image::header::{ImageHeader, FIXED_LEN};
-use abboot::image::signed::{SignedCheck, TrustedKeys};
+use abboot::image::signed::{read_header, SignedCheck, TrustedKeys};
 use abboot::image::{ImageCheck, ImageError, ImageInfo};
 use abboot::journal::{Journal, Loaded};
 use abboot::machine;
@@ -25,11 +26,13 @@ use clap::Args;
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 use serde_json::json;
 
-use crate::config::{self, MetadataArgs, SlotArgs, Slots};
+use crate::config::{self, Metadata, MetadataArgs, SlotArgs, Slots};
 use crate::control::{next_boot, outcome_text, slot_state_text, status_value, tries_value};
 use crate::journal_file::{self, Access, JournalTask, Opened};
+use crate::mem::MemFlash;
 use crate::num::hex;
 use crate::slots::{SlotFlash, SLOT_ERASE};
+use crate::verify;
 use crate::{Error, Report, SlotArg};
 
 /// `abboot init`.
@@ -43,7 +46,8 @@ pub struct InitArgs {
     /// of different versions (it was never confirmed).
     #[arg(long, value_parser = tries_value, default_value = "3", value_name = "N")]
     pub tries: u8,
-    /// Replace a state the metadata already holds.
+    /// Replace what the metadata holds: a state, or anything else that is
+    /// not blank (without it, init writes only over blank metadata).
     #[arg(long)]
     pub force: bool,
 }
@@ -51,7 +55,9 @@ pub struct InitArgs {
 /// `abboot stage`.
 #[derive(Debug, Args)]
 pub struct StageArgs {
-    /// The signed image (from abboot sign).
+    /// The signed image (from abboot sign): a file or a pipe (/dev/stdin),
+    /// read whole and checked for the target slot before anything is
+    /// erased.
     #[arg(long, value_name = "SIGNED.bin")]
     pub image: PathBuf,
     /// Trial boots the image gets before it is rolled back.
@@ -116,6 +122,56 @@ struct Init<'a> {
     slots: &'a Slots,
     tries: u8,
     force: bool,
+    /// Where the erased value was given, for a hint.
+    erased_setting: String,
+}
+
+/// What the journal sectors hold besides the erased value.
+struct Unerased {
+    /// Bytes that do not read as the erased value.
+    count: u64,
+    /// Offset of the first of them.
+    first: u32,
+    /// Whether every byte of the sectors reads as the *other* erased
+    /// value (a part that erases to it, declared wrong).
+    other_erased: bool,
+}
+
+/// Reads both journal sectors whole: `None` when every byte reads erased.
+fn unerased<F: ReadNorFlash>(
+    flash: &mut F,
+    geometry: &abboot::journal::Geometry,
+) -> Result<Option<Unerased>, F::Error> {
+    let erased = geometry.erased;
+    let other = !erased;
+    let mut found: Option<Unerased> = None;
+    let mut all_other = true;
+    let mut buf = vec![0u8; 4096];
+    for sector in geometry.sectors {
+        let mut at = sector.offset;
+        let end = sector.offset + sector.len;
+        while at < end {
+            let n = (end - at).min(buf.len() as u32);
+            let chunk = &mut buf[..n as usize];
+            flash.read(at, chunk)?;
+            all_other &= chunk.iter().all(|&b| b == other);
+            for (i, &b) in chunk.iter().enumerate() {
+                if b != erased {
+                    let u = found.get_or_insert(Unerased {
+                        count: 0,
+                        first: at + i as u32,
+                        other_erased: false,
+                    });
+                    u.count += 1;
+                }
+            }
+            at += n;
+        }
+    }
+    Ok(found.map(|u| Unerased {
+        other_erased: all_other,
+        ..u
+    }))
 }
 
 struct Initialised {
@@ -145,6 +201,46 @@ impl JournalTask for Init<'_> {
                 ),
             ));
         }
+        let mut flash = journal.into_inner();
+        if before.record.is_none() && !self.force {
+            // Not a state, but not blank either: a wrong file or partition,
+            // or data init would destroy. Only blank metadata is init's to
+            // take without being told.
+            let found = unerased(&mut flash, &geometry)
+                .map_err(|e| Error::file(self.path, format_args!("cannot read: {e}")))?;
+            if let Some(u) = found {
+                let [a, b] = geometry.sectors;
+                let hint = if u.other_erased {
+                    format!(
+                        " (every byte reads 0x{:02x}: if the part erases to that, say so with {})",
+                        !geometry.erased, self.erased_setting
+                    )
+                } else {
+                    String::new()
+                };
+                return Err(Error::file(
+                    self.path,
+                    format_args!(
+                        "is not blank and holds no abboot state (not an abboot journal): {} of \
+                         the journal sectors (0x{:x} and 0x{:x}, 0x{:x} bytes each) {} not the \
+                         erased value 0x{:02x}, the first at 0x{:x}{hint}; init would erase {}: \
+                         give --force if that is meant; nothing changed",
+                        if u.count == 1 {
+                            "1 byte".to_string()
+                        } else {
+                            format!("{} bytes", u.count)
+                        },
+                        a.offset,
+                        b.offset,
+                        a.len,
+                        if u.count == 1 { "is" } else { "are" },
+                        geometry.erased,
+                        u.first,
+                        if u.count == 1 { "it" } else { "them" },
+                    ),
+                ));
+            }
+        }
         let mut sf = SlotFlash::open(self.slots, false)?;
         let keys = self.slots.keys.clone();
         let mut c = check(&keys, self.slots);
@@ -166,7 +262,6 @@ impl JournalTask for Init<'_> {
             ));
         }
         let state = machine::fresh([checks[0].ok(), checks[1].ok()], self.tries);
-        let mut flash = journal.into_inner();
         for s in geometry.sectors {
             flash.erase(s.offset, s.offset + s.len).map_err(|e| {
                 Error::file(self.path, format_args!("cannot erase the journal: {e}"))
@@ -217,6 +312,7 @@ pub fn init(a: &InitArgs) -> Result<Report, Error> {
             slots: &slots,
             tries: a.tries,
             force: a.force,
+            erased_setting: m.erased.source.name(),
         },
     )?;
     let st = &out.state;
@@ -277,9 +373,8 @@ struct Stage<'a> {
     path: &'a Path,
     a: &'a StageArgs,
     slots: &'a Slots,
-    file: File,
-    head: Vec<u8>,
-    total: u64,
+    /// The whole image, read before the lock was taken.
+    image: Vec<u8>,
 }
 
 struct Staged {
@@ -296,9 +391,7 @@ impl JournalTask for Stage<'_> {
             path,
             a,
             slots,
-            mut file,
-            head,
-            total,
+            image,
         } = self;
         let Opened {
             journal, geometry, ..
@@ -308,88 +401,60 @@ impl JournalTask for Stage<'_> {
         let regions = sf.regions();
         let keys = slots.keys.clone();
         let meta_err = |e: abboot::Error| Error::file(path, e);
+        let refused = |e: abboot::Error| match e {
+            abboot::Error::Image(e) => {
+                Error::file(&a.image, format_args!("refused: {e}; nothing changed"))
+            }
+            abboot::Error::Refused(machine::Refusal::RunningSlotUnknown) => Error::file(
+                path,
+                "holds no state that says which slot runs: give it with --running a|b (from \
+                 the kernel command line), or run abboot init; nothing changed",
+            ),
+            abboot::Error::Refused(r) => {
+                Error::file(&a.image, format_args!("refused: {r}; nothing changed"))
+            }
+            e => meta_err(e),
+        };
         let mut up = Updater::new(journal.into_inner(), sf, layout, check(&keys, slots))
             .map_err(meta_err)?;
         if let Some(r) = a.running {
             up = up.running(r.into());
         }
         let target_file = |s: Slot| &slots.files[s.index()];
-        // Refusals from the header (forged, foreign, too large, known bad,
-        // downgrade) come before anything is written.
+        let target = up.target().map_err(refused)?;
+        // The whole image, checked as the bootloader will check it in the
+        // target slot (header, signature, payload digest, fit, hardware
+        // id, load address) before that slot, which may hold the fallback
+        // image, is erased.
+        let region = regions[target.index()];
+        check_in_memory(&image, target, region.len, slots, &keys).map_err(|why| {
+            Error::file(
+                &a.image,
+                format_args!(
+                    "refused: {why} (the bootloader's check for slot {target}); nothing changed"
+                ),
+            )
+        })?;
+        let total = image.len() as u64;
+        // Refusals of the state (known bad, downgrade, already installed)
+        // come before anything is written too.
         let target = up
             .stage_begin(&StageOptions {
                 tries: a.tries,
                 tag: a.tag.as_bytes(),
                 force: a.force,
                 expected_digest: None,
-                header: Some(&head),
+                header: Some(&image),
             })
-            .map_err(|e| match e {
-                abboot::Error::Image(e) => {
-                    Error::file(&a.image, format_args!("refused: {e}; nothing changed"))
-                }
-                abboot::Error::Refused(machine::Refusal::RunningSlotUnknown) => Error::file(
-                    path,
-                    "holds no state that says which slot runs: give it with --running a|b (from \
-                     the kernel command line), or run abboot init; nothing changed",
-                ),
-                abboot::Error::Refused(r) => {
-                    Error::file(&a.image, format_args!("refused: {r}; nothing changed"))
-                }
-                e => meta_err(e),
-            })?;
-        let region = regions[target.index()];
-        if total > u64::from(region.len) {
-            let _ = up.abort();
-            return Err(Error::file(
-                &a.image,
-                format_args!(
-                    "image of {total} bytes is larger than slot {target} ({} bytes)",
-                    region.len
-                ),
-            ));
-        }
+            .map_err(refused)?;
         let mut readback = FileFlash::<1, SLOT_ERASE>::open_read_only(target_file(target))
             .map_err(|e| Error::file(target_file(target), format_args!("cannot read: {e}")))?;
         let bar = progress(total);
-        let mut buf = vec![0u8; CHUNK];
         let mut back = vec![0u8; CHUNK];
         let mut done: u64 = 0;
-        let mut pending = head;
-        loop {
-            // Fill the chunk from what was read ahead, then the file.
-            let want = (total - done).min(CHUNK as u64) as usize;
-            if want == 0 {
-                break;
-            }
-            let mut n = pending.len().min(want);
-            buf[..n].copy_from_slice(&pending[..n]);
-            pending.drain(..n);
-            while n < want {
-                match file.read(&mut buf[n..want]) {
-                    Ok(0) => {
-                        let _ = up.abort();
-                        return Err(Error::file(
-                            &a.image,
-                            format_args!(
-                                "ended after {} of {total} bytes; the update is dropped (slot \
-                                 {target} is empty, the running slot untouched)",
-                                done + n as u64
-                            ),
-                        ));
-                    }
-                    Ok(k) => n += k,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        let _ = up.abort();
-                        return Err(Error::file(
-                            &a.image,
-                            format_args!("cannot read: {e}; the update is dropped"),
-                        ));
-                    }
-                }
-            }
-            up.stage_write(done as u32, &buf[..n]).map_err(|e| {
+        for chunk in image.chunks(CHUNK) {
+            let n = chunk.len();
+            up.stage_write(done as u32, chunk).map_err(|e| {
                 Error::file(
                     target_file(target),
                     format_args!("cannot write slot {target}: {e}"),
@@ -398,7 +463,7 @@ impl JournalTask for Stage<'_> {
             readback.read(done as u32, &mut back[..n]).map_err(|e| {
                 Error::file(target_file(target), format_args!("cannot read back: {e}"))
             })?;
-            if back[..n] != buf[..n] {
+            if back[..n] != *chunk {
                 let _ = up.abort();
                 return Err(Error::file(
                     target_file(target),
@@ -438,6 +503,147 @@ impl JournalTask for Stage<'_> {
     }
 }
 
+/// The bootloader's check of `slot`, a slot of `slot_len` bytes, with
+/// `image` written at its start and the rest erased: the [`ImageCheck`]
+/// the device runs, on the image in memory. `Err`: why it would not boot,
+/// with the values behind it.
+fn check_in_memory(
+    image: &[u8],
+    slot: Slot,
+    slot_len: u32,
+    slots: &Slots,
+    keys: &[[u8; 32]],
+) -> Result<ImageInfo, String> {
+    let mut mem = MemFlash::erased_to(image, slot_len as usize, slots.erased);
+    let region = Region::new(0, slot_len);
+    check(keys, slots)
+        .check(&mut mem, slot, region)
+        .map_err(|e| {
+            let checked = verify::Checked {
+                slot,
+                slot_len,
+                profile: &slots.profile,
+                keys,
+                file_len: u32::try_from(image.len()).unwrap_or(u32::MAX),
+                slot_size_given: true,
+            };
+            match read_header(&mut mem, region) {
+                Ok(h) => verify::explain(e, &h, &checked),
+                Err(_) => e.to_string(),
+            }
+        })
+}
+
+/// Reads the whole signed image from `file`, a file or a pipe: the fixed
+/// header, then the bytes it describes (what follows them is not read).
+/// An image larger than `max`, the larger slot, is read no further than
+/// its header: the check refuses it from there.
+fn read_image(path: &Path, file: &mut File, max: u32) -> Result<Vec<u8>, Error> {
+    let cannot = |e: std::io::Error| Error::file(path, format_args!("cannot read: {e}"));
+    let mut bytes = Vec::with_capacity(FIXED_LEN);
+    file.by_ref()
+        .take(FIXED_LEN as u64)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    let got = bytes.len();
+    let h = ImageHeader::parse(&bytes).map_err(|e| {
+        Error::file(
+            path,
+            format_args!(
+                "not a signed image: {e} (the file has {got} bytes at least, the fixed header \
+                 {FIXED_LEN})"
+            ),
+        )
+    })?;
+    let total = u64::from(h.header_len) + u64::from(h.payload_len);
+    if let Ok(md) = file.metadata() {
+        if md.is_file() && md.len() < total {
+            return Err(Error::file(
+                path,
+                format_args!(
+                    "file truncated: the header describes {total} bytes, the file holds {}; \
+                     nothing changed",
+                    md.len()
+                ),
+            ));
+        }
+    }
+    if total > u64::from(max) {
+        return Ok(bytes);
+    }
+    bytes.reserve_exact((total as usize).saturating_sub(got));
+    file.by_ref()
+        .take(total.saturating_sub(got as u64))
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if (bytes.len() as u64) < total {
+        return Err(Error::file(
+            path,
+            format_args!(
+                "ended after {} of the {total} bytes its header describes (a download cut \
+                 short?); nothing changed",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Refuses an image that is one of the device's own files: a slot (stage
+/// erases the target slot before it writes it, and the running slot is
+/// not an image file) or the metadata.
+fn refuse_own_file(image: &Path, file: &File, m: &Metadata, slots: &Slots) -> Result<(), Error> {
+    let own = [
+        (&slots.files[0], "the file of slot A"),
+        (&slots.files[1], "the file of slot B"),
+        (&m.path, "the metadata file"),
+    ];
+    for (path, what) in own {
+        if same_file(image, file, path) {
+            return Err(Error::file(
+                image,
+                format_args!(
+                    "is {what} ({}), not an image file: stage erases a slot before it writes \
+                     it; copy the image to a file of its own first; nothing changed",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `file`, opened from `image`, is the file or device at `path`:
+/// the same path once resolved (`./b.img`, a symlink), the same inode (a
+/// hard link, `/dev/stdin` redirected from it), or the same device.
+fn same_file(image: &Path, file: &File, path: &Path) -> bool {
+    if crate::output::same_file(image, path) {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let (Ok(a), Ok(b)) = (file.metadata(), std::fs::metadata(path)) else {
+            return false;
+        };
+        if (a.dev(), a.ino()) == (b.dev(), b.ino()) {
+            return true;
+        }
+        // Two nodes of one device: the same kind (block or character) and
+        // the same device number.
+        let device = |m: &std::fs::Metadata| {
+            let t = m.file_type();
+            (t.is_block_device() || t.is_char_device()).then(|| (t.is_block_device(), m.rdev()))
+        };
+        device(&a).is_some() && device(&a) == device(&b)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        false
+    }
+}
+
 /// A progress bar on standard error, only on a terminal and without --json.
 fn progress(total: u64) -> Option<indicatif::ProgressBar> {
     let json = crate::JSON.load(std::sync::atomic::Ordering::Relaxed);
@@ -456,42 +662,24 @@ fn progress(total: u64) -> Option<indicatif::ProgressBar> {
 /// Writes a signed image into the slot the device does not run from.
 pub fn stage(a: &StageArgs) -> Result<Report, Error> {
     let (m, slots) = config::device(&a.metadata, &a.slots)?;
-    // The image's header first: a file that is not an image is refused
-    // before the lock is taken or anything is written.
+    // The whole image first, from a file or a pipe: an image that is not
+    // whole, or not an image, is refused before the lock is taken or
+    // anything is written.
     let mut file = File::open(&a.image)
         .map_err(|e| Error::file(&a.image, format_args!("cannot read: {e}")))?;
     if file.metadata().is_ok_and(|md| md.is_dir()) {
         return Err(Error::file(&a.image, "is a directory, not an image"));
     }
-    let mut head = vec![0u8; FIXED_LEN];
-    let mut got = 0;
-    while got < FIXED_LEN {
-        match file.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::file(&a.image, format_args!("cannot read: {e}"))),
-        }
-    }
-    head.truncate(got);
-    let h = ImageHeader::parse(&head).map_err(|e| {
-        Error::file(
-            &a.image,
-            format_args!("not a signed image: {e} (the file has {got} bytes at least, the fixed header {FIXED_LEN})"),
-        )
-    })?;
-    let total = u64::from(h.header_len) + u64::from(h.payload_len);
-    if let Ok(md) = file.metadata() {
-        if md.is_file() && md.len() < total {
-            return Err(Error::file(
-                &a.image,
-                format_args!(
-                    "file truncated: the header describes {total} bytes, the file holds {}",
-                    md.len()
-                ),
-            ));
-        }
-    }
+    refuse_own_file(&a.image, &file, &m, &slots)?;
+    let max = SlotFlash::open(&slots, false)?
+        .regions()
+        .iter()
+        .map(|r| r.len)
+        .max()
+        .unwrap_or(0);
+    let image = read_image(&a.image, &mut file, max)?;
+    drop(file);
+    let total = image.len() as u64;
     let out = journal_file::open(
         &m,
         Access::Write,
@@ -499,9 +687,7 @@ pub fn stage(a: &StageArgs) -> Result<Report, Error> {
             path: &m.path,
             a,
             slots: &slots,
-            file,
-            head,
-            total,
+            image,
         },
     )?;
     let s = out.slot;

@@ -274,7 +274,7 @@ mod tests {
     }
 
     fn check_on(bytes: &[u8], g: Geometry) -> Result<(), Mismatch> {
-        check(&mut MemFlash::new(bytes.to_vec(), 0), &g, true)
+        check(&mut MemFlash::new(bytes, 0), &g, true)
     }
 
     #[test]
@@ -352,7 +352,7 @@ mod tests {
         );
         // init does not ask.
         let r = check(
-            &mut MemFlash::new(zeros, 0),
+            &mut MemFlash::new(&zeros, 0),
             &Geometry::contiguous(0, 4096),
             false,
         );

@@ -92,7 +92,7 @@ pub fn image(a: &ImageArgs) -> Result<Report, Error> {
     let bytes = read_input(&a.file)?;
     let file_len =
         u32::try_from(bytes.len()).map_err(|_| Error::file(&a.file, "is larger than 4 GiB"))?;
-    let mut flash = MemFlash::new(bytes.clone(), 0);
+    let mut flash = MemFlash::new(&bytes, 0);
     let h = read_header(&mut flash, Region::new(0, file_len)).map_err(|e| {
         let extra = if (file_len as usize) < FIXED_LEN {
             format!(" (the file has {file_len} bytes, the fixed header {FIXED_LEN})")

@@ -75,8 +75,9 @@ enum Command {
     Status(control::MetadataFile),
     /// Writes a fresh state for the images in the slots, verified first.
     Init(device::InitArgs),
-    /// Writes a signed image into the slot the device does not run from,
-    /// reads it back, verifies it and marks it pending with N tries.
+    /// Writes a signed image, verified first, into the slot the device does
+    /// not run from, reads it back, verifies it and marks it pending with N
+    /// tries.
     Stage(device::StageArgs),
     /// Confirms the image on trial; succeeds, changing nothing, when the
     /// running image is already confirmed (run it at every boot).

@@ -77,7 +77,7 @@ pub fn verify(a: &VerifyArgs) -> Result<Report, Error> {
         ));
     }
 
-    let mut flash = MemFlash::new(bytes, slot_len as usize);
+    let mut flash = MemFlash::new(&bytes, slot_len as usize);
     let region = Region::new(0, slot_len);
     // The other slot's address is never looked at for this slot.
     let profile = BoardProfile {
@@ -124,8 +124,16 @@ pub fn verify(a: &VerifyArgs) -> Result<Report, Error> {
         Err(e) => {
             // verify_image only says which check failed; the header (read
             // again, unverified, only to explain) says with which values.
+            let checked = Checked {
+                slot,
+                slot_len,
+                profile: &profile,
+                keys: &keys,
+                file_len,
+                slot_size_given: a.slot_size.is_some(),
+            };
             let message = match read_header(&mut flash, region) {
-                Ok(h) => explain(e, &h, a, slot, load_address, &keys, file_len, slot_len),
+                Ok(h) => explain(e, &h, &checked),
                 Err(_) => e.to_string(),
             };
             Err(Error::file(&a.image, message))
@@ -133,25 +141,41 @@ pub fn verify(a: &VerifyArgs) -> Result<Report, Error> {
     }
 }
 
-/// The refusal with the values behind it.
-#[allow(clippy::too_many_arguments)]
-fn explain(
-    e: ImageError,
-    h: &ImageHeader,
-    a: &VerifyArgs,
-    slot: Slot,
-    load_address: u32,
-    keys: &[[u8; 32]],
-    file_len: u32,
-    slot_len: u32,
-) -> String {
+/// What an image was checked against, to explain a refusal.
+pub struct Checked<'a> {
+    /// The slot it was checked for.
+    pub slot: Slot,
+    /// The slot's size.
+    pub slot_len: u32,
+    /// The board: hardware id and load addresses.
+    pub profile: &'a BoardProfile,
+    /// The trusted keys.
+    pub keys: &'a [[u8; 32]],
+    /// The bytes the file holds.
+    pub file_len: u32,
+    /// Whether the slot's size was given; else the slot is the file.
+    pub slot_size_given: bool,
+}
+
+/// The refusal with the values behind it: the check that failed, `e`,
+/// explained from the (unverified) header `h`.
+pub fn explain(e: ImageError, h: &ImageHeader, c: &Checked<'_>) -> String {
+    let Checked {
+        slot,
+        slot_len,
+        profile,
+        keys,
+        file_len,
+        slot_size_given,
+    } = *c;
+    let load_address = profile.load_address[slot.index()];
     let image_len = u64::from(h.header_len) + u64::from(h.payload_len);
     let truncated = image_len > u64::from(file_len);
     // Without --slot-size the slot is the file, so an image that does not
     // fit it is a file cut short, not an oversized image; with it, the
     // missing bytes read as erased flash and fail the digest.
     let cut_short = match e {
-        ImageError::TooLarge => truncated && a.slot_size.is_none(),
+        ImageError::TooLarge => truncated && !slot_size_given,
         ImageError::DigestMismatch => truncated,
         _ => false,
     };
@@ -165,7 +189,7 @@ fn explain(
         ImageError::TooLarge => format!(": image {image_len} bytes, slot {slot_len} bytes"),
         ImageError::WrongHardware => format!(
             ": image 0x{:08x}, board 0x{:08x}",
-            h.hardware_id, a.hardware_id
+            h.hardware_id, profile.hardware_id
         ),
         ImageError::WrongLoadAddress => format!(
             ": image 0x{:08x}, slot {slot} expects 0x{load_address:08x}",
