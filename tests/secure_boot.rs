@@ -12,10 +12,13 @@ use abboot::counter::{CounterError, OtpWords, SecurityCounter, Thermometer};
 use abboot::flash::{Region, Shared};
 use abboot::image::digest::DigestCheck;
 use abboot::journal::{Geometry, Journal};
+use abboot::machine::Refusal;
 use abboot::sim::device::TestImage;
 use abboot::sim::SimFlash;
-use abboot::state::{BootState, ImageState, Slot};
-use abboot::{Bootloader, Decision, Layout, Policy, StageOptions, Updater, VerifyPolicy, Version};
+use abboot::state::{BootState, ImageState, Reason, Slot};
+use abboot::{
+    Bootloader, Decision, Error, Layout, Policy, StageOptions, Updater, VerifyPolicy, Version,
+};
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 
 type Flash = SimFlash<1, 4, 4096>;
@@ -389,6 +392,53 @@ fn trial_only_spends_no_verify_on_a_counter_that_cannot_rise() {
     assert_eq!(hardware(&cell), 8);
     let d = boot_with(&cell, VerifyPolicy::TrialOnly);
     assert_eq!((d.slot, d.image), (Some(Slot::B), None), "used up");
+}
+
+/// Without `running`, the running slot comes from the state only as far
+/// as its image bears it out: the image recorded there verifies, and
+/// staging goes to the other slot; another image that verifies (not the
+/// one recorded), or none, and the updater refuses to guess.
+#[test]
+fn an_updater_without_running_trusts_the_state_only_as_far_as_its_image() {
+    let cell = device(&image(0, 1, 1));
+    assert_eq!(boot(&cell).slot, Some(Slot::A));
+    let plain = || {
+        Updater::new(
+            Shared::new(&cell),
+            Shared::new(&cell),
+            layout(),
+            DigestCheck,
+        )
+        .unwrap()
+    };
+    assert_eq!(plain().target(), Ok(Slot::B));
+    let unknown = Err(Error::Refused(Refusal::RunningSlotUnknown));
+    cell.borrow_mut().set_contents(8192, &image(0, 1, 9));
+    assert_eq!(plain().target(), unknown, "another image in A");
+    cell.borrow_mut().flip_bit(8192 + 700, 3);
+    assert_eq!(plain().target(), unknown, "no image that verifies in A");
+}
+
+/// Under `TrialOnly` a trial boot after the first is not checked again: the
+/// record's counter is held against the floor instead.
+#[test]
+fn trial_only_holds_a_later_trial_boot_to_the_floor_by_its_record() {
+    let cell = device(&image(0, 1, 1));
+    assert_eq!(
+        boot_with(&cell, VerifyPolicy::TrialOnly).slot,
+        Some(Slot::A)
+    );
+    updater(&cell, Slot::A)
+        .stage(&image(1, 2, 2), &StageOptions::default())
+        .unwrap();
+    for _ in 0..2 {
+        assert!(boot_with(&cell, VerifyPolicy::TrialOnly).is_trial());
+    }
+    let mut st = read_state(&cell);
+    st.slot_mut(Slot::B).security_counter = 0;
+    write_state(&cell, &st);
+    let d = boot_with(&cell, VerifyPolicy::TrialOnly);
+    assert_eq!((d.slot, d.reason), (Some(Slot::A), Reason::Downgrade));
 }
 
 /// B (counter 2) confirmed with the floor 2 on flash, but the hardware
