@@ -174,6 +174,8 @@ mod tests {
     struct Words {
         programmed: [bool; 8],
         fail_read: Option<usize>,
+        /// A word whose program reports success and changes nothing.
+        stuck: Option<usize>,
     }
 
     impl OtpWords for Words {
@@ -184,9 +186,25 @@ mod tests {
             Ok(!self.programmed[i])
         }
         fn program(&mut self, i: usize) -> Result<(), CounterError> {
-            self.programmed[i] = true;
+            if self.stuck != Some(i) {
+                self.programmed[i] = true;
+            }
             Ok(())
         }
+    }
+
+    /// A raise is read back: a word that did not take is a failed write,
+    /// not a raised counter.
+    #[test]
+    fn a_raise_that_does_not_take_is_an_error() {
+        let words = Words {
+            stuck: Some(2),
+            ..Words::default()
+        };
+        let mut c = Thermometer::<_, 8>::new(words);
+        assert_eq!(c.raise(2), Ok(()));
+        assert_eq!(c.raise(3), Err(CounterError::Write));
+        assert_eq!(c.read(), Ok(2));
     }
 
     #[test]

@@ -380,6 +380,9 @@ fn trial_only_spends_no_verify_on_a_counter_that_cannot_rise() {
     .unwrap()
     .select();
     assert_eq!((d.slot, d.image), (Some(Slot::B), None), "no counter");
+    // A counter at the floor already: nothing to raise, nothing checked.
+    let d = boot_with(&cell, VerifyPolicy::TrialOnly);
+    assert_eq!((d.slot, d.image), (Some(Slot::B), None), "at the floor");
 
     // B's counter 12 is past the 8 steps: the counter is used up at 8.
     let cell = device(&image(0, 1, 1));
@@ -439,6 +442,24 @@ fn trial_only_holds_a_later_trial_boot_to_the_floor_by_its_record() {
     write_state(&cell, &st);
     let d = boot_with(&cell, VerifyPolicy::TrialOnly);
     assert_eq!((d.slot, d.reason), (Some(Slot::A), Reason::Downgrade));
+}
+
+/// Under `TrialOnly` the catch-up raise checks the booting image, and
+/// follows it only if it is the image the record confirmed: another image
+/// that verifies in its place, with a counter as high as the record's
+/// floor, raises nothing.
+#[test]
+fn the_catch_up_follows_only_the_image_the_record_confirmed() {
+    let cell = updated();
+    cell.borrow_mut()
+        .set_contents((8192 + SLOT) as usize, &image(1, 5, 7));
+    let mut st = read_state(&cell);
+    st.min_security_counter = 5;
+    st.slot_mut(Slot::B).security_counter = 5;
+    write_state(&cell, &st);
+    let d = boot_with(&cell, VerifyPolicy::TrialOnly);
+    assert_eq!(d.slot, Some(Slot::B), "TrialOnly trusts the record to boot");
+    assert_eq!(hardware(&cell), 2, "but not to raise the counter");
 }
 
 /// B (counter 2) confirmed with the floor 2 on flash, but the hardware
