@@ -381,8 +381,24 @@ mod tests {
             tries_left: 0,
             ..trial
         };
+        // Hand-offs that disagree with the metadata's trial of B: B booted
+        // but not as a trial, and a trial of A.
+        let b_normal = Handoff {
+            kind: BootKind::Normal,
+            ..trial
+        };
+        let a_trial = Handoff {
+            slot: Slot::A,
+            ..trial
+        };
         let ops = flash.mutating_ops();
-        for handoff in [Ok(primary), Err(HandoffError::Absent)] {
+        let handoffs = [
+            Ok(primary),
+            Ok(b_normal),
+            Ok(a_trial),
+            Err(HandoffError::Absent),
+        ];
+        for handoff in handoffs {
             for healthy in [true, false] {
                 let mut counter = Recorder::default();
                 let mut fw = fence::<Board, _>(&mut flash);
