@@ -367,9 +367,19 @@ impl<F: NorFlash> Journal<F> {
         // The newest number a torn record claims, in serial order.
         let mut claimed: Option<u32> = None;
         for (s, used) in used.iter_mut().enumerate() {
-            *used = self.used_prefix(s);
-            for i in (0..*used).rev() {
+            let probed = self.used_prefix(s);
+            // The probes count a position whose read failed as used; read
+            // whole, the positions at the top of the prefix may then be
+            // blank (a glitch that passed). The used prefix ends at the
+            // highest position that is not blank: an append after a blank
+            // hole would be a record the binary search of a clean boot
+            // cannot find.
+            *used = 0;
+            for i in (0..probed).rev() {
                 let (kind, raw) = self.read_into(s, i, &mut candidate);
+                if *used == 0 && !matches!(kind, Kind::Invalid(DecodeError::Blank)) {
+                    *used = i + 1;
+                }
                 if let Some(seq) = raw {
                     if claimed.map_or(true, |c| seq_newer(seq, c)) {
                         claimed = Some(seq);
@@ -595,7 +605,13 @@ impl<F: NorFlash> Journal<F> {
     /// there is the last of its sector and where a boot's binary search
     /// looks, so it is found whatever lies before it.
     fn blank_tail(&mut self, s: usize, from: u32) -> Option<u32> {
-        let start = from.max(self.used_prefix(s));
+        let mut start = from.max(self.used_prefix(s));
+        // A probe whose read failed counted a blank position as used: step
+        // down over positions that read blank whole, so that no record is
+        // written after a blank hole (see `read`).
+        while start > from && self.position_blank(s, start - 1) {
+            start -= 1;
+        }
         let blank = (start..self.per_sector).all(|p| self.position_blank(s, p));
         (blank && start < self.per_sector).then_some(start)
     }

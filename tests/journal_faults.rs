@@ -5,7 +5,8 @@
 use abboot::error::LayoutError;
 use abboot::flash::Region;
 use abboot::image::digest::DigestCheck;
-use abboot::journal::{Error as JournalError, Geometry, Journal};
+use abboot::journal::{Content, Error as JournalError, Geometry, Journal};
+use abboot::record::DecodeError;
 use abboot::sim::device::test_image;
 use abboot::sim::{CutMode, Device, ReadFault, SimError, SimFlash};
 use abboot::state::{BootKind, BootState, ImageState, Slot};
@@ -916,5 +917,147 @@ fn a_fresh_start_writes_after_garbage_in_either_sector() {
     assert_eq!(
         journal(flash).read().record.map(|r| r.state),
         Some(state(5))
+    );
+}
+
+/// The first byte of position `p` of sector 0: what the binary search's
+/// probe of that position reads.
+fn probe(p: u32) -> core::ops::Range<u32> {
+    p * 256..p * 256 + 1
+}
+
+// A read glitch that outlasts the probe's three tries and then passes made
+// the binary search count a blank position as used, and the next append
+// went after a blank hole, where a clean boot's search cannot see it (found
+// by an adversarial review; the three tests below failed before the fix:
+// the scan and `blank_tail` end the used prefix at the highest position
+// that reads other than blank).
+
+/// A record an append put after a blank hole was lost to the next clean
+/// boot, and came back, above newer ones, at the next glitch.
+#[test]
+fn a_probe_glitch_leaves_no_record_for_a_later_glitch_to_bring_back() {
+    let mut j = journal(Flash::new(8192));
+    for i in 0..4 {
+        j.append(&state(i)).unwrap();
+    }
+    let mut f = j.into_inner();
+    // Exactly the three tries of the probe of position 8.
+    f.fail_reads(probe(8), ReadFault::Transient(3));
+    let mut j = journal(f);
+    j.append(&state(4)).unwrap();
+    j.append(&state(5)).unwrap();
+    let mut f = j.into_inner();
+    assert_eq!(
+        journal(&mut f).read().record.map(|r| r.state),
+        Some(state(5))
+    );
+    // At a later boot, the same glitch.
+    f.fail_reads(probe(8), ReadFault::Transient(3));
+    let l = journal(&mut f).read();
+    assert_eq!(l.record.map(|r| r.state), Some(state(5)));
+    // Nothing was written after a blank position.
+    let mut positions = Vec::new();
+    journal(&mut f).inspect(|p| positions.push(p.content));
+    let first_blank = positions
+        .iter()
+        .position(|c| *c == Content::Invalid(DecodeError::Blank))
+        .unwrap();
+    assert!(
+        positions[first_blank..16]
+            .iter()
+            .all(|c| *c == Content::Invalid(DecodeError::Blank)),
+        "a record after a blank hole in sector 0"
+    );
+}
+
+/// The same glitch at the boot's scan and at the append's own check scan:
+/// the append reported success for a record a clean boot did not find.
+#[test]
+fn an_append_after_a_probe_glitch_is_found_by_a_clean_boot() {
+    let mut j = journal(Flash::new(8192));
+    for i in 0..4 {
+        j.append(&state(i)).unwrap();
+    }
+    let base = j.into_inner();
+    let mut f = base.clone();
+    let start = f.reads_done();
+    for k in 0..3 {
+        f.fail_read_at(start + k);
+    }
+    assert!(!journal(&mut f).read().uncertain);
+    // The scan, then a free-position read and the write's two read-backs.
+    let check = f.reads_done() + 3;
+    let mut f = base.clone();
+    for k in (0..3).chain(check - start..check - start + 3) {
+        f.fail_read_at(start + k);
+    }
+    let mut j = journal(f);
+    let l = j.read();
+    assert!(!l.uncertain);
+    assert_eq!(l.record.map(|r| r.state), Some(state(3)));
+    assert!(j.append(&state(4)).is_ok());
+    let mut f = j.into_inner();
+    f.clear_read_faults();
+    assert_eq!(
+        journal(&mut f).read().record.map(|r| r.state),
+        Some(state(4)),
+        "a clean boot reads the state before a successful append"
+    );
+}
+
+/// On a whole device: a glitch on one probe of the metadata at the trial
+/// boot and another at a later boot rolled back an update the firmware had
+/// confirmed.
+#[test]
+fn two_metadata_read_glitches_do_not_undo_a_confirm() {
+    let mut d = Device::new(16384, DigestCheck);
+    d.factory(Slot::A, &test_image(Version::new(1, 0, 0, 0), 3000, 1));
+    assert_eq!(d.boot().unwrap().kind, BootKind::Fresh);
+    let opts = StageOptions {
+        tries: 1,
+        ..StageOptions::default()
+    };
+    d.stage(&test_image(Version::new(1, 1, 0, 0), 3000, 2), &opts)
+        .unwrap();
+    d.flash_mut().fail_reads(probe(8), ReadFault::Transient(3));
+    let t = d.boot().unwrap();
+    assert!(t.is_trial() && t.slot == Some(Slot::B), "{t:?}");
+    d.confirm().unwrap();
+    d.flash_mut().fail_reads(probe(8), ReadFault::Transient(3));
+    let b = d.boot().unwrap();
+    assert_eq!((b.slot, b.kind), (Some(Slot::B), BootKind::Normal), "{b:?}");
+    let st = d.read_state().unwrap();
+    assert_eq!(
+        (st.primary, st.slot(Slot::B).state),
+        (Some(Slot::B), ImageState::Confirmed)
+    );
+}
+
+/// The same glitch where a fresh start looks for the end of the garbage it
+/// writes after (`blank_tail`): the record goes right after the garbage,
+/// not after a blank hole.
+#[test]
+fn a_fresh_start_after_a_probe_glitch_writes_right_after_the_garbage() {
+    let mut base = Flash::new(8192);
+    base.set_contents(0, &[0x5A; 3 * 256]);
+    let mut dry = base.clone();
+    journal(&mut dry).read();
+    // The next read is `blank_tail`'s first probe, of position 8.
+    let k = dry.reads_done();
+    let mut f = base.clone();
+    for n in 0..3 {
+        f.fail_read_at(k + n);
+    }
+    let mut j = journal(f);
+    assert!(j.read().record.is_none());
+    j.append(&state(1)).unwrap();
+    let mut f = j.into_inner();
+    let mut positions = Vec::new();
+    journal(&mut f).inspect(|p| positions.push(p.content));
+    assert!(
+        matches!(positions[3], Content::Valid(_)),
+        "{:?}",
+        &positions[..10]
     );
 }
