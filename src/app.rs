@@ -26,8 +26,8 @@ use embedded_storage::nor_flash::NorFlash;
 use crate::context::{check_erasable, slot_err, Context, Layout};
 use crate::counter::{NoCounter, SecurityCounter};
 use crate::error::{Error, LayoutError};
-use crate::image::{ImageCheck, ImageInfo};
-use crate::journal::{Geometry, Journal};
+use crate::image::{ImageCheck, ImageError, ImageInfo};
+use crate::journal::{Geometry, Journal, READ_ATTEMPTS};
 use crate::machine::{self, Event, Refusal};
 use crate::state::{BootState, Reason, Slot, UpdateTag};
 use crate::status::Status;
@@ -272,11 +272,25 @@ where
 
     /// Checks the staged image from flash and, if it may boot, records it
     /// as pending with `tries` trial boots.
+    ///
+    /// A slot read that keeps failing (after [`READ_ATTEMPTS`] tries, as the
+    /// bootloader makes) is no verdict on the image: nothing is recorded,
+    /// the staging stays open, and `stage_finish` may be called again.
     pub fn stage_finish(&mut self, tries: u8) -> Result<ImageInfo, Error> {
         let (slot, force) = self.staging.ok_or(Refusal::NotStaging)?;
+        let mut checked = self.ctx.check(slot);
+        for _ in 1..READ_ATTEMPTS {
+            if checked != Err(ImageError::Flash) {
+                break;
+            }
+            checked = self.ctx.check(slot);
+        }
+        if checked == Err(ImageError::Flash) {
+            return Err(Error::Image(ImageError::Flash));
+        }
         self.staging = None;
         let st = self.guarded_state();
-        let info = match self.ctx.check(slot) {
+        let info = match checked {
             Ok(info) => info,
             Err(e) => {
                 self.fail(Reason::ImageInvalid, true, e.code())?;

@@ -1061,3 +1061,49 @@ fn a_fresh_start_after_a_probe_glitch_writes_right_after_the_garbage() {
         &positions[..10]
     );
 }
+
+/// A slot read that keeps failing when the staged image is checked is no
+/// verdict on the image (as at the bootloader): nothing is recorded, the
+/// staging stays open, and once the slot reads, `stage_finish` records it.
+/// A glitch that passes within the tries is not even seen.
+#[test]
+fn a_read_error_when_staging_ends_is_not_a_verdict() {
+    use abboot::flash::Shared;
+    use abboot::image::ImageError;
+    use abboot::Updater;
+    use std::cell::RefCell;
+
+    let mut d = Device::new(16384, DigestCheck);
+    d.factory(Slot::A, &test_image(Version::new(1, 0, 0, 0), 3000, 1));
+    d.boot().unwrap();
+    let layout = d.layout();
+    let b = slot_range(&d, Slot::B);
+    let image = test_image(Version::new(1, 1, 0, 0), 3000, 2);
+    let opts = StageOptions::default();
+    {
+        let cell = RefCell::new(d.flash_mut());
+        let mut u = Updater::new(Shared::new(&cell), Shared::new(&cell), layout, DigestCheck)
+            .unwrap()
+            .running(Slot::A);
+        cell.borrow_mut()
+            .fail_reads(b.clone(), ReadFault::Permanent);
+        assert_eq!(
+            u.stage(&image, &opts).map(|_| ()),
+            Err(Error::Image(ImageError::Flash))
+        );
+        cell.borrow_mut().clear_read_faults();
+        assert!(u.stage_finish(3).is_ok());
+    }
+    let st = d.read_state().unwrap();
+    assert_eq!((st.failure_count, st.check_error), (0, 0));
+    assert!(d.boot().unwrap().is_trial());
+
+    // Two failed reads, then the slot reads: staged as if nothing happened.
+    let mut d = Device::new(16384, DigestCheck);
+    d.factory(Slot::A, &test_image(Version::new(1, 0, 0, 0), 3000, 1));
+    d.boot().unwrap();
+    d.flash_mut().fail_reads(b, ReadFault::Transient(2));
+    d.stage(&image, &opts).unwrap();
+    assert_eq!(d.read_state().unwrap().failure_count, 0);
+    assert!(d.boot().unwrap().is_trial());
+}
