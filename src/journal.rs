@@ -82,7 +82,12 @@
 //! so each sector is a used prefix and a blank suffix. A boot finds the end
 //! of the prefix by binary search on a small probe of each position, then
 //! decodes backwards from there until a record is valid: a normal boot
-//! reads `O(log n)` probes and two records, whatever the sector size.
+//! reads `O(log n)` probes and two records, whatever the sector size. A
+//! probe that cannot be read counts as used (an ECC part fails a torn
+//! word); the prefix then ends at the highest position that reads other
+//! than blank when read whole, so that a read glitch that passes never
+//! sends an append past a blank hole, where a clean boot's search would
+//! not find it.
 //! [`Journal::inspect`] reads every position for diagnostics.
 
 use embedded_storage::nor_flash::NorFlash;
