@@ -29,6 +29,7 @@ use crate::error::{Error, LayoutError};
 use crate::image::{ImageCheck, ImageError, ImageInfo};
 use crate::journal::{Geometry, Journal, READ_ATTEMPTS};
 use crate::machine::{self, Event, Refusal};
+use crate::record::same_state;
 use crate::state::{BootState, Reason, Slot, UpdateTag};
 use crate::status::Status;
 
@@ -230,13 +231,30 @@ where
             return Err(Refusal::InvalidTries.into());
         }
         let tag = UpdateTag::from_slice(opts.tag).map_err(|_| Refusal::TagTooLong)?;
-        let st = self.guarded_state();
+        let mut st = self.guarded_state();
         if let (Some(d), false) = (opts.expected_digest, opts.force) {
             if st.rejected_digest == Some(d) {
                 return Err(Refusal::KnownBad.into());
             }
         }
         let target = self.target_for(&st)?;
+        // A state that names no primary (blank metadata: the bootloader's
+        // first record could not be written) records the running slot —
+        // told, and verified here — as the confirmed primary, in the record
+        // that starts the staging. Else the staged image, written but not
+        // finished (or aborted), would be the one image the bootloader
+        // finds and adopts as confirmed, untried, and the image that ran
+        // would be the next one erased.
+        if let (None, None, Some(running)) = (st.primary, machine::candidate(&st), self.running) {
+            let info = self.ctx.check(running)?;
+            st = machine::apply(
+                &st,
+                Event::Adopt {
+                    slot: running,
+                    info,
+                },
+            )?;
+        }
         if let Some(header) = opts.header {
             let region = self.ctx.layout.region(target);
             if let Some(info) = self.ctx.check.precheck(target, region, header)? {
@@ -278,6 +296,10 @@ where
     /// the staging stays open, and `stage_finish` may be called again.
     pub fn stage_finish(&mut self, tries: u8) -> Result<ImageInfo, Error> {
         let (slot, force) = self.staging.ok_or(Refusal::NotStaging)?;
+        // Refused before the staging is closed: a refusal changes nothing.
+        if tries == 0 {
+            return Err(Refusal::InvalidTries.into());
+        }
         let mut checked = self.ctx.check(slot);
         for _ in 1..READ_ATTEMPTS {
             if checked != Err(ImageError::Flash) {
@@ -398,10 +420,15 @@ fn load<M: NorFlash>(journal: &mut Journal<M>) -> BootState {
 }
 
 /// Applies `event` to the state on flash and persists the result; `Ok`
-/// means a boot's scan of the journal finds the new state.
+/// means a boot's scan of the journal finds the new state. An event that
+/// changes nothing (the epoch already recorded, the same tries) writes
+/// nothing: a firmware that says the same at every start wears nothing.
 fn transition<M: NorFlash>(journal: &mut Journal<M>, event: Event) -> Result<BootState, Error> {
-    let next = machine::apply(&load(journal), event)?;
-    journal.append(&next)?;
+    let now = journal.read().record.map(|r| r.state);
+    let next = machine::apply(&now.unwrap_or_default(), event)?;
+    if !now.is_some_and(|n| same_state(&n, &next)) {
+        journal.append(&next)?;
+    }
     Ok(next)
 }
 
@@ -448,7 +475,10 @@ impl<M: NorFlash> Control<M> {
         transition(&mut self.journal, Event::Abort).map(|_| ())
     }
 
-    /// Gives the unconfirmed image `tries` trial boots from now.
+    /// Gives the unconfirmed image `tries` trial boots from now: a service
+    /// override of the bounded trial (an operator grants more tries), not a
+    /// call for the image on trial, which would never be rolled back if it
+    /// made it at every start.
     pub fn set_tries(&mut self, tries: u8) -> Result<(), Error> {
         transition(&mut self.journal, Event::SetTries(tries)).map(|_| ())
     }

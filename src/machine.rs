@@ -115,6 +115,8 @@ pub enum Refusal {
     NothingToAbort,
     /// Tries must be at least 1.
     InvalidTries,
+    /// A firmware reason code for `mark_bad` outside 0..=127.
+    InvalidReason,
     /// The update tag is longer than [`UPDATE_TAG_LEN`](crate::state::UPDATE_TAG_LEN) bytes.
     TagTooLong,
     /// The image was rejected before (its digest is remembered); force to retry.
@@ -137,6 +139,7 @@ impl core::fmt::Display for Refusal {
             Refusal::NoTrial => "no image is on trial",
             Refusal::AlreadyConfirmed => "the running image is already confirmed",
             Refusal::NotOnTrial => "the running image is not the one on trial",
+            Refusal::InvalidReason => "a firmware reason code is 0..=127",
             Refusal::TrialInProgress => "an update is on trial; confirm or reject it first",
             Refusal::TargetRunning => "the target slot is the running slot",
             Refusal::RunningSlotUnknown => {
@@ -202,8 +205,11 @@ pub fn apply_mut(s: &mut BootState, event: Event) -> Result<(), Refusal> {
             check,
         } => reject_candidate(s, slot, reason, check)?,
         Event::MarkBad(code) => {
+            if code > 0x7F {
+                return Err(Refusal::InvalidReason);
+            }
             let slot = trial_slot(s).ok_or(Refusal::NoTrial)?;
-            reject(s, slot, Reason::App(code & 0x7F), true);
+            reject(s, slot, Reason::App(code), true);
         }
         Event::Fallback { to } => fallback(s, to)?,
         Event::Adopt { slot, info } => adopt(s, slot, &info)?,

@@ -447,14 +447,18 @@ fn the_running_slot_from_a_link_address_and_disagreement() {
     assert_eq!(cell.borrow().mutating_ops(), ops);
 }
 
-/// Metadata that names no bootable slot while an image verifies: the
-/// firmware staged an update with no state on flash (it knew its slot from
-/// the hand-off), the update failed its trials, and the running image —
-/// never recorded — boots again instead of recovery. The rejected update
-/// is never adopted.
+/// A firmware that stages with no state on flash (it knows its slot from
+/// the hand-off) records the image it runs from as the confirmed primary in
+/// the staging's first record: a failed update rolls back to it (before,
+/// the state named nothing that boots and the image was adopted again).
+/// Metadata that names no bootable slot while an image verifies (from
+/// another device, say): that image boots instead of recovery, and the
+/// rejected update is never adopted.
 #[test]
 fn an_unrecorded_image_that_verifies_is_adopted_not_recovery() {
     use abboot::flash::Shared;
+    use abboot::journal::Journal;
+    use abboot::state::BootState;
     use abboot::{Bootloader, Policy, Updater};
     use std::cell::RefCell;
 
@@ -489,7 +493,10 @@ fn an_unrecorded_image_that_verifies_is_adopted_not_recovery() {
     assert_eq!(boot().slot, Some(Slot::B));
     assert_eq!(boot().slot, Some(Slot::B));
     let d1 = boot();
-    assert_eq!((d1.slot, d1.kind), (Some(Slot::A), BootKind::Fresh));
+    assert_eq!(
+        (d1.slot, d1.kind, d1.reason),
+        (Some(Slot::A), BootKind::Rollback, Reason::TriesExhausted)
+    );
     assert_eq!(d1.fault, None);
     assert_eq!(d1.version, v(0));
     let d2 = boot();
@@ -498,18 +505,31 @@ fn an_unrecorded_image_that_verifies_is_adopted_not_recovery() {
         .unwrap()
         .status();
     assert_eq!(st.update, UpdateState::RolledBack);
-    let raw = {
-        let mut j = abboot::journal::Journal::new(Shared::new(&cell), layout.metadata).unwrap();
-        j.read().record.unwrap().state
-    };
+    let journal = || Journal::new(Shared::new(&cell), layout.metadata).unwrap();
+    let raw = journal().read().record.unwrap().state;
     assert_eq!(raw.primary, Some(Slot::A));
     assert_eq!(raw.rejected_digest, Some(staged.digest));
 
+    // A state that names nothing that boots, the update rejected: A is
+    // adopted, never the rejected B.
+    let nothing = BootState {
+        rejected_digest: Some(staged.digest),
+        ..BootState::default()
+    };
+    journal().append(&nothing).unwrap();
+    let d3 = boot();
+    assert_eq!((d3.slot, d3.kind), (Some(Slot::A), BootKind::Fresh));
+    assert_eq!(
+        journal().read().record.unwrap().state.primary,
+        Some(Slot::A)
+    );
+
     // With slot A's image gone too, the rejected update is not adopted.
+    journal().append(&nothing).unwrap();
     cell.borrow_mut()
         .set_contents(layout.slots[0].offset as usize, &[0u8; 256]);
-    let d3 = boot();
-    assert_eq!((d3.slot, d3.kind), (None, BootKind::Recovery));
+    let d4 = boot();
+    assert_eq!((d4.slot, d4.kind), (None, BootKind::Recovery));
 }
 
 /// Adoption stays within the security floor.
