@@ -1107,3 +1107,23 @@ fn a_read_error_when_staging_ends_is_not_a_verdict() {
     assert_eq!(d.read_state().unwrap().failure_count, 0);
     assert!(d.boot().unwrap().is_trial());
 }
+
+/// A probe glitch on blank metadata: still blank, and the first record
+/// goes to the first position.
+#[test]
+fn a_probe_glitch_on_blank_metadata_leaves_it_blank() {
+    let mut f = Flash::new(8192);
+    f.fail_reads(probe(8), ReadFault::Transient(3));
+    let mut j = journal(f);
+    let l = j.read();
+    assert!(l.blank && l.record.is_none() && !l.uncertain, "{l:?}");
+    j.append(&state(1)).unwrap();
+    let mut f = j.into_inner();
+    let mut positions = Vec::new();
+    journal(&mut f).inspect(|p| positions.push(p.content));
+    assert!(
+        matches!(positions[0], Content::Valid(_)),
+        "{:?}",
+        &positions[..10]
+    );
+}
