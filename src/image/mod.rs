@@ -90,11 +90,15 @@ pub enum ImageError {
     WrongHardware,
     /// The slot or buffer ends before the fixed image header does.
     Truncated,
+    /// The payload's entry is not one the board can start: a board check
+    /// (such as boards/common's vector table check: a stack pointer in the
+    /// board's RAM, a reset vector inside the signed payload) refused it.
+    BadEntry,
 }
 
 impl ImageError {
     /// Every error, in code order (code = index + 1).
-    pub const ALL: [ImageError; 13] = [
+    pub const ALL: [ImageError; 14] = [
         ImageError::Flash,
         ImageError::Blank,
         ImageError::BadMagic,
@@ -108,9 +112,10 @@ impl ImageError {
         ImageError::WrongLoadAddress,
         ImageError::WrongHardware,
         ImageError::Truncated,
+        ImageError::BadEntry,
     ];
 
-    /// The byte the status record stores for this error (1..=13; 0 is "none").
+    /// The byte the status record stores for this error (1..=14; 0 is "none").
     pub fn code(self) -> u8 {
         let mut i = 0;
         while i < Self::ALL.len() {
@@ -144,6 +149,7 @@ impl core::fmt::Display for ImageError {
             ImageError::WrongLoadAddress => "image linked for another load address",
             ImageError::WrongHardware => "image built for other hardware",
             ImageError::Truncated => "image header truncated",
+            ImageError::BadEntry => "payload entry (stack pointer, reset vector) not one the board can start",
         })
     }
 }

@@ -22,10 +22,9 @@ use abboot::boot::{Bootloader, Policy, VerifyPolicy};
 use abboot::counter::SecurityCounter;
 use abboot::flash::Shared;
 use abboot::handoff::Handoff;
-use abboot::image::ImageInfo;
-use abboot::Slot;
-use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
+use embedded_storage::nor_flash::NorFlash;
 
+use crate::check::{vector_table, BoardCheck};
 use crate::{handoff, XipBoard};
 
 /// Verify the image that boots at every boot (bit rot in the primary is
@@ -66,7 +65,7 @@ pub fn select<B: XipBoard>(flash: impl NorFlash, counter: impl SecurityCounter) 
         Shared::new(&flash),
         Shared::new(&flash),
         B::LAYOUT,
-        B::CHECK,
+        BoardCheck::<B>::new(),
         POLICY,
     )
     .ok()?
@@ -74,7 +73,8 @@ pub fn select<B: XipBoard>(flash: impl NorFlash, counter: impl SecurityCounter) 
     let decision = bootloader.select();
     // `select` has verified the image of the slot it returns (signature
     // unless `digest-only`, payload digest, hardware id, load address,
-    // header length) and, for a trial boot, counted the try on flash.
+    // header length, and the vector table: `BoardCheck`) and, for a trial
+    // boot, counted the try on flash.
     // Under `VerifyPolicy::Always` it also returns what that check found.
     let (slot, image) = (decision.slot?, decision.image?);
     let handoff = Handoff::from_decision(&decision)?;
@@ -84,51 +84,6 @@ pub fn select<B: XipBoard>(flash: impl NorFlash, counter: impl SecurityCounter) 
         nvic_words: B::NVIC_WORDS,
         handoff,
     })
-}
-
-/// The verified payload of `slot` as a vector table: its address (slot
-/// address + header length), if the payload is linked to run there and its
-/// first two words are a stack pointer in RAM and a Thumb reset handler
-/// inside the *signed payload*.
-///
-/// Both words and the reset handler are bounded by the end of the payload
-/// `select` verified (load address + `payload_len` from
-/// [`Decision::image`](abboot::boot::Decision::image)), not by the slot's
-/// end: the rest of the slot after the payload is unsigned (padding, an
-/// old image's tail), and a reset vector pointing there would run code no
-/// key signed. A payload too short to hold the two words is refused.
-///
-/// The payload is signed, so this only catches an image linked for other
-/// memory or built wrong; it is read through the flash driver, with no
-/// `unsafe`.
-fn vector_table<B: XipBoard>(
-    flash: &mut impl ReadNorFlash,
-    slot: Slot,
-    image: &ImageInfo,
-) -> Option<u32> {
-    let i = slot.index();
-    // No overflow: `LAYOUT` keeps the slots inside the address space, and
-    // the check keeps the header inside the slot.
-    let entry = B::SLOT_ADDRESS[i] + image.header_len;
-    // The check keeps the payload inside the slot too; `checked_add`
-    // anyway, so that a check that did not would be a refusal here.
-    let payload_end = entry.checked_add(image.payload_len)?;
-    let mut words = [0u8; 8];
-    if image.payload_len < words.len() as u32 {
-        return None;
-    }
-    flash
-        .read(B::SLOT_OFFSET[i] + image.header_len, &mut words)
-        .ok()?;
-    let [s0, s1, s2, s3, r0, r1, r2, r3] = words;
-    let sp = u32::from_le_bytes([s0, s1, s2, s3]);
-    let reset = u32::from_le_bytes([r0, r1, r2, r3]);
-    let linked_here = image.load_address == entry;
-    let sp_ok = sp > B::RAM_START && sp <= B::RAM_END && sp % 8 == 0;
-    // `reset - 1` is the handler's first instruction (Thumb bit set):
-    // `reset < payload_end` keeps its first 2 bytes inside the payload.
-    let reset_ok = reset & 1 == 1 && reset > entry && reset < payload_end;
-    (linked_here && sp_ok && reset_ok).then_some(entry)
 }
 
 impl Entry {
@@ -190,11 +145,13 @@ mod tests {
     use abboot::counter::NoCounter;
     use abboot::sim::SimFlash;
     use abboot::state::BootKind;
+    use abboot::Slot;
 
     /// Where slot A's payload (its vector table) is linked.
     const ENTRY: u32 = 0x0800_4100;
     const LEN: u32 = 1024;
-    const SP: u32 = Board::RAM_END;
+    /// The top of the stack: the end of RAM, below the hand-off.
+    const SP: u32 = Board::RAM_END - abboot::handoff::HANDOFF_LEN as u32;
     const RESET: u32 = ENTRY + 0x41;
 
     /// A signed image for slot A whose payload is `len` bytes starting
@@ -253,18 +210,41 @@ mod tests {
         assert!(entry.is_trial());
     }
 
+    /// A newer image in slot B that the vector table check refuses (its
+    /// reset vector past its payload; validly signed) beside A on a blank
+    /// journal: rejected before its trial, A boots at every reset (it was
+    /// tried, its try counted, and the board sat in recovery three resets
+    /// in a row).
+    #[test]
+    fn an_update_with_a_bad_vector_table_is_rejected_before_its_trial() {
+        let mut flash = SimFlash::<4, 4, 4096>::new(Board::FLASH_SIZE as usize);
+        flash.set_contents(Board::SLOT_OFFSET[0] as usize, &image(SP, RESET, LEN));
+        let b_entry = Board::LOAD_ADDRESS[1];
+        let b = image_for(Slot::B, 1, SP, b_entry + LEN + 1, LEN);
+        flash.set_contents(Board::SLOT_OFFSET[1] as usize, &b);
+        for _ in 0..4 {
+            let entry = select::<Board>(&mut flash, NoCounter).expect("boots");
+            assert_eq!((entry.handoff().slot, entry.is_trial()), (Slot::A, false));
+        }
+    }
+
     #[test]
     fn the_reset_handler_is_thumb_code() {
         assert!(boot(&image(SP, RESET - 1, LEN)).is_none());
     }
 
-    /// The stack pointer: above the RAM's start, at most its end, 8-aligned.
+    /// The stack pointer: above the RAM's start, at most the hand-off's
+    /// start (a stack above it would overwrite the hand-off with its first
+    /// push), 8-aligned.
     #[test]
-    fn the_stack_pointer_points_into_ram() {
+    fn the_stack_pointer_points_into_ram_below_the_handoff() {
         assert!(boot(&image(Board::RAM_START + 8, RESET, LEN)).is_some());
         assert!(boot(&image(Board::RAM_START, RESET, LEN)).is_none());
+        assert!(boot(&image(SP, RESET, LEN)).is_some());
+        assert!(boot(&image(SP + 8, RESET, LEN)).is_none());
+        assert!(boot(&image(Board::RAM_END, RESET, LEN)).is_none());
         assert!(boot(&image(Board::RAM_END + 8, RESET, LEN)).is_none());
-        assert!(boot(&image(Board::RAM_END - 4, RESET, LEN)).is_none());
+        assert!(boot(&image(SP - 4, RESET, LEN)).is_none());
     }
 
     /// A payload too short to hold both words is refused, even when the

@@ -30,7 +30,8 @@ use abboot::status::Status;
 use abboot::{Error, Slot};
 use embedded_storage::nor_flash::NorFlash;
 
-use crate::{handoff, Check, XipBoard};
+use crate::check::BoardCheck;
+use crate::{handoff, XipBoard};
 
 /// The firmware's reason code for a failed health check (`mark_bad`,
 /// 0..=127; shown in the status record as `App(1)`).
@@ -147,10 +148,10 @@ fn check_in<B: XipBoard, F: NorFlash, K: SecurityCounter>(
 }
 
 /// The firmware's [`Updater`]: metadata and slots through one fenced
-/// handle, with the board's image check ([`Check`]) and hardware counter
+/// handle, with the board's image check ([`BoardCheck`]) and hardware counter
 /// `K`.
-pub type FirmwareUpdater<'a, F, K> =
-    Updater<Shared<'a, FirmwareFlash<F>>, Shared<'a, FirmwareFlash<F>>, Check, K>;
+pub type FirmwareUpdater<'a, B, F, K> =
+    Updater<Shared<'a, FirmwareFlash<F>>, Shared<'a, FirmwareFlash<F>>, BoardCheck<B>, K>;
 
 /// The example health check: the bootloader says this image runs from the
 /// slot it is linked for, and the metadata, if it names a running slot,
@@ -176,8 +177,9 @@ pub fn updater<'a, B: XipBoard, F: NorFlash, K: SecurityCounter>(
     flash: &'a RefCell<FirmwareFlash<F>>,
     running: Option<Slot>,
     counter: K,
-) -> Result<FirmwareUpdater<'a, F, K>, Error> {
-    let updater = Updater::new(Shared::new(flash), Shared::new(flash), B::LAYOUT, B::CHECK)?
+) -> Result<FirmwareUpdater<'a, B, F, K>, Error> {
+    let check = BoardCheck::<B>::new();
+    let updater = Updater::new(Shared::new(flash), Shared::new(flash), B::LAYOUT, check)?
         .with_counter(counter);
     Ok(match running {
         Some(slot) => updater.running(slot),
@@ -264,6 +266,32 @@ mod tests {
             u.stage(&b, &opts).map(|_| ()),
             Err(Error::Refused(Refusal::RunningSlotUnknown))
         );
+    }
+
+    /// A validly signed image that the bootloader would not start (its
+    /// reset vector past its payload) is refused when it is staged, and A
+    /// keeps booting.
+    #[test]
+    fn the_updater_refuses_an_image_the_bootloader_would_not_start() {
+        let sp = Board::RAM_END - abboot::handoff::HANDOFF_LEN as u32;
+        let b_entry = Board::LOAD_ADDRESS[1];
+        let bad_b = crate::test_board::image_for(Slot::B, 1, sp, b_entry + 1024 + 1, 1024);
+        let mut flash = device();
+        let slot = |flash: &mut Flash| {
+            crate::boot::select::<Board>(flash, NoCounter).map(|e| e.handoff().slot)
+        };
+        assert_eq!(slot(&mut flash), Some(Slot::A));
+        {
+            let cell = RefCell::new(fence::<Board, _>(&mut flash));
+            let mut u = updater::<Board, _, _>(&cell, Some(Slot::A), NoCounter).unwrap();
+            assert_eq!(
+                u.stage(&bad_b, &StageOptions::default()).map(|_| ()),
+                Err(Error::Image(ImageError::BadEntry))
+            );
+        }
+        for _ in 0..4 {
+            assert_eq!(slot(&mut flash), Some(Slot::A));
+        }
     }
 
     /// A hardware counter that records what it is raised to.

@@ -40,6 +40,7 @@ use abboot::image::signed::{SignedCheck, TrustedKeys};
 use abboot::journal::Geometry;
 
 pub mod boot;
+pub mod check;
 #[cfg(feature = "digest-only")]
 pub mod digest;
 pub mod firmware;
@@ -141,15 +142,16 @@ pub trait XipBoard {
     const PROFILE: BoardProfile =
         BoardProfile::execute_in_place(Self::HARDWARE_ID, Self::SLOT_ADDRESS, Self::HEADER_LEN);
 
-    /// The image check the bootloader and the firmware use (and an
-    /// [`abboot::Updater`] should): the signed image check with the
-    /// trusted keys and [`Self::PROFILE`].
+    /// abboot's image check of the board: the signed image check with the
+    /// trusted keys and [`Self::PROFILE`]. The bootloader and the firmware
+    /// run it inside [`check::BoardCheck`], which adds the vector table.
     #[cfg(not(feature = "digest-only"))]
     const CHECK: Check = SignedCheck::new(TrustedKeys::new(Self::TRUSTED_KEYS), Self::PROFILE);
 
-    /// The image check the bootloader and the firmware use (and an
-    /// [`abboot::Updater`] should): with feature `digest-only`, the
-    /// payload's SHA-256 and [`Self::PROFILE`], no signature.
+    /// abboot's image check of the board: with feature `digest-only`, the
+    /// payload's SHA-256 and [`Self::PROFILE`], no signature. The
+    /// bootloader and the firmware run it inside [`check::BoardCheck`],
+    /// which adds the vector table.
     #[cfg(feature = "digest-only")]
     const CHECK: Check = digest::ProfiledDigestCheck::new(Self::PROFILE);
 }

@@ -46,11 +46,13 @@ pub fn image_for(slot: Slot, minor: u8, sp: u32, reset: u32, len: u32) -> Vec<u8
 }
 
 /// A 1 KiB image for `slot` that the vector table check accepts (stack
-/// at the RAM's end, reset handler just past the table), version
+/// at the top of RAM below the hand-off, reset handler just past the
+/// table), version
 /// 1.`minor`, security counter `counter`.
 pub fn bootable(slot: Slot, minor: u8, counter: u32) -> Vec<u8> {
     let reset = Board::LOAD_ADDRESS[slot.index()] + 0x41;
-    image_with_counter(slot, minor, counter, Board::RAM_END, reset, 1024)
+    let sp = Board::RAM_END - abboot::handoff::HANDOFF_LEN as u32;
+    image_with_counter(slot, minor, counter, sp, reset, 1024)
 }
 
 /// [`image_for`] with security counter `counter`.

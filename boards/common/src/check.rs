@@ -1,0 +1,115 @@
+//! The board's image check: abboot's check of the image
+//! ([`XipBoard::CHECK`]: signature or digest, header, fit, profile), then
+//! the payload's first two words as this board's vector table. The
+//! bootloader and the firmware's updater run the same check, so an image
+//! the bootloader would not jump to is refused when it is staged, and
+//! rejected before its trial rather than found out after the try is
+//! counted (a signed image built for other memory left the device in
+//! recovery three resets in a row).
+
+use core::marker::PhantomData;
+
+use abboot::flash::Region;
+use abboot::handoff::HANDOFF_LEN;
+use abboot::image::{ImageCheck, ImageError, ImageInfo};
+use abboot::Slot;
+use embedded_storage::nor_flash::ReadNorFlash;
+
+use crate::{Check, XipBoard};
+
+/// Board `B`'s image check: [`XipBoard::CHECK`], then [`vector_table`]
+/// ([`ImageError::BadEntry`] when it refuses).
+pub struct BoardCheck<B> {
+    check: Check,
+    board: PhantomData<B>,
+}
+
+impl<B: XipBoard> BoardCheck<B> {
+    /// The check of board `B`.
+    pub const fn new() -> Self {
+        Self {
+            check: B::CHECK,
+            board: PhantomData,
+        }
+    }
+}
+
+impl<B: XipBoard> Default for BoardCheck<B> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<B: XipBoard, F: ReadNorFlash> ImageCheck<F> for BoardCheck<B> {
+    fn check(
+        &mut self,
+        flash: &mut F,
+        slot: Slot,
+        region: Region,
+    ) -> Result<ImageInfo, ImageError> {
+        // The result stays in place rather than moving through `?`.
+        let checked = self.check.check(flash, slot, region);
+        if let Ok(info) = &checked {
+            vector_table::<B>(flash, slot, info).ok_or(ImageError::BadEntry)?;
+        }
+        checked
+    }
+
+    fn precheck(
+        &mut self,
+        slot: Slot,
+        region: Region,
+        header: &[u8],
+    ) -> Result<Option<ImageInfo>, ImageError> {
+        ImageCheck::<F>::precheck(&mut self.check, slot, region, header)
+    }
+}
+
+/// The verified payload of `slot` as a vector table: its address (slot
+/// address + header length), if the payload is linked to run there and its
+/// first two words are a stack pointer in RAM and a Thumb reset handler
+/// inside the *signed payload*.
+///
+/// Both words and the reset handler are bounded by the end of the payload
+/// `select` verified (load address + `payload_len` from
+/// [`Decision::image`](abboot::boot::Decision::image)), not by the slot's
+/// end: the rest of the slot after the payload is unsigned (padding, an
+/// old image's tail), and a reset vector pointing there would run code no
+/// key signed. A payload too short to hold the two words is refused.
+///
+/// The payload is signed, so this only catches an image linked for other
+/// memory or built wrong; it is read through the flash driver, with no
+/// `unsafe`.
+pub(crate) fn vector_table<B: XipBoard>(
+    flash: &mut impl ReadNorFlash,
+    slot: Slot,
+    image: &ImageInfo,
+) -> Option<u32> {
+    let i = slot.index();
+    // No overflow: `LAYOUT` keeps the slots inside the address space, and
+    // the check keeps the header inside the slot.
+    let entry = B::SLOT_ADDRESS[i] + image.header_len;
+    // The check keeps the payload inside the slot too; `checked_add`
+    // anyway, so that a check that did not would be a refusal here.
+    let payload_end = entry.checked_add(image.payload_len)?;
+    let mut words = [0u8; 8];
+    if image.payload_len < words.len() as u32 {
+        return None;
+    }
+    flash
+        .read(B::SLOT_OFFSET[i] + image.header_len, &mut words)
+        .ok()?;
+    let [s0, s1, s2, s3, r0, r1, r2, r3] = words;
+    let sp = u32::from_le_bytes([s0, s1, s2, s3]);
+    let reset = u32::from_le_bytes([r0, r1, r2, r3]);
+    let linked_here = image.load_address == entry;
+    // The top of RAM is the hand-off (`crate::handoff`): a stack that
+    // starts above it would overwrite it with its first push, before the
+    // firmware reads it.
+    let top = B::RAM_END.wrapping_sub(HANDOFF_LEN as u32);
+    let sp_ok = sp > B::RAM_START && sp <= top && sp % 8 == 0;
+    // `reset - 1` is the handler's first instruction (Thumb bit set):
+    // `reset < payload_end` keeps its first 2 bytes inside the payload.
+    let reset_ok = reset & 1 == 1 && reset > entry && reset < payload_end;
+    (linked_here && sp_ok && reset_ok).then_some(entry)
+}
