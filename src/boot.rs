@@ -430,30 +430,24 @@ where
         // The journal's floor rose at a confirm whose own raise of the
         // counter may have been cut: catch up before the jump. A failed
         // raise is tried again at the next boot; an unreadable counter is
-        // not raised. Never above the counter of the image that boots, as
-        // this boot verified it, and only for a confirmed image: a record
-        // alone could otherwise raise the one-time counter to its end (and
-        // then nothing boots), or raise it at a trial boot (and the way
-        // back no longer boots). Under `TrialOnly` the image is checked
-        // here, once, when a raise is due (and can do something: a used-up
-        // counter is not raised, and no verify is spent on it).
-        let raises = K::RAISES && self.floor_on_flash;
-        if let (Some(s), Some(h), true) = (slot, self.hardware, raises) {
-            let recorded = st.slot(s);
-            let due = st.min_security_counter > h && self.counter.remaining() != Some(0);
-            if due && recorded.state == ImageState::Confirmed {
-                if let Ok(c) = self.check(s) {
-                    let target = st.min_security_counter.min(c.security_counter);
-                    if c.digest == recorded.digest && target > h {
-                        let _ = self.counter.raise(target);
-                    }
-                }
-            }
-        }
+        // not raised. Only at the boot of a confirmed image this boot
+        // verified, and never above its verified counter: a record alone
+        // could otherwise raise the one-time counter to its end (and then
+        // nothing boots), or raise it at a trial boot (and the way back no
+        // longer boots). Under `TrialOnly` a normal boot verifies nothing,
+        // so the bootloader does not catch up: the firmware's confirm
+        // raises the counter, and the journal's floor holds meanwhile.
         let image = slot.and_then(|s| match self.checked[s.index() & 1] {
             Some(Ok(i)) => Some(i),
             _ => None,
         });
+        let confirmed = slot.is_some_and(|s| st.slot(s).state == ImageState::Confirmed);
+        if let (Some(c), Some(h), true) = (image, self.hardware, confirmed && self.floor_on_flash) {
+            let target = st.min_security_counter.min(c.security_counter);
+            if target > h {
+                let _ = self.counter.raise(target);
+            }
+        }
         Decision {
             slot,
             kind,

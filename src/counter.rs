@@ -40,11 +40,6 @@ pub enum CounterError {
 
 /// A monotonic counter that firmware cannot lower.
 pub trait SecurityCounter {
-    /// Whether raising can change anything: `false` for [`NoCounter`], so
-    /// that the bootloader does not verify an image under
-    /// `VerifyPolicy::TrialOnly` only to raise a counter that is not there.
-    const RAISES: bool = true;
-
     /// The counter's value.
     fn read(&mut self) -> Result<u32, CounterError>;
 
@@ -65,8 +60,6 @@ pub trait SecurityCounter {
 pub struct NoCounter;
 
 impl SecurityCounter for NoCounter {
-    const RAISES: bool = false;
-
     fn read(&mut self) -> Result<u32, CounterError> {
         Ok(0)
     }
@@ -77,8 +70,6 @@ impl SecurityCounter for NoCounter {
 }
 
 impl<T: SecurityCounter + ?Sized> SecurityCounter for &mut T {
-    const RAISES: bool = T::RAISES;
-
     fn read(&mut self) -> Result<u32, CounterError> {
         T::read(self)
     }

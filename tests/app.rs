@@ -288,7 +288,8 @@ fn image_error_codes_round_trip() {
         assert_eq!(ImageError::from_code(e.code()), Some(e));
     }
     assert_eq!(ImageError::from_code(0), None);
-    assert_eq!(ImageError::from_code(14), None);
+    assert_eq!(ImageError::from_code(14), Some(ImageError::BadEntry));
+    assert_eq!(ImageError::from_code(15), None);
 }
 
 /// The decision carries what the bootloader needs to load the image, and a

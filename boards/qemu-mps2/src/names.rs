@@ -83,6 +83,7 @@ pub fn image_error(e: ImageError) -> &'static str {
         ImageError::WrongLoadAddress => "WrongLoadAddress",
         ImageError::WrongHardware => "WrongHardware",
         ImageError::Truncated => "Truncated",
+        ImageError::BadEntry => "BadEntry",
     }
 }
 
@@ -104,6 +105,8 @@ pub fn refusal(r: Refusal) -> &'static str {
         Refusal::OutOfSlot => "OutOfSlot",
         Refusal::Misaligned => "Misaligned",
         Refusal::RunningSlotUnknown => "RunningSlotUnknown",
+        Refusal::NotOnTrial => "NotOnTrial",
+        Refusal::InvalidReason => "InvalidReason",
     }
 }
 
