@@ -149,7 +149,9 @@ impl core::fmt::Display for ImageError {
             ImageError::WrongLoadAddress => "image linked for another load address",
             ImageError::WrongHardware => "image built for other hardware",
             ImageError::Truncated => "image header truncated",
-            ImageError::BadEntry => "payload entry (stack pointer, reset vector) not one the board can start",
+            ImageError::BadEntry => {
+                "payload entry (stack pointer, reset vector) not one the board can start"
+            }
         })
     }
 }
