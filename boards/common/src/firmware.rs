@@ -253,10 +253,17 @@ mod tests {
         let cell = RefCell::new(fence::<Board, _>(device()));
         let mut u = updater::<Board, _, _>(&cell, Some(Slot::A), NoCounter).unwrap();
         assert_eq!(u.target(), Ok(Slot::B));
+        // Refused from its header, before anything is written: slot B
+        // stays blank.
         assert_eq!(
             u.stage(&a_new, &opts).map(|_| ()),
             Err(Error::Image(ImageError::WrongLoadAddress))
         );
+        let mut head = [0u8; 256];
+        cell.borrow_mut()
+            .read(Board::SLOT_OFFSET[1], &mut head)
+            .unwrap();
+        assert_eq!(head, [0xFF; 256], "slot B written before the refusal");
         let info = u.stage(&b, &opts).unwrap();
         assert_eq!(info.version, Version::new(1, 1, 0, 0));
 
