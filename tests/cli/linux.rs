@@ -509,7 +509,9 @@ fn parallel_writers_take_turns() {
     ok(rig.run(&["init"]));
     ok(rig.run(&["stage", "--image", &v2]));
     let before = records(&rig).len();
-    let children: Vec<_> = (1..=8)
+    // Eight values, none of them the staged 3: each one changes the state
+    // (a set-tries to the value on flash writes nothing).
+    let children: Vec<_> = (4..=11)
         .map(|i| {
             rig.cmd(&["set-tries", "--tries", &i.to_string()])
                 .stdout(Stdio::piped())
@@ -1075,9 +1077,12 @@ fn pubkey_formats_carry_the_key_id() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// mark-active on a slot whose image was rolled back: it verifies, so it
-/// boots on trial once; unconfirmed, the device returns to the primary.
-/// Every refusal of mark-active changes nothing.
+/// mark-active on a slot whose image was rolled back: refused unless
+/// forced; forced, it verifies, so it boots on trial once; unconfirmed,
+/// the device returns to the primary. Not on the slot on trial. Every
+/// refusal of mark-active changes nothing (found wanting by an adversarial
+/// review: it re-armed the rolled-back image unforced, and re-armed the
+/// trial slot, after which `stage` wrote the slot the system ran from).
 #[test]
 fn mark_active_for_service_work() {
     let rig = Rig::new("linux_mark_active");
@@ -1106,10 +1111,32 @@ fn mark_active_for_service_work() {
     assert_eq!(rig.boot(), "A"); // its one try used: rolled back
     assert_eq!(rig.status()["slots"]["B"]["state"], "rejected");
 
-    let text = ok(rig.run(&["mark-active", "--slot", "b", "--tries", "1"]));
+    // Rolled back: armed again only when forced (promise 6), as `stage`
+    // refuses it.
+    let before = rig.snapshot();
+    fails(
+        rig.run(&["mark-active", "--slot", "b", "--tries", "1"]),
+        "b.img",
+        "was rolled back before (last reason: TriesExhausted); give --force",
+    );
+    assert_eq!(rig.snapshot(), before);
+    let text = ok(rig.run(&["mark-active", "--slot", "b", "--tries", "1", "--force"]));
     assert!(text.contains("boots next on trial"), "{text}");
-    assert_eq!(rig.status()["slots"]["B"]["state"], "pending");
+    let st = rig.status();
+    assert_eq!(st["slots"]["B"]["state"], "pending");
+    // A new update: the last one's reason is no longer its story.
+    assert_eq!(st["last_reason"], "None", "{st}");
     assert_eq!(rig.boot(), "B");
+    // On trial now: mark-active on it is refused (it would make it
+    // pending again, and the state name A as running).
+    let before = rig.snapshot();
+    fails(
+        rig.run(&["mark-active", "--slot", "b", "--tries", "3"]),
+        "meta.bin",
+        "slot B is on trial",
+    );
+    assert_eq!(rig.snapshot(), before);
+    assert_eq!(rig.status()["status"]["running"], "B");
     assert_eq!(rig.boot(), "A");
 
     // --json on a failure: the error as JSON on standard output, the line
@@ -1492,4 +1519,26 @@ fn init_force_replaces_content_that_is_not_a_journal() {
     let st = rig.status();
     assert_eq!(st["slots"]["A"]["state"], "confirmed");
     assert_eq!(rig.boot(), "A");
+}
+
+/// A control command that changes nothing writes nothing and says so:
+/// `"changed": false` (it said `true` once the library stopped writing an
+/// unchanged state; found by an adversarial review).
+#[test]
+fn an_unchanged_state_is_reported_unchanged() {
+    let rig = Rig::new("linux_unchanged");
+    let v1 = rig.image("1.0.0", 20_000);
+    let v2 = rig.image("1.1.0", 20_000);
+    rig.factory(&v1);
+    ok(rig.run(&["init"]));
+    ok(rig.run(&["stage", "--image", &v2, "--tries", "3"]));
+    let before = rig.snapshot();
+    let v: Value =
+        serde_json::from_str(&ok(rig.run(&["set-tries", "--tries", "3", "--json"]))).unwrap();
+    assert_eq!(rig.snapshot(), before, "set-tries to the same value wrote");
+    assert_eq!(v["changed"], false, "{v}");
+    let v: Value =
+        serde_json::from_str(&ok(rig.run(&["set-tries", "--tries", "2", "--json"]))).unwrap();
+    assert_eq!(v["changed"], true, "{v}");
+    assert!(rig.snapshot() != before);
 }

@@ -450,7 +450,8 @@ fn change(t: &MetadataFile, op: Op) -> Result<Report, Error> {
             done_text(op, &old, &new),
             json!({
                 "command": name,
-                "changed": true,
+                // A change to what the state already says writes nothing.
+                "changed": before.record.map(|r| r.state) != Some(new),
                 "file": file.display().to_string(),
                 "next_boot": next_boot(&new).0,
                 "status": status_value(&Status::from_state(&new)),

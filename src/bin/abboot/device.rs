@@ -19,7 +19,7 @@ use abboot::image::{ImageCheck, ImageError, ImageInfo};
 use abboot::journal::{Journal, Loaded};
 use abboot::machine;
 use abboot::sim::file::FileFlash;
-use abboot::state::{BootState, ImageState, Slot, SlotInfo, UpdateState};
+use abboot::state::{BootState, ImageState, Reason, Slot, SlotInfo, UpdateState};
 use abboot::status::Status;
 use abboot::{Bootloader, Layout, Policy, StageOptions, Updater};
 use clap::Args;
@@ -28,6 +28,7 @@ use serde_json::json;
 
 use crate::config::{self, Metadata, MetadataArgs, SlotArgs, Slots};
 use crate::control::{next_boot, outcome_text, slot_state_text, status_value, tries_value};
+use crate::inspect::reason_text;
 use crate::journal_file::{self, Access, JournalTask, Opened};
 use crate::mem::MemFlash;
 use crate::num::hex;
@@ -88,6 +89,10 @@ pub struct MarkActiveArgs {
     /// Trial boots, when the slot's image is not confirmed.
     #[arg(long, value_parser = tries_value, default_value = "1", value_name = "N")]
     pub tries: u8,
+    /// Arm an image that was rolled back before (its digest is the one
+    /// the state remembers as rejected).
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub metadata: MetadataArgs,
     #[command(flatten)]
@@ -814,6 +819,7 @@ struct MarkActive<'a> {
     slots: &'a Slots,
     slot: Slot,
     tries: u8,
+    force: bool,
 }
 
 impl JournalTask for MarkActive<'_> {
@@ -850,6 +856,32 @@ impl JournalTask for MarkActive<'_> {
                 ),
             ));
         }
+        // The slot on trial runs now: re-arming it would make it pending
+        // again, so that nothing is on trial, the state names the other
+        // slot as running, `confirm` from it says "already confirmed" and
+        // the next `stage` writes the slot the system runs from.
+        if matches!(old.slot(s).state, ImageState::Trial { .. }) {
+            return Err(Error::file(
+                self.path,
+                format_args!(
+                    "slot {s} is on trial ({}); confirm or mark-bad it, or give it more tries \
+                     with set-tries; nothing changed",
+                    slot_state_text(&old, s)
+                ),
+            ));
+        }
+        // Promise 6: a rolled-back image is armed again only when forced,
+        // as `stage` refuses it.
+        if old.rejected_digest == Some(info.digest) && !self.force {
+            return Err(Error::file(
+                file,
+                format_args!(
+                    "slot {s}'s image was rolled back before (last reason: {}); give --force to \
+                     arm it again; nothing changed",
+                    reason_text(old.last_reason)
+                ),
+            ));
+        }
         if let Some(c) = machine::candidate(&old).filter(|&c| c != s) {
             return Err(Error::file(
                 self.path,
@@ -880,6 +912,10 @@ impl JournalTask for MarkActive<'_> {
                 data_epoch: info.data_epoch,
             };
             new.update = UpdateState::Staged;
+            // A new update starts, as at `stage`: the last one's reason
+            // and check error are no longer its story.
+            new.last_reason = Reason::None;
+            new.check_error = 0;
             if new.rollback == Some(s) {
                 new.rollback = None;
             }
@@ -912,6 +948,7 @@ pub fn mark_active(a: &MarkActiveArgs) -> Result<Report, Error> {
             slots: &slots,
             slot: s,
             tries: a.tries,
+            force: a.force,
         },
     )?;
     let changed = old != new;
