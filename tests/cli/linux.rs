@@ -1542,3 +1542,50 @@ fn an_unchanged_state_is_reported_unchanged() {
     assert_eq!(v["changed"], true, "{v}");
     assert!(rig.snapshot() != before);
 }
+
+/// What `status` says boots next is what the bootloader boots, also when
+/// the newer image's security counter is below the floor: `init` makes the
+/// older image (counter 5) the primary and the newer one (counter 1)
+/// pending, which the bootloader rejects as a downgrade (the prediction
+/// said "trial" of it; found by an adversarial review).
+#[test]
+fn the_next_boot_prediction_holds_a_candidate_to_the_floor() {
+    let rig = Rig::new("linux_next_boot_floor");
+    let sign = |version: &str, counter: &str, name: &str| {
+        fs::write(
+            rig.path(&format!("fw-{name}")),
+            super::noise(u32::from(name.as_bytes()[0]), 20_000),
+        )
+        .unwrap();
+        ok(rig.raw(&[
+            "sign",
+            "--key",
+            "k.pem",
+            "--in",
+            &format!("fw-{name}"),
+            "--out",
+            name,
+            "--version",
+            version,
+            "--hardware-id",
+            "7",
+            "--load-address",
+            "0",
+            "--header-len",
+            "0x200",
+            "--security-counter",
+            counter,
+        ]));
+    };
+    sign("2.0.0", "1", "a.bin");
+    sign("1.0.0", "5", "b.bin");
+    rig.factory("a.bin");
+    let bytes = fs::read(rig.path("b.bin")).unwrap();
+    let mut slot = fs::read(rig.path("b.img")).unwrap();
+    slot[..bytes.len()].copy_from_slice(&bytes);
+    fs::write(rig.path("b.img"), slot).unwrap();
+    ok(rig.run(&["init"]));
+    let st = rig.status();
+    assert_eq!(st["next_boot"], "B", "{st}");
+    assert_eq!(rig.boot(), "B");
+}

@@ -164,7 +164,10 @@ fn slot_json(st: &BootState, s: Slot) -> SlotJson {
 /// The slot the next boot takes if the images still verify, and why.
 pub fn next_boot(st: &BootState) -> (Option<Slot>, Option<&'static str>) {
     if let Some(c) = machine::candidate(st) {
-        if st.slot(c).state.tries() > 0 {
+        // Below the floor, the bootloader rejects it as a downgrade (from
+        // what the record says; its own check may refuse it for more).
+        let c_info = st.slot(c);
+        if c_info.state.tries() > 0 && c_info.security_counter >= st.min_security_counter {
             return (Some(c), Some("trial"));
         }
         return (st.primary, st.primary.map(|_| "rollback"));
