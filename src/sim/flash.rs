@@ -727,9 +727,12 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
 
     /// Overwrites raw bytes at `offset`, ignoring NOR rules, to plant
     /// garbage or a prepared image. The bytes read back exactly: weak bits
-    /// and ECC damage in the touched words are cleared. Written-since-erase
-    /// flags and weak sectors are left as they were (planting is not a
-    /// program or erase operation).
+    /// and ECC damage in the touched words are cleared. A touched word that
+    /// is not all erased counts as written since its last erase, as a
+    /// factory-programmed word does: in write-once mode a program over it
+    /// is refused until an erase (a word of planted content could once be
+    /// programmed again, which an ECC part refuses). Weak sectors are left
+    /// as they were (planting is not an erase).
     /// Needs no power and counts nothing.
     ///
     /// # Panics
@@ -750,6 +753,8 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
         self.weak[offset..end].fill(0);
         for word in Self::words(offset..end) {
             self.ecc_bad[word] = false;
+            let stored = word * WRITE..(word + 1) * WRITE;
+            self.written[word] = self.data[stored].iter().any(|&b| b != self.erased);
         }
     }
 
@@ -1737,10 +1742,15 @@ mod tests {
         assert_eq!(read_vec(&mut flash, 0, 16), [0xAB; 16]);
         assert_eq!(flash.mutating_ops(), ops);
         assert_eq!(flash.stats().writes, stats.writes);
-        // Written flags are untouched: the cut word stays written.
+        // Planted content counts as written, as factory content does on an
+        // ECC part: programming over it is refused until an erase; planted
+        // erased bytes are free again.
         assert!(flash.written[0]);
         assert!(!flash.written[4]);
         flash.set_contents(32, &[0x12; 8]);
+        assert!(flash.written[4]);
+        assert_eq!(flash.write(32, &[0x10; 8]), Err(SimError::WriteTwice));
+        flash.set_contents(32, &[0xFF; 8]);
         assert!(!flash.written[4]);
         flash.write(32, &[0x10; 8]).unwrap();
         assert_eq!(read_vec(&mut flash, 32, 8), [0x10; 8]);

@@ -354,6 +354,19 @@ impl Harness {
         let log = dry.accesses();
         dry.log_accesses(false);
         let ops: Vec<Access> = log.iter().copied().filter(|a| a.op.is_some()).collect();
+        // Only what goes through the device's calls is logged, and so cut:
+        // a scenario that writes the part itself (`flash_mut`, `rig`) would
+        // be reported as swept while those operations never were.
+        let made = dry.mutating_ops().saturating_sub(start);
+        if made != ops.len() as u64 {
+            let what = format!(
+                "the scenario made {made} flash operations, {} of them through the device's \
+                 calls: the others (through flash_mut, meta_mut, slot_flash_mut or rig) \
+                 cannot be cut; make them through the device",
+                ops.len()
+            );
+            return Err(fail(Fault::None, what, &dry.trace));
+        }
         let layout = device.layout();
         let in_metadata = |a: &Access| {
             let meta_part = 0;
