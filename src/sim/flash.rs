@@ -84,6 +84,11 @@
 //!   looks blank, and a check for blank passes, but it is weak (next
 //!   section).
 //!
+//! An erase of several sectors is cut in one of them, as a driver erases
+//! them one after the other: the sectors before it are erased (and sound),
+//! that one is cut by the mode, and the ones after it are untouched. Which
+//! sector the cut hits comes from the seed.
+//!
 //! A mode that does not fit the operation degrades to the one that does:
 //! `Torn` on an erase acts as `HalfErase`, `HalfErase` and
 //! `BlankHalfErase` on a write as `Torn` (see [`CutMode::effective`]). In
@@ -99,8 +104,8 @@
 //! short of a full erase, even where every bit already reads erased: the
 //! part never finished its erase-verify. Every erase cut by
 //! [`CutMode::HalfErase`], [`CutMode::Unstable`] or
-//! [`CutMode::BlankHalfErase`] (not [`CutMode::Lost`]) marks each sector
-//! it covers *weak* ([`SimFlash::is_weak_sector`]) until the next complete
+//! [`CutMode::BlankHalfErase`] (not [`CutMode::Lost`]) marks the sector it
+//! hits *weak* ([`SimFlash::is_weak_sector`]) until the next complete
 //! erase of that sector. A program into a weak sector may read back wrong:
 //! each word a write completes there, if it programmed at least one bit
 //! that was not stably programmed, has a 1 in 4 chance that a random
@@ -929,7 +934,25 @@ impl<const READ: usize, const WRITE: usize, const ERASE: usize> SimFlash<READ, W
             Some(CutMode::Lost) => return,
             Some(mode) => mode,
         };
-        // Every other cut leaves the sectors weak, blank-looking or not.
+        // Drivers erase a range sector by sector: a cut leaves the sectors
+        // before the one it hits erased, that one cut, and the ones after
+        // it untouched (a part that erases a whole block at once is the
+        // case of a range one sector long).
+        let (range, words, sectors) = if sectors.len() > 1 {
+            let hit = sectors.start + (self.rng.next_u64() % sectors.len() as u64) as usize;
+            let done = range.start..hit * ERASE;
+            let done_words = Self::words(done.clone());
+            self.data[done.clone()].fill(self.erased);
+            self.weak[done].fill(0);
+            self.written[done_words.clone()].fill(false);
+            self.ecc_bad[done_words].fill(false);
+            self.weak_sector[sectors.start..hit].fill(false);
+            let cut = hit * ERASE..(hit + 1) * ERASE;
+            (cut.clone(), Self::words(cut), hit..hit + 1)
+        } else {
+            (range, words, sectors)
+        };
+        // Every other cut leaves the sector weak, blank-looking or not.
         self.weak_sector[sectors].fill(true);
         if mode == CutMode::BlankHalfErase {
             // Every bit reached the erased level; no bit is left in between.
@@ -1453,10 +1476,50 @@ mod tests {
             };
             let torn = run(CutMode::Torn);
             assert_eq!(torn, run(CutMode::HalfErase));
-            // Both sectors were hit.
-            assert!(torn[..64].iter().any(|&b| b != 0));
-            assert!(torn[64..].iter().any(|&b| b != 0));
+            // The sectors before the one the cut hit are erased, the ones
+            // after it untouched, the hit one half erased.
+            let hit = (0..2).find(|s| torn[s * 64..][..64].iter().any(|&b| b != 0xFF && b != 0));
+            let hit = hit.unwrap_or_else(|| panic!("seed {seed}: no sector half erased"));
+            assert!(torn[..hit * 64].iter().all(|&b| b == 0xFF));
+            assert!(torn[(hit + 1) * 64..].iter().all(|&b| b == 0));
         }
+    }
+
+    /// A cut erase of several sectors, as a driver erases them one after
+    /// the other: before the sector the cut hits, erased and sound; that
+    /// one weak; after it, untouched. Over seeds, the cut hits each.
+    #[test]
+    fn a_cut_erase_of_several_sectors_stops_at_one() {
+        let mut hits = [0u32; 4];
+        for seed in 0..64 {
+            for mode in [
+                CutMode::HalfErase,
+                CutMode::Unstable,
+                CutMode::BlankHalfErase,
+            ] {
+                let mut flash = Small::new(256).seed(seed);
+                flash.set_contents(0, &[0; 256]);
+                flash.cut_at(0, mode);
+                assert_eq!(flash.erase(0, 256), Err(SimError::PowerLoss));
+                flash.power_on();
+                let weak: Vec<usize> = (0..4)
+                    .filter(|s| flash.is_weak_sector(*s as u32 * 64))
+                    .collect();
+                assert_eq!(weak.len(), 1, "{mode:?} seed {seed}: {weak:?}");
+                let hit = weak[0];
+                hits[hit] += 1;
+                let c = flash.contents();
+                assert!(
+                    c[..hit * 64].iter().all(|&b| b == 0xFF),
+                    "{mode:?}: erased before"
+                );
+                assert!(
+                    c[(hit + 1) * 64..].iter().all(|&b| b == 0),
+                    "{mode:?}: untouched after"
+                );
+            }
+        }
+        assert!(hits.iter().all(|&n| n > 0), "{hits:?}");
     }
 
     #[test]
@@ -2204,9 +2267,11 @@ mod tests {
                 CutMode::Torn,
             ] {
                 let mut flash = Small::new(192).erased_to(erased).seed(1);
-                flash.cut_at(0, mode);
-                assert_eq!(flash.erase(0, 128), Err(SimError::PowerLoss));
-                flash.power_on();
+                for sector in [0, 64] {
+                    flash.cut_at(flash.mutating_ops(), mode);
+                    assert_eq!(flash.erase(sector, sector + 64), Err(SimError::PowerLoss));
+                    flash.power_on();
+                }
                 assert!(
                     flash.is_weak_sector(0) && flash.is_weak_sector(127),
                     "{mode:?}"
@@ -2214,7 +2279,7 @@ mod tests {
                 assert!(!flash.is_weak_sector(128));
                 assert!(!flash.is_weak_sector(1_000));
                 // Another cut erase keeps it weak; a lost one changes nothing.
-                flash.cut_at(1, CutMode::Lost);
+                flash.cut_at(flash.mutating_ops(), CutMode::Lost);
                 let _ = flash.erase(0, 64);
                 flash.power_on();
                 assert!(flash.is_weak_sector(0));
@@ -2280,7 +2345,7 @@ mod tests {
             for seed in 0..8 {
                 let mut flash = Small::new(128).erased_to(erased).seed(seed);
                 flash.cut_at(0, CutMode::BlankHalfErase);
-                let _ = flash.erase(0, 128);
+                let _ = flash.erase(0, 64);
                 flash.power_on();
                 flash.erase(64, 128).unwrap(); // sector 1 is sound again
                                                // Each word programs the bits of 0x0F (as levels: 0xF0 stays
