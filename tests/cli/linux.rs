@@ -141,6 +141,12 @@ impl Rig {
     /// The health-check script of examples/linux, with `checks` as its
     /// check directory; reboots are recorded in `rebooted`, not done.
     pub fn health_check(&self, checks: &str) -> Output {
+        self.health_check_running(checks, "")
+    }
+
+    /// [`Rig::health_check`] on a system that knows it runs from `running`
+    /// (`ABBOOT_RUNNING`; empty: unknown).
+    pub fn health_check_running(&self, checks: &str, running: &str) -> Output {
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/linux/abboot-health-check");
         let bin = Path::new(env!("CARGO_BIN_EXE_abboot"));
@@ -151,6 +157,7 @@ impl Rig {
             .env("ABBOOT_CONFIG", self.path("abboot.toml"))
             .env("ABBOOT_HEALTH_CHECKS", self.path(checks))
             .env("ABBOOT_REBOOT", "touch rebooted")
+            .env("ABBOOT_RUNNING", running)
             .output()
             .unwrap()
     }
@@ -1588,4 +1595,48 @@ fn the_next_boot_prediction_holds_a_candidate_to_the_floor() {
     let st = rig.status();
     assert_eq!(st["next_boot"], "B", "{st}");
     assert_eq!(rig.boot(), "B");
+}
+
+/// `confirm` and `mark-bad` told the running slot (from the kernel command
+/// line) refuse unless it is the slot on trial: when the bootloader could
+/// not count a try it boots the primary while the state still says B is
+/// on trial, and the primary's health check must not confirm B (nor reject
+/// it).
+#[test]
+fn confirm_from_another_slot_than_the_trial_is_refused() {
+    let rig = Rig::new("linux_confirm_running");
+    let v1 = rig.image("1.0.0", 20_000);
+    let v2 = rig.image("1.1.0", 20_000);
+    rig.factory(&v1);
+    ok(rig.run(&["init"]));
+    ok(rig.run(&["stage", "--image", &v2]));
+    assert_eq!(rig.boot(), "B");
+    let before = rig.snapshot();
+    for args in [
+        &["confirm", "--running", "a"][..],
+        &["mark-bad", "--reason", "3", "--running", "a"],
+    ] {
+        fails(
+            rig.run(args),
+            "meta.bin",
+            "the running image is not the one on trial",
+        );
+        assert_eq!(rig.snapshot(), before, "{args:?}");
+    }
+    // The example health check passes the running slot on: healthy on A,
+    // it confirms nothing; failing on A, it rejects nothing.
+    let healthy = rig.checks("healthy", 0);
+    let failing = rig.checks("failing", 3);
+    for checks in [&healthy, &failing] {
+        let out = rig.health_check_running(checks, "a");
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert_eq!(rig.snapshot(), before, "{checks}");
+    }
+    let out = rig.health_check_running(&healthy, "b");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(rig.status()["slots"]["B"]["state"], "confirmed");
+    // Confirmed: from B again, "already confirmed", nothing written.
+    let before = rig.snapshot();
+    ok(rig.run(&["confirm", "--running", "b"]));
+    assert_eq!(rig.snapshot(), before);
 }

@@ -27,7 +27,7 @@ use crate::config::{self, MetadataArgs};
 use crate::inspect::{events_text, reason_text, tag_text};
 use crate::journal_file::{self, Access, JournalTask, Opened};
 use crate::num::{self, hex};
-use crate::{Error, Report};
+use crate::{Error, Report, SlotArg};
 
 /// The metadata the control commands work on.
 #[derive(Debug, Args)]
@@ -36,12 +36,28 @@ pub struct MetadataFile {
     pub metadata: MetadataArgs,
 }
 
+/// `abboot confirm`.
+#[derive(Debug, Args)]
+pub struct ConfirmArgs {
+    /// The slot the system runs from (from the kernel command line): the
+    /// confirm is refused unless that slot is the one on trial. Without
+    /// it, the image on trial is confirmed whichever runs.
+    #[arg(long, value_enum, value_name = "SLOT")]
+    pub running: Option<SlotArg>,
+    #[command(flatten)]
+    pub target: MetadataFile,
+}
+
 /// `abboot mark-bad`.
 #[derive(Debug, Args)]
 pub struct MarkBadArgs {
     /// Firmware reason code, 0..=127, kept as the last reason.
     #[arg(long, value_parser = reason_value, value_name = "N")]
     pub reason: u8,
+    /// The slot the system runs from: refused unless it is the one on
+    /// trial (see `confirm --running`).
+    #[arg(long, value_enum, value_name = "SLOT")]
+    pub running: Option<SlotArg>,
     #[command(flatten)]
     pub target: MetadataFile,
 }
@@ -384,8 +400,9 @@ enum Op {
     Abort,
 }
 
-/// Applies an [`Op`] through [`Control`].
-struct Change(Op);
+/// Applies an [`Op`] through [`Control`], from a system running the
+/// slot given, if it is given.
+struct Change(Op, Option<Slot>);
 
 /// The state before, and the state after or why there is none.
 struct Changed {
@@ -403,6 +420,22 @@ impl JournalTask for Change {
             ..
         } = opened;
         let before = journal.read();
+        // Only the image on trial can vouch for itself: when the bootloader
+        // could not count a try, it boots the primary while the state still
+        // says trial, and the primary's health check is not the trial's.
+        let trial = before
+            .record
+            .as_ref()
+            .and_then(|r| machine::trial_slot(&r.state));
+        let vouches = matches!(self.0, Op::Confirm | Op::MarkBad(_));
+        if let (true, Some(r), Some(t)) = (vouches, self.1, trial) {
+            if r != t {
+                return Ok(Changed {
+                    before,
+                    after: Err(Refusal::NotOnTrial.into()),
+                });
+            }
+        }
         let after = Control::new(journal.into_inner(), geometry).and_then(|mut c| {
             match self.0 {
                 Op::Confirm => c.confirm(),
@@ -418,29 +451,29 @@ impl JournalTask for Change {
 }
 
 /// Confirms the image on trial.
-pub fn confirm(a: &MetadataFile) -> Result<Report, Error> {
-    change(a, Op::Confirm)
+pub fn confirm(a: &ConfirmArgs) -> Result<Report, Error> {
+    change(&a.target, Op::Confirm, a.running.map(Slot::from))
 }
 
 /// Rejects the image on trial with a firmware reason code.
 pub fn mark_bad(a: &MarkBadArgs) -> Result<Report, Error> {
-    change(&a.target, Op::MarkBad(a.reason))
+    change(&a.target, Op::MarkBad(a.reason), a.running.map(Slot::from))
 }
 
 /// Gives the unconfirmed image more trial boots.
 pub fn set_tries(a: &SetTriesArgs) -> Result<Report, Error> {
-    change(&a.target, Op::SetTries(a.tries))
+    change(&a.target, Op::SetTries(a.tries), None)
 }
 
 /// Drops a staged update that has not booted.
 pub fn abort(a: &MetadataFile) -> Result<Report, Error> {
-    change(a, Op::Abort)
+    change(a, Op::Abort, None)
 }
 
-fn change(t: &MetadataFile, op: Op) -> Result<Report, Error> {
+fn change(t: &MetadataFile, op: Op, running: Option<Slot>) -> Result<Report, Error> {
     let m = config::metadata(&t.metadata)?;
     let file = &m.path;
-    let Changed { before, after } = journal_file::open(&m, Access::Write, Change(op))?;
+    let Changed { before, after } = journal_file::open(&m, Access::Write, Change(op, running))?;
     let old = before.record.as_ref().map(|r| r.state).unwrap_or_default();
     let name = match op {
         Op::Confirm => "confirm",

@@ -81,7 +81,7 @@ enum Command {
     Stage(device::StageArgs),
     /// Confirms the image on trial; succeeds, changing nothing, when the
     /// running image is already confirmed (run it at every boot).
-    Confirm(control::MetadataFile),
+    Confirm(control::ConfirmArgs),
     /// Rejects the image on trial: the next boot returns to the primary.
     MarkBad(control::MarkBadArgs),
     /// Makes a slot boot next, for service work: its image is verified
