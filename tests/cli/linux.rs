@@ -1640,3 +1640,44 @@ fn confirm_from_another_slot_than_the_trial_is_refused() {
     ok(rig.run(&["confirm", "--running", "b"]));
     assert_eq!(rig.snapshot(), before);
 }
+
+/// `init --running`: the running slot's image is the confirmed primary
+/// and the other the confirmed way back, whatever their versions. Without
+/// it, init guesses from the versions: with the newer image in A (where
+/// the system runs), it made B the primary and A an update on trial, and
+/// the next `stage` wrote A, the running slot (found by an adversarial
+/// review).
+#[test]
+fn init_told_the_running_slot_makes_it_the_primary() {
+    let rig = Rig::new("linux_init_running");
+    let v10 = rig.image("1.0.0", 20_000);
+    let v11 = rig.image("1.1.0", 20_000);
+    let v12 = rig.image("1.2.0", 20_000);
+    rig.factory(&v11);
+    let bytes = fs::read(rig.path(&v10)).unwrap();
+    let mut slot = fs::read(rig.path("b.img")).unwrap();
+    slot[..bytes.len()].copy_from_slice(&bytes);
+    fs::write(rig.path("b.img"), &slot).unwrap();
+    ok(rig.run(&["init", "--running", "a"]));
+    let st = rig.status();
+    assert_eq!(st["status"]["running"], "A", "{st}");
+    assert_eq!(st["slots"]["A"]["state"], "confirmed");
+    assert_eq!(st["slots"]["A"]["primary"], true);
+    assert_eq!(st["slots"]["B"]["state"], "confirmed");
+    assert_eq!(st["slots"]["B"]["rollback"], true);
+    assert_eq!(rig.boot(), "A");
+    let v: Value =
+        serde_json::from_str(&ok(rig.run(&["stage", "--image", &v12, "--json"]))).unwrap();
+    assert_eq!(v["slot"], "B", "{v}");
+    // A running slot that does not verify: refused, nothing written.
+    let blank = Rig::new("linux_init_running_blank");
+    let v1 = blank.image("1.0.0", 20_000);
+    blank.factory(&v1);
+    let before = blank.snapshot();
+    fails(
+        blank.run(&["init", "--running", "b"]),
+        "b.img",
+        "given as the running slot, does not verify",
+    );
+    assert_eq!(blank.snapshot(), before);
+}

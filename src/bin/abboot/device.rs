@@ -51,6 +51,13 @@ pub struct InitArgs {
     /// not blank (without it, init writes only over blank metadata).
     #[arg(long)]
     pub force: bool,
+    /// The slot the system runs from (from the kernel command line): its
+    /// image becomes the confirmed primary and the other slot's, if it
+    /// verifies, the confirmed way back. Without it, the older image is
+    /// the primary and a newer one is tried: the running slot is guessed
+    /// from the versions.
+    #[arg(long, value_enum, value_name = "SLOT")]
+    pub running: Option<SlotArg>,
 }
 
 /// `abboot stage`.
@@ -127,6 +134,7 @@ struct Init<'a> {
     slots: &'a Slots,
     tries: u8,
     force: bool,
+    running: Option<Slot>,
     /// Where the erased value was given, for a hint.
     erased_setting: String,
 }
@@ -266,7 +274,41 @@ impl JournalTask for Init<'_> {
                 ),
             ));
         }
-        let state = machine::fresh([checks[0].ok(), checks[1].ok()], self.tries);
+        let state = match self.running {
+            None => machine::fresh([checks[0].ok(), checks[1].ok()], self.tries),
+            Some(r) => {
+                let file = &self.slots.files[r.index()];
+                let running = checks[r.index()].map_err(|e| {
+                    Error::file(
+                        file,
+                        format_args!(
+                            "slot {r}, given as the running slot, does not verify: {e}; nothing \
+                             changed"
+                        ),
+                    )
+                })?;
+                let mut infos = [None, None];
+                infos[r.index()] = Some(running);
+                let mut st = machine::fresh(infos, self.tries);
+                // The other image, if it verifies within the floor, is the
+                // way back: confirmed, never tried as an update.
+                let o = r.other();
+                if let Ok(other) = checks[o.index()] {
+                    if other.security_counter >= st.min_security_counter {
+                        *st.slot_mut(o) = SlotInfo {
+                            state: ImageState::Confirmed,
+                            version: other.version,
+                            digest: other.digest,
+                            attempts: 0,
+                            security_counter: other.security_counter,
+                            data_epoch: other.data_epoch,
+                        };
+                        st.rollback = Some(o);
+                    }
+                }
+                st
+            }
+        };
         for s in geometry.sectors {
             flash.erase(s.offset, s.offset + s.len).map_err(|e| {
                 Error::file(self.path, format_args!("cannot erase the journal: {e}"))
@@ -317,6 +359,7 @@ pub fn init(a: &InitArgs) -> Result<Report, Error> {
             slots: &slots,
             tries: a.tries,
             force: a.force,
+            running: a.running.map(Slot::from),
             erased_setting: m.erased.source.name(),
         },
     )?;
