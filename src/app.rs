@@ -233,7 +233,7 @@ where
         let tag = UpdateTag::from_slice(opts.tag).map_err(|_| Refusal::TagTooLong)?;
         let mut st = self.guarded_state();
         if let (Some(d), false) = (opts.expected_digest, opts.force) {
-            if st.rejected_digest == Some(d) {
+            if st.was_rejected(&d) {
                 return Err(Refusal::KnownBad.into());
             }
         }
@@ -508,7 +508,7 @@ fn policy_refusal(st: &BootState, info: &ImageInfo, force: bool) -> Option<Refus
     if force {
         return None;
     }
-    if st.rejected_digest == Some(info.digest) {
+    if st.was_rejected(&info.digest) {
         return Some(Refusal::KnownBad);
     }
     match running {

@@ -422,7 +422,7 @@ fn reject(s: &mut BootState, slot: Slot, reason: Reason, booted: bool) {
     // Remember images that ran and failed, so they are not staged in a
     // loop; an image that merely failed its check is not a failure loop.
     if matches!(reason, Reason::TriesExhausted | Reason::App(_)) {
-        s.rejected_digest = Some(digest);
+        s.remember_rejected(digest);
     }
     if s.rollback == Some(slot) {
         s.rollback = None;

@@ -34,7 +34,8 @@
 //! | 0xBC | 36 | tag | opaque update tag given to `stage`, first `tag_len` bytes used, rest 0 |
 //! | 0xE0 | 4 | home offset | offset of the erase sector the record was written into (see below) |
 //! | 0xE4 | 4 | home size | size of that sector; `0` in both: written without it |
-//! | 0xE8 | 20 | reserved | `0` |
+//! | 0xE8 | 16 | rejected before | first 16 bytes of the SHA-256 of the image rejected before the last one; all `0`: none |
+//! | 0xF8 | 4 | reserved | `0` |
 //! | 0xFC | 4 | crc | CRC-32/ISO-HDLC (zlib's `crc32`) of bytes 0x00..0xFC |
 //!
 //! Slot entry (52 bytes, offsets within the entry):
@@ -93,6 +94,7 @@ const SLOT_LEN: usize = 52;
 const OFF_REJECTED: usize = 0x9C;
 const OFF_TAG: usize = 0xBC;
 const OFF_HOME: usize = 0xE0;
+const OFF_REJECTED_BEFORE: usize = 0xE8;
 const OFF_CRC: usize = 0xFC;
 const NO_SLOT: u8 = 0xFF;
 const FLAG_REJECTED: u8 = 0x01;
@@ -232,7 +234,9 @@ fn get_u32(buf: &[u8; RECORD_SIZE], off: usize) -> u32 {
 
 const _: () = assert!(OFF_SLOTS + 2 * SLOT_LEN == OFF_REJECTED);
 const _: () = assert!(OFF_REJECTED + 32 == OFF_TAG);
-const _: () = assert!(OFF_TAG + UPDATE_TAG_LEN <= OFF_CRC);
+const _: () = assert!(OFF_TAG + UPDATE_TAG_LEN <= OFF_HOME);
+const _: () = assert!(OFF_HOME + 8 == OFF_REJECTED_BEFORE);
+const _: () = assert!(OFF_REJECTED_BEFORE + 16 <= OFF_CRC);
 const _: () = assert!(OFF_EVENTS + EVENT_RING_LEN * EVENT_LEN == OFF_SLOTS);
 const _: () = assert!(OFF_CRC + 4 == RECORD_SIZE);
 
@@ -286,6 +290,9 @@ fn fields(seq: u32, s: &BootState) -> [u8; RECORD_SIZE] {
     }
     if let Some(d) = &s.rejected_digest {
         put(&mut b, OFF_REJECTED, *d);
+    }
+    if let Some(p) = s.rejected_before {
+        put(&mut b, OFF_REJECTED_BEFORE, p);
     }
     put_slice(&mut b, OFF_TAG, &s.update_tag);
     b
@@ -370,6 +377,9 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
     if flags & FLAG_REJECTED != 0 {
         state.rejected_digest = Some(get_array(b, OFF_REJECTED));
     }
+    // Zero in records written before the field was: none.
+    let before = get_array::<16>(b, OFF_REJECTED_BEFORE);
+    state.rejected_before = (before != [0; 16]).then_some(before);
     for i in 0..ev_count {
         let [kind, slot, reason, tries] = get_array::<4>(b, OFF_EVENTS + i * EVENT_LEN);
         state.push_event(BootEvent {
@@ -414,6 +424,7 @@ mod tests {
             data_epoch: 7,
             min_security_counter: 42,
             rejected_digest: Some([0x5A; 32]),
+            rejected_before: Some([0xA5; 16]),
             // Not 0, so that a decode that drops the field shows.
             check_error: 9,
             ..BootState::default()
@@ -510,6 +521,7 @@ mod tests {
         at(0x68 + 20, &[2; 32]);
         at(0x9C, &[0x5A; 32]);
         at(0xBC, b"0b7d4c1e-2c1a-4d0b-9a55-1f3e8e1c2a77");
+        at(0xE8, &[0xA5; 16]);
         let crc = crc32(&want[..0xFC]);
         want[0xFC..].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(sample().encode(), want);

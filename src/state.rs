@@ -551,6 +551,10 @@ pub struct BootState {
     pub min_security_counter: u32,
     /// Digest of the last rejected image, refused if staged again.
     pub rejected_digest: Option<[u8; 32]>,
+    /// The first 16 bytes of the digest of the image rejected before the
+    /// last one: refused if staged again too, so that two failed updates
+    /// offered in turn do not loop ([`BootState::was_rejected`]).
+    pub rejected_before: Option<[u8; 16]>,
     /// Opaque tag the caller gave to `stage` (e.g. a request UUID).
     pub update_tag: UpdateTag,
     /// The most recent boots that changed the state, oldest first.
@@ -574,6 +578,7 @@ impl Default for BootState {
             data_epoch: 0,
             min_security_counter: 0,
             rejected_digest: None,
+            rejected_before: None,
             update_tag: UpdateTag::default(),
             events: Events::default(),
         }
@@ -597,6 +602,27 @@ impl BootState {
     pub fn push_event(&mut self, event: BootEvent) {
         self.events.push(event);
     }
+
+    /// Whether the image with `digest` was rejected: the last rejected
+    /// image, or the one before it (by its first 16 bytes).
+    pub fn was_rejected(&self, digest: &[u8; 32]) -> bool {
+        self.rejected_digest == Some(*digest) || self.rejected_before == Some(digest_prefix(digest))
+    }
+
+    /// Records `digest` as the last rejected image; the one rejected
+    /// before it is kept as [`BootState::rejected_before`].
+    pub fn remember_rejected(&mut self, digest: [u8; 32]) {
+        if let Some(last) = &self.rejected_digest {
+            self.rejected_before = Some(digest_prefix(last));
+        }
+        self.rejected_digest = Some(digest);
+    }
+}
+
+/// The first 16 bytes of a digest: what [`BootState::rejected_before`]
+/// keeps of it.
+pub fn digest_prefix(digest: &[u8; 32]) -> [u8; 16] {
+    digest.first_chunk().copied().unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -701,6 +727,27 @@ mod tests {
         assert!(full.events.is_full());
         many["events"] = serde_json::json!(vec![BootEvent::default(); EVENT_RING_LEN + 1]);
         assert!(serde_json::from_value::<BootState>(many).is_err());
+    }
+
+    #[test]
+    fn two_rejected_images_are_remembered() {
+        let (x, y, z) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        let mut s = BootState::default();
+        assert!(!s.was_rejected(&x));
+        s.remember_rejected(x);
+        assert!(s.was_rejected(&x) && !s.was_rejected(&y));
+        assert_eq!(s.rejected_before, None);
+        s.remember_rejected(y);
+        assert!(s.was_rejected(&x) && s.was_rejected(&y));
+        assert_eq!(s.rejected_before, Some([1; 16]));
+        s.remember_rejected(z);
+        assert!(!s.was_rejected(&x) && s.was_rejected(&y) && s.was_rejected(&z));
+        // Only the prefix is kept: a digest that shares it counts.
+        let mut y2 = y;
+        y2[31] ^= 1;
+        assert!(s.was_rejected(&y2));
+        y2[15] ^= 1;
+        assert!(!s.was_rejected(&y2));
     }
 
     #[test]

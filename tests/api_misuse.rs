@@ -341,3 +341,54 @@ fn data_migrated_unchanged_writes_nothing() {
         "records appended for no change"
     );
 }
+
+/// Two failed updates offered in turn do not loop: after X and then Y are
+/// rolled back, X is still refused unless forced (only the last rejected
+/// digest was remembered; found by an adversarial review). A third
+/// rejection forgets the first.
+#[test]
+fn the_image_rejected_before_the_last_is_refused_too() {
+    let cell = device();
+    put(&cell, Slot::A, &image(0, 1));
+    assert_eq!(boot(&cell).slot, Some(Slot::A));
+    let (x, y, z) = (image(1, 2), image(2, 3), image(3, 4));
+    for img in [&x, &y] {
+        updater(&cell)
+            .running(Slot::A)
+            .stage(img, &StageOptions::default())
+            .unwrap();
+        assert!(boot(&cell).is_trial());
+        updater(&cell).running(Slot::B).mark_bad(9).unwrap();
+        assert_eq!(boot(&cell).slot, Some(Slot::A));
+    }
+    for img in [&x, &y] {
+        assert_eq!(
+            updater(&cell)
+                .running(Slot::A)
+                .stage(img, &StageOptions::default())
+                .map(|_| ()),
+            Err(Error::Refused(Refusal::KnownBad))
+        );
+    }
+    // Forced, it stages.
+    let forced = StageOptions {
+        force: true,
+        ..StageOptions::default()
+    };
+    updater(&cell).running(Slot::A).stage(&x, &forced).unwrap();
+    updater(&cell).running(Slot::A).abort().unwrap();
+    // A third rejection (Z) keeps Z and Y, and forgets X.
+    updater(&cell)
+        .running(Slot::A)
+        .stage(&z, &StageOptions::default())
+        .unwrap();
+    assert!(boot(&cell).is_trial());
+    updater(&cell).running(Slot::B).mark_bad(9).unwrap();
+    assert_eq!(boot(&cell).slot, Some(Slot::A));
+    let st = state(&cell).unwrap();
+    assert!(st.was_rejected(&st.slot(Slot::B).digest));
+    assert!(updater(&cell)
+        .running(Slot::A)
+        .stage(&x, &StageOptions::default())
+        .is_ok());
+}

@@ -250,14 +250,16 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 /// every byte the format says is ignored when read set to 0, and the CRC
 /// recomputed. Only meaningful for bytes that decode.
 ///
-/// Ignored when read: the reserved bytes (0x06..0x08, 0x1B, 0xE0..0xFC and
+/// Ignored when read: the reserved bytes (0x06..0x08, 0xF8..0xFC and
 /// bytes 3, 18 and 19 of each slot entry), ring entries past `ev_count`,
 /// the rejected digest when flag bit 0 is clear, tag bytes past `tag_len`,
-/// and the tries byte of a slot whose state is neither pending nor trial.
+/// the tries byte of a slot whose state is neither pending nor trial, and
+/// the home fields (0xE0..0xE8), which `Record::encode` writes as 0. Byte
+/// 0x1B (the check error) and 0xE8..0xF8 (the digest prefix rejected
+/// before the last) are read.
 pub fn canonical_record(b: &[u8; RECORD_SIZE]) -> [u8; RECORD_SIZE] {
     let mut c = *b;
     c[0x06..0x08].fill(0);
-    c[0x1B] = 0;
     let ev_count = usize::from(c[0x1A]).min(6);
     c[0x1C + 4 * ev_count..0x34].fill(0);
     for slot in 0..2 {
@@ -273,7 +275,10 @@ pub fn canonical_record(b: &[u8; RECORD_SIZE]) -> [u8; RECORD_SIZE] {
     }
     let tag_len = usize::from(c[0x19]).min(36);
     c[0xBC + tag_len..0xE0].fill(0);
-    c[0xE0..0xFC].fill(0);
+    // The home fields (`Record::encode` writes none) and the reserved
+    // tail; 0xE8..0xF8 is the digest prefix rejected before the last.
+    c[0xE0..0xE8].fill(0);
+    c[0xF8..0xFC].fill(0);
     let crc = crc32(&c[..0xFC]);
     c[0xFC..].copy_from_slice(&crc.to_le_bytes());
     c

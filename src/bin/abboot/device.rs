@@ -915,7 +915,7 @@ impl JournalTask for MarkActive<'_> {
         }
         // Promise 6: a rolled-back image is armed again only when forced,
         // as `stage` refuses it.
-        if old.rejected_digest == Some(info.digest) && !self.force {
+        if old.was_rejected(&info.digest) && !self.force {
             return Err(Error::file(
                 file,
                 format_args!(
