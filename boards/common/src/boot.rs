@@ -78,7 +78,7 @@ pub fn select<B: XipBoard>(flash: impl NorFlash, counter: impl SecurityCounter) 
     // Under `VerifyPolicy::Always` it also returns what that check found.
     let (slot, image) = (decision.slot?, decision.image?);
     let handoff = Handoff::from_decision(&decision)?;
-    let vector_table = vector_table::<B>(&mut Shared::new(&flash), slot, &image)?;
+    let vector_table = vector_table::<B>(&mut Shared::new(&flash), slot, &image).ok()?;
     Some(Entry {
         vector_table,
         nvic_words: B::NVIC_WORDS,

@@ -50,7 +50,7 @@ impl<B: XipBoard, F: ReadNorFlash> ImageCheck<F> for BoardCheck<B> {
         // The result stays in place rather than moving through `?`.
         let checked = self.check.check(flash, slot, region);
         if let Ok(info) = &checked {
-            vector_table::<B>(flash, slot, info).ok_or(ImageError::BadEntry)?;
+            vector_table::<B>(flash, slot, info)?;
         }
         checked
     }
@@ -78,27 +78,32 @@ impl<B: XipBoard, F: ReadNorFlash> ImageCheck<F> for BoardCheck<B> {
 /// key signed. A payload too short to hold the two words is refused.
 ///
 /// The payload is signed, so this only catches an image linked for other
-/// memory or built wrong; it is read through the flash driver, with no
-/// `unsafe`.
+/// memory or built wrong ([`ImageError::BadEntry`]); it is read through
+/// the flash driver, with no `unsafe`, and a read that fails is
+/// [`ImageError::Flash`]: no verdict.
 pub(crate) fn vector_table<B: XipBoard>(
     flash: &mut impl ReadNorFlash,
     slot: Slot,
     image: &ImageInfo,
-) -> Option<u32> {
+) -> Result<u32, ImageError> {
     let i = slot.index();
     // No overflow: `LAYOUT` keeps the slots inside the address space, and
     // the check keeps the header inside the slot.
     let entry = B::SLOT_ADDRESS[i] + image.header_len;
     // The check keeps the payload inside the slot too; `checked_add`
     // anyway, so that a check that did not would be a refusal here.
-    let payload_end = entry.checked_add(image.payload_len)?;
+    let payload_end = entry
+        .checked_add(image.payload_len)
+        .ok_or(ImageError::BadEntry)?;
     let mut words = [0u8; 8];
     if image.payload_len < words.len() as u32 {
-        return None;
+        return Err(ImageError::BadEntry);
     }
+    // A read that fails is no verdict on the image (the bootloader tries
+    // again, and records nothing while a slot cannot be read).
     flash
         .read(B::SLOT_OFFSET[i] + image.header_len, &mut words)
-        .ok()?;
+        .map_err(|_| ImageError::Flash)?;
     let [s0, s1, s2, s3, r0, r1, r2, r3] = words;
     let sp = u32::from_le_bytes([s0, s1, s2, s3]);
     let reset = u32::from_le_bytes([r0, r1, r2, r3]);
@@ -111,5 +116,9 @@ pub(crate) fn vector_table<B: XipBoard>(
     // `reset - 1` is the handler's first instruction (Thumb bit set):
     // `reset < payload_end` keeps its first 2 bytes inside the payload.
     let reset_ok = reset & 1 == 1 && reset > entry && reset < payload_end;
-    (linked_here && sp_ok && reset_ok).then_some(entry)
+    if linked_here && sp_ok && reset_ok {
+        Ok(entry)
+    } else {
+        Err(ImageError::BadEntry)
+    }
 }

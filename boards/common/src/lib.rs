@@ -48,6 +48,8 @@ pub mod handoff;
 #[cfg(any(test, feature = "small-mem"))]
 mod mem;
 #[cfg(test)]
+mod read_glitch_tests;
+#[cfg(test)]
 mod test_board;
 
 /// The image check of the bootloader and the firmware's updater
