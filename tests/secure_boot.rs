@@ -185,7 +185,7 @@ mod signed {
     use abboot::image::signed::{BoardProfile, SignedCheck, TrustedKeys};
     use abboot::sim::device::test_public_key;
 
-    fn check() -> SignedCheck<'static> {
+    pub(super) fn check() -> SignedCheck<'static> {
         let keys: &'static [[u8; 32]] = Box::leak(Box::new([test_public_key()]));
         SignedCheck::new(
             TrustedKeys::new(keys),
@@ -197,7 +197,7 @@ mod signed {
         )
     }
 
-    fn boot(cell: &RefCell<Flash>) -> Decision {
+    pub(super) fn boot(cell: &RefCell<Flash>) -> Decision {
         Bootloader::new(
             Shared::new(cell),
             Shared::new(cell),
@@ -481,36 +481,10 @@ fn raised_to_one_with_floor_two() -> RefCell<Flash> {
 // Checks expected to hold.
 
 mod holds {
+    use super::signed::{boot as sboot, check};
     use super::*;
-    use abboot::image::signed::{BoardProfile, SignedCheck, TrustedKeys};
     use abboot::image::ImageCheck;
-    use abboot::sim::device::test_public_key;
     use abboot::state::UpdateState;
-
-    fn check() -> SignedCheck<'static> {
-        let keys: &'static [[u8; 32]] = Box::leak(Box::new([test_public_key()]));
-        SignedCheck::new(
-            TrustedKeys::new(keys),
-            BoardProfile {
-                header_len: None,
-                hardware_id: 0,
-                load_address: [0, 0],
-            },
-        )
-    }
-
-    fn sboot(cell: &RefCell<Flash>) -> Decision {
-        Bootloader::new(
-            Shared::new(cell),
-            Shared::new(cell),
-            layout(),
-            check(),
-            Policy::default(),
-        )
-        .unwrap()
-        .with_counter(Counter::new(Words(cell)))
-        .select()
-    }
 
     fn real_info(cell: &RefCell<Flash>, slot: Slot) -> Option<abboot::image::ImageInfo> {
         let mut f = Shared::new(cell);
