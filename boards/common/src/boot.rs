@@ -24,7 +24,7 @@ use abboot::flash::Shared;
 use abboot::handoff::Handoff;
 use embedded_storage::nor_flash::NorFlash;
 
-use crate::check::{vector_table, BoardCheck};
+use crate::check::BoardCheck;
 use crate::{handoff, XipBoard};
 
 /// Verify the image that boots at every boot (bit rot in the primary is
@@ -76,9 +76,11 @@ pub fn select<B: XipBoard>(flash: impl NorFlash, counter: impl SecurityCounter) 
     // header length, and the vector table: `BoardCheck`) and, for a trial
     // boot, counted the try on flash.
     // Under `VerifyPolicy::Always` it also returns what that check found.
+    // `decision.image` is that check's result, so the vector table it
+    // accepted is the payload's start: not read again here.
     let (slot, image) = (decision.slot?, decision.image?);
     let handoff = Handoff::from_decision(&decision)?;
-    let vector_table = vector_table::<B>(&mut Shared::new(&flash), slot, &image).ok()?;
+    let vector_table = B::SLOT_ADDRESS[slot.index() & 1].checked_add(image.header_len)?;
     Some(Entry {
         vector_table,
         nvic_words: B::NVIC_WORDS,
