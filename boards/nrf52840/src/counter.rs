@@ -29,8 +29,18 @@
 //! whole flash with it, the bootloader included. Without APPROTECT (a
 //! development kit), a firmware that writes `ERASEUICR` resets the counter
 //! to 0.
+//!
+//! # Not in a digest-only build
+//!
+//! With feature `digest-only` the board has no hardware counter
+//! ([`abboot::counter::NoCounter`]; the journal's floor still holds). A
+//! digest-only image's header is not signed: whoever can write a slot can
+//! give an old image any security counter and a digest that matches, so a
+//! counter in OTP would stop no downgrade. It would only let such an image,
+//! once confirmed, burn the 16 words for good — after which no image signed
+//! with a lower counter boots again.
 
-use abboot::counter::{CounterError, OtpWords, Thermometer};
+use abboot::counter::{CounterError, OtpWords};
 use nrf_pac::nvmc::vals::Wen;
 
 /// Steps of the counter: `CUSTOMER[16..32]`.
@@ -41,7 +51,12 @@ const FIRST: usize = 32 - COUNTER_WORDS;
 const ERASED: u32 = 0xFFFF_FFFF;
 
 /// The board's hardware security counter.
-pub type Counter = Thermometer<UicrWords, COUNTER_WORDS>;
+#[cfg(not(feature = "digest-only"))]
+pub type Counter = abboot::counter::Thermometer<UicrWords, COUNTER_WORDS>;
+/// The board's hardware security counter: none in a digest-only build
+/// (see the module's documentation).
+#[cfg(feature = "digest-only")]
+pub type Counter = abboot::counter::NoCounter;
 
 /// The counter over `UICR.CUSTOMER[16..32]`.
 ///
@@ -49,8 +64,19 @@ pub type Counter = Thermometer<UicrWords, COUNTER_WORDS>;
 ///
 /// As [`crate::nvmc::Nvmc::new`]'s: nothing else drives the NVMC while
 /// this is in use (it switches `CONFIG.WEN` to write a word, and back).
+#[cfg(not(feature = "digest-only"))]
 pub const unsafe fn counter() -> Counter {
-    Thermometer::new(UicrWords { _private: () })
+    abboot::counter::Thermometer::new(UicrWords { _private: () })
+}
+
+/// No counter (feature `digest-only`; see the module's documentation).
+///
+/// # Safety
+///
+/// None needed; `unsafe` only to keep the signature of the signed build.
+#[cfg(feature = "digest-only")]
+pub const unsafe fn counter() -> Counter {
+    abboot::counter::NoCounter
 }
 
 /// `UICR.CUSTOMER[16..32]` as [`OtpWords`]: read with a volatile load,
