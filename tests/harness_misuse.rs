@@ -1,14 +1,17 @@
 //! The simulator and the harness used the way a test engineer would, on
 //! their own flow: what they cannot see must not pass as swept, and the
-//! model must not be kinder than the part. Written by an adversarial
-//! review; both tests failed before their fixes.
+//! model must not be kinder than the part. The first two were written by
+//! an adversarial review; every test here failed before its fix.
 
+use abboot::flash::Region;
 use abboot::image::digest::DigestCheck;
+use abboot::image::signed::read_header;
+use abboot::image::{ImageCheck, ImageError, ImageInfo};
 use abboot::sim::device::test_image;
 use abboot::sim::{Device, Harness, SimError, SimFlash, Stop};
 use abboot::state::Slot;
-use abboot::Version;
-use embedded_storage::nor_flash::NorFlash;
+use abboot::{StageOptions, Version};
+use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 
 /// A scenario that writes the part itself, past the device's calls: the
 /// harness cannot cut those operations, so it refuses to report the
@@ -48,4 +51,73 @@ fn planted_content_cannot_be_programmed_again_on_a_write_once_part() {
     assert_eq!(f.write(0, &[0x5A; 8]), Err(SimError::WriteTwice));
     f.erase(0, 2048).unwrap();
     f.write(0, &[0x5A; 8]).unwrap();
+}
+
+/// A test engineer's own image check with a bug: when the payload cannot
+/// be read it vouches for the image from its header ("a read error is no
+/// evidence against it").
+#[derive(Clone, Copy)]
+struct Lenient;
+
+impl<F: ReadNorFlash> ImageCheck<F> for Lenient {
+    fn check(
+        &mut self,
+        flash: &mut F,
+        slot: Slot,
+        region: Region,
+    ) -> Result<ImageInfo, ImageError> {
+        match DigestCheck.check(flash, slot, region) {
+            Err(ImageError::Flash) => {
+                read_header(flash, region).map(|h| ImageInfo::from_header(&h, h.payload_digest))
+            }
+            r => r,
+        }
+    }
+}
+
+/// A boot that met a read fault and chose an image that does not verify is
+/// a violation even when the state on flash is one the promise allows
+/// (here the state before the boot: a read fault on B's payload made the
+/// lenient check pass the rotten primary B, so the boot wrote nothing).
+/// The harness used to check only the state after the fault and the boots
+/// after power-on, and reported this run as swept.
+#[test]
+fn a_faulted_boot_that_chooses_an_image_that_does_not_verify_fails_the_run() {
+    let mut d = Device::new(8192, Lenient);
+    d.factory(Slot::A, &test_image(Version::new(1, 0, 0, 0), 3000, 1));
+    let opts = StageOptions {
+        tries: 2,
+        ..StageOptions::default()
+    };
+    d.boot().unwrap();
+    d.stage(&test_image(Version::new(1, 1, 0, 0), 3000, 2), &opts)
+        .unwrap();
+    assert_eq!(d.boot().unwrap().slot, Some(Slot::B));
+    d.confirm().unwrap();
+    // B, the primary now, rots in its payload: a boot falls back to A.
+    d.corrupt(Slot::B, 2000, 3);
+    let without_fault = d.clone().boot().unwrap();
+    assert_eq!(without_fault.slot, Some(Slot::A));
+    let reads_only = Harness {
+        modes: Vec::new(),
+        double_cuts: 0,
+        ..Harness::default()
+    };
+    let v = reads_only.run(&d, |d| d.boot().map(|_| ())).unwrap_err();
+    assert!(
+        v.what.contains("chose slot B, whose image does not verify"),
+        "{v}"
+    );
+    // With the library's own check, the same sweep passes.
+    let mut honest = Device::new(8192, DigestCheck);
+    honest.factory(Slot::A, &test_image(Version::new(1, 0, 0, 0), 3000, 1));
+    honest.boot().unwrap();
+    honest
+        .stage(&test_image(Version::new(1, 1, 0, 0), 3000, 2), &opts)
+        .unwrap();
+    honest.boot().unwrap();
+    honest.confirm().unwrap();
+    honest.corrupt(Slot::B, 2000, 3);
+    let report = reads_only.run(&honest, |d| d.boot().map(|_| ())).unwrap();
+    assert!(report.read_fault_runs > 0, "{report}");
 }

@@ -40,7 +40,7 @@ use std::collections::HashMap;
 use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
 
 use crate::app::{StageOptions, Updater};
-use crate::boot::{Bootloader, Decision, Policy};
+use crate::boot::{Bootloader, Decision, Policy, VerifyPolicy};
 use crate::context::Layout;
 use crate::error::Error;
 use crate::flash::{Region, SharedError};
@@ -785,10 +785,64 @@ impl<C: DeviceCheck<R::Slots>, R: Rig> Device<C, R> {
         // What the board hands to the firmware; it survives only in RAM.
         self.running = Handoff::from_decision(&d).map(|h| h.slot);
         self.trace.push(describe(&d));
+        self.check_decision(&d, before.as_ref());
         if let (true, Some(slot)) = (d.is_trial(), d.slot) {
             self.count_trial(slot, &d, before);
         }
         Ok(d)
+    }
+
+    /// Checks what a boot decided, whatever faults it met: a slot the
+    /// bootloader verified (every boot under `VerifyPolicy::Always`; a
+    /// trial, a fallback and an adoption from the images under
+    /// `TrialOnly`) holds an image that verifies on a read without faults,
+    /// is the image the decision reports, and is not below the floor that
+    /// was on flash before the boot.
+    fn check_decision(&mut self, d: &Decision, before: Option<&BootState>) {
+        let Some(slot) = d.slot else { return };
+        let verified = self.policy.verify == VerifyPolicy::Always
+            || matches!(
+                d.kind,
+                BootKind::Trial | BootKind::Fallback | BootKind::Fresh
+            );
+        if !verified {
+            return;
+        }
+        let problem = match self.peek_verify(slot) {
+            Err(e) => Some(format!("whose image does not verify ({e})")),
+            Ok(i) if d.image.is_some_and(|r| r.digest != i.digest) => {
+                Some("reporting another image than the slot holds".to_string())
+            }
+            Ok(i) => before
+                .filter(|b| i.security_counter < b.min_security_counter)
+                .map(|b| {
+                    format!(
+                        "whose security counter {} is below the floor {} on flash",
+                        i.security_counter, b.min_security_counter
+                    )
+                }),
+        };
+        if let Some(p) = problem {
+            self.history
+                .violations
+                .push(format!("boot ({:?}) chose slot {slot}, {p}", d.kind));
+        }
+    }
+
+    /// The image check of `slot` on a copy of the slots' part with no
+    /// faults armed (as [`peek_state`](Self::peek_state) reads the state).
+    fn peek_verify(&self, slot: Slot) -> Result<ImageInfo, ImageError> {
+        let mut part = self.rig.slots().borrow().clone();
+        part.clear_read_faults();
+        part.power_on();
+        let (cell, bus) = (RefCell::new(part), Bus::default());
+        let mut wire = Wire {
+            cell: &cell,
+            part: self.rig.slots_part(),
+            bus: &bus,
+        };
+        let region = self.layout.slots[slot.index()];
+        self.check.clone().check(&mut wire, slot, region)
     }
 
     /// Checks that the trial boot `d` of `slot` was counted on flash before

@@ -46,6 +46,13 @@
 //!   confirms after the fault: the worst case), and every trial boot is
 //!   counted on flash before the decision returns (the device checks it at
 //!   every boot; [`Device::trial_boots`] gives the count per image);
+//! * **verified before trusted** — every boot of every run (the faulted
+//!   call included, whose state on flash may rightly be the state before
+//!   it) that the bootloader verified — each boot under
+//!   `VerifyPolicy::Always`; a trial, a fallback and an adoption under
+//!   `TrialOnly` — chose an image that verifies on a read without faults,
+//!   is the image its decision reports, and is not below the floor that
+//!   was on flash before it (the device checks it at every boot);
 //! * **no failure loops** — a rejected image does not boot again, which
 //!   the trial bound enforces;
 //! * **no wear when nothing happens** — once settled, two more boots write
