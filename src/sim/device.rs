@@ -1157,4 +1157,67 @@ mod tests {
         let mut wire = d.wire_meta();
         assert!(wire.read(0, &mut [0; 8]).is_err());
     }
+
+    /// A boot of A as `kind`, reporting `image`.
+    fn decided(kind: BootKind, image: Option<ImageInfo>) -> Decision {
+        Decision {
+            slot: Some(Slot::A),
+            kind,
+            reason: crate::state::Reason::None,
+            tries_left: 0,
+            version: Version::default(),
+            image_epoch: 0,
+            data_epoch: 0,
+            fault: None,
+            findings: Default::default(),
+            image,
+        }
+    }
+
+    #[test]
+    fn a_decision_is_held_to_the_image_it_boots() {
+        let mut d = two_parts();
+        let a = d.verify(Slot::A).unwrap();
+        // The image A holds, at the floor: nothing to say.
+        let mut st = BootState {
+            min_security_counter: a.security_counter,
+            ..BootState::default()
+        };
+        d.check_decision(&decided(BootKind::Normal, Some(a)), Some(&st));
+        assert_eq!(d.history.violations, Vec::<String>::new());
+        // Another image reported than the slot holds.
+        let other = ImageInfo {
+            digest: [0xEE; 32],
+            ..a
+        };
+        d.check_decision(&decided(BootKind::Normal, Some(other)), Some(&st));
+        assert!(
+            d.history.violations[0].contains("another image"),
+            "{:?}",
+            d.history.violations
+        );
+        // Below the floor that was on flash.
+        st.min_security_counter = a.security_counter + 1;
+        d.check_decision(&decided(BootKind::Fallback, None), Some(&st));
+        assert!(
+            d.history.violations[1].contains("below the floor"),
+            "{:?}",
+            d.history.violations
+        );
+        // Under `TrialOnly` a normal boot verifies nothing, so it is not
+        // held to the image; a fallback is.
+        let mut d = two_parts().with_policy(Policy {
+            verify: VerifyPolicy::TrialOnly,
+            ..Policy::default()
+        });
+        d.corrupt(Slot::A, 1000, 0);
+        d.check_decision(&decided(BootKind::Normal, None), None);
+        assert_eq!(d.history.violations.len(), 0);
+        d.check_decision(&decided(BootKind::Fallback, None), None);
+        assert!(
+            d.history.violations[0].contains("does not verify"),
+            "{:?}",
+            d.history.violations
+        );
+    }
 }
