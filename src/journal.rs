@@ -478,17 +478,13 @@ impl<F: NorFlash> Journal<F> {
                     (s, 0, seq)
                 }
                 None => {
-                    let tail = match self.tail {
-                        Some(t) => t,
-                        None => {
-                            self.read();
-                            self.tail.unwrap_or(Tail {
-                                newest: None,
-                                used: [self.per_sector; 2],
-                                blocked: Some(Block::Unreadable),
-                                fresh_seq: 0,
-                            })
-                        }
+                    if self.tail.is_none() {
+                        self.read();
+                    }
+                    // `read` always leaves a tail; were it missing, nothing
+                    // could be known about the journal: write nothing.
+                    let Some(tail) = self.tail else {
+                        return Err(Error::Unreadable);
                     };
                     match tail.blocked {
                         Some(Block::Unreadable) => return Err(Error::Unreadable),
