@@ -813,8 +813,8 @@ impl<F: NorFlash> Journal<F> {
                     _ => Kind::Valid,
                 }
             }
-            // All 0xFF on a part that erases to 0x00: programmed, not blank.
-            Err(DecodeError::Blank) => Kind::Invalid(DecodeError::BadMagic),
+            // All 0xFF on a part that erases to 0x00 fails the magic:
+            // programmed, not blank.
             Err(e) => Kind::Invalid(e),
         };
         let raw = match kind {

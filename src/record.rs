@@ -329,6 +329,9 @@ impl Record {
     /// Decodes 256 bytes read from flash. Any content is either a record
     /// whose CRC matches and whose every field is in range, or an error.
     pub fn decode(b: &[u8; RECORD_SIZE]) -> Result<Record, DecodeError> {
+        if all_are(b, 0xFF) {
+            return Err(DecodeError::Blank);
+        }
         let mut r = Record::default();
         decode_into(b, &mut r)?;
         Ok(r)
@@ -339,10 +342,13 @@ impl Record {
 /// scan decodes every record it reads into one place instead of moving
 /// each through return values (the state is 232 bytes). On an error
 /// `out` holds whatever was decoded before it: garbage to the caller.
+///
+/// Bytes that are all 0xFF are not told apart here: they fail the magic
+/// ([`DecodeError::BadMagic`]). The journal has checked them against the
+/// part's own erased value already, and reports all 0xFF on a part that
+/// erases to 0x00 as programmed; [`Record::decode`] reports them as
+/// [`DecodeError::Blank`].
 pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(), DecodeError> {
-    if all_are(b, 0xFF) {
-        return Err(DecodeError::Blank);
-    }
     if get_array::<4>(b, 0) != MAGIC {
         return Err(DecodeError::BadMagic);
     }
