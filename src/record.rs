@@ -408,10 +408,12 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
         info.data_epoch = get_u16(b, o + 16);
         info.digest = get_array(b, o + 20);
     }
-    let tag = get_array::<UPDATE_TAG_LEN>(b, OFF_TAG);
+    // Straight from the record: `tag_len` was checked above, so the range
+    // is always there.
+    let tag = b.get(OFF_TAG..OFF_TAG + tag_len).unwrap_or(&[]);
     state
         .update_tag
-        .extend_from_slice(tag.get(..tag_len).unwrap_or(&[]))
+        .extend_from_slice(tag)
         .map_err(|_| DecodeError::BadField)
 }
 
