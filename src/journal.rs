@@ -472,11 +472,8 @@ impl<F: NorFlash> Journal<F> {
         let mut last = Error::Verify;
         for _ in 0..WRITE_ATTEMPTS {
             let mut moving = false;
-            let (sector, index, seq) = match restart.take() {
-                Some((s, seq, older)) => {
-                    self.ensure_blank(s, older)?;
-                    (s, 0, seq)
-                }
+            let place = match restart.take() {
+                Some((s, seq, older)) => Place::Erased(s, seq, older),
                 None => {
                     if self.tail.is_none() {
                         self.read();
@@ -492,8 +489,17 @@ impl<F: NorFlash> Journal<F> {
                         None => {}
                     }
                     let next = self.next_position(&tail)?;
-                    moving = tail.newest.is_some_and(|(s, _, _)| s != next.0);
+                    let (Place::At(to, ..) | Place::Erased(to, ..)) = next;
+                    moving = tail.newest.is_some_and(|(s, _, _)| s != to);
                     next
+                }
+            };
+            // One erase for the restart and the moves that need one.
+            let (sector, index, seq) = match place {
+                Place::At(s, index, seq) => (s, index, seq),
+                Place::Erased(s, seq, older) => {
+                    self.ensure_blank(s, older)?;
+                    (s, 0, seq)
                 }
             };
             let home = self.sectors[sector & 1];
@@ -550,9 +556,10 @@ impl<F: NorFlash> Journal<F> {
         Ok(())
     }
 
-    /// Chooses where the next record goes and its sequence number, erasing
-    /// the other sector first when the current one is full.
-    fn next_position(&mut self, tail: &Tail) -> Result<(usize, u32, u32), Error<F::Error>> {
+    /// Chooses where the next record goes and its sequence number: a free
+    /// position, or the start of the other sector when the current one is
+    /// full, which the caller erases first.
+    fn next_position(&mut self, tail: &Tail) -> Result<Place, Error<F::Error>> {
         let n = self.per_sector;
         match tail.newest {
             Some((s, i, seq)) => {
@@ -568,7 +575,7 @@ impl<F: NorFlash> Journal<F> {
                     if next >= n / 2 && tail.used[other & 1] != 0 {
                         self.ensure_blank(other, true)?;
                     }
-                    return Ok((s, next, seq.wrapping_add(next.saturating_sub(i))));
+                    return Ok(Place::At(s, next, seq.wrapping_add(next.saturating_sub(i))));
                 }
                 // The move to the other sector. It was erased in this
                 // sector's second half, so what it holds now are earlier
@@ -579,10 +586,9 @@ impl<F: NorFlash> Journal<F> {
                 // one. Erase only when no blank tail is left.
                 let moved = seq.wrapping_add(n.saturating_sub(i));
                 if let Some(k) = self.blank_tail(other, 0) {
-                    return Ok((other, k, moved.wrapping_add(k)));
+                    return Ok(Place::At(other, k, moved.wrapping_add(k)));
                 }
-                self.ensure_blank(other, false)?;
-                Ok((other, 0, moved))
+                Ok(Place::Erased(other, moved, false))
             }
             None => {
                 // No valid record anywhere (and nothing unreadable that
@@ -591,11 +597,10 @@ impl<F: NorFlash> Journal<F> {
                 // first, then 1; erase only when neither has room.
                 for s in 0..2 {
                     if let Some(next) = self.blank_tail(s, 0) {
-                        return Ok((s, next, tail.fresh_seq.wrapping_add(next)));
+                        return Ok(Place::At(s, next, tail.fresh_seq.wrapping_add(next)));
                     }
                 }
-                self.ensure_blank(0, false)?;
-                Ok((0, 0, tail.fresh_seq))
+                Ok(Place::Erased(0, tail.fresh_seq, false))
             }
         }
     }
@@ -855,6 +860,15 @@ enum Kind {
     Invalid(DecodeError),
     Damaged,
     Unreadable,
+}
+
+/// Where [`Journal::next_position`] puts the next record.
+enum Place {
+    /// `(sector, index, seq)`: a position that reads blank.
+    At(usize, u32, u32),
+    /// `(sector, seq, older)`: position 0 of a sector that is erased first
+    /// unless it reads blank ([`Journal::ensure_blank`] with `older`).
+    Erased(usize, u32, bool),
 }
 
 /// How much of a position could be read.
