@@ -348,6 +348,10 @@ impl Record {
 /// part's own erased value already, and reports all 0xFF on a part that
 /// erases to 0x00 as programmed; [`Record::decode`] reports them as
 /// [`DecodeError::Blank`].
+// Out of line although the journal's scan is its one caller in a
+// bootloader: inlined there, the scan's loop ran out of registers and
+// spilled more than the call costs (20 B on the nRF52840).
+#[inline(never)]
 pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(), DecodeError> {
     if get_array::<4>(b, 0) != MAGIC {
         return Err(DecodeError::BadMagic);
