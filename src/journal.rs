@@ -366,9 +366,9 @@ impl<F: NorFlash> Journal<F> {
         let mut candidate = Record::default();
         let mut used = [0u32; 2];
         let mut blocked = None;
-        // Whether a sector has an unreadable position above its newest
-        // record (or anywhere, when it has none).
-        let mut unreadable = [false; 2];
+        // Bit `s` set: sector `s` has an unreadable position above its
+        // newest record (or anywhere, when it has none).
+        let mut unreadable = 0u8;
         // The newest number a torn record claims, in serial order.
         let mut claimed: Option<u32> = None;
         for (s, used) in used.iter_mut().enumerate() {
@@ -415,9 +415,7 @@ impl<F: NorFlash> Journal<F> {
                     }
                     Kind::Unreadable => {
                         findings.unreadable += 1;
-                        if let Some(u) = unreadable.get_mut(s) {
-                            *u = true;
-                        }
+                        unreadable |= 1 << (s & 1);
                     }
                 }
             }
@@ -431,11 +429,8 @@ impl<F: NorFlash> Journal<F> {
         // in its own sector, or with no record at all, an unreadable
         // position may be the newest state.
         let hides_newer = match newest {
-            Some((s, _, _)) => {
-                let full = used[s & 1] >= self.per_sector;
-                unreadable[s & 1] || (full && unreadable[(s & 1) ^ 1])
-            }
-            None => unreadable[0] || unreadable[1],
+            Some((s, _, _)) if used[s & 1] < self.per_sector => unreadable & (1 << (s & 1)) != 0,
+            _ => unreadable != 0,
         };
         if hides_newer {
             blocked = blocked.or(Some(Block::Unreadable));
