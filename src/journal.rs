@@ -372,6 +372,7 @@ impl<F: NorFlash> Journal<F> {
         // The newest number a torn record claims, in serial order.
         let mut claimed: Option<u32> = None;
         for (s, used) in used.iter_mut().enumerate() {
+            let mut top = 0;
             let probed = self.used_prefix(s);
             // The probes count a position whose read failed as used; read
             // whole, the positions at the top of the prefix may then be
@@ -379,11 +380,10 @@ impl<F: NorFlash> Journal<F> {
             // highest position that is not blank: an append after a blank
             // hole would be a record the binary search of a clean boot
             // cannot find.
-            *used = 0;
             for i in (0..probed).rev() {
                 let (kind, raw) = self.read_into(s, i, &mut candidate);
-                if *used == 0 && !matches!(kind, Kind::Invalid(DecodeError::Blank)) {
-                    *used = i + 1;
+                if top == 0 && !matches!(kind, Kind::Invalid(DecodeError::Blank)) {
+                    top = i + 1;
                 }
                 if let Some(seq) = raw {
                     if claimed.map_or(true, |c| seq_newer(seq, c)) {
@@ -419,6 +419,7 @@ impl<F: NorFlash> Journal<F> {
                     }
                 }
             }
+            *used = top;
         }
         // Which unreadable positions may hold something newer than the
         // newest record found. The journal moves to the other sector only
