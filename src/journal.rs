@@ -371,7 +371,7 @@ impl<F: NorFlash> Journal<F> {
         let mut unreadable = 0u8;
         // The newest number a torn record claims, in serial order.
         let mut claimed: Option<u32> = None;
-        for (s, used) in used.iter_mut().enumerate() {
+        for s in 0..2 {
             let mut top = 0;
             let probed = self.used_prefix(s);
             // The probes count a position whose read failed as used; read
@@ -419,7 +419,7 @@ impl<F: NorFlash> Journal<F> {
                     }
                 }
             }
-            *used = top;
+            used[s & 1] = top;
         }
         // Which unreadable positions may hold something newer than the
         // newest record found. The journal moves to the other sector only
