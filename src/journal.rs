@@ -806,23 +806,18 @@ impl<F: NorFlash> Journal<F> {
         if all_are(&buf, erased) {
             return (Kind::Invalid(DecodeError::Blank), None);
         }
-        let kind = match decode_into(&buf, out) {
+        match decode_into(&buf, out) {
             Ok(()) => {
                 let sector = self.sectors[s & 1];
                 match home(&buf) {
-                    Some(h) if h != (sector.offset, sector.len) => Kind::Foreign,
-                    _ => Kind::Valid,
+                    Some(h) if h != (sector.offset, sector.len) => (Kind::Foreign, None),
+                    _ => (Kind::Valid, None),
                 }
             }
             // All 0xFF on a part that erases to 0x00 fails the magic:
             // programmed, not blank.
-            Err(e) => Kind::Invalid(e),
-        };
-        let raw = match kind {
-            Kind::Invalid(_) => raw_seq(&buf),
-            _ => None,
-        };
-        (kind, raw)
+            Err(e) => (Kind::Invalid(e), raw_seq(&buf)),
+        }
     }
 
     fn offset(&self, s: usize, index: u32) -> u32 {
