@@ -387,9 +387,12 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
     if flags & FLAG_REJECTED != 0 {
         state.rejected_digest = Some(get_array(b, OFF_REJECTED));
     }
-    // Zero in records written before the field was: none.
+    // Zero in records written before the field was: none (the default
+    // set above).
     let before = get_array::<16>(b, OFF_REJECTED_BEFORE);
-    state.rejected_before = (before != [0; 16]).then_some(before);
+    if before != [0; 16] {
+        state.rejected_before = Some(before);
+    }
     for i in 0..ev_count {
         let [kind, slot, reason, tries] = get_array::<4>(b, OFF_EVENTS + i * EVENT_LEN);
         state.push_event(BootEvent {
