@@ -28,13 +28,14 @@ use abboot::app::{StageOptions, Updater};
 use abboot::fence::Fenced;
 use abboot::flash::Shared;
 use abboot::handoff::{Handoff, HandoffError};
-use abboot::image::signed::{SignedCheck, TrustedKeys};
+use abboot::image::signed::TrustedKeys;
 use abboot::state::Slot;
 use abboot_board_common::handoff;
 
 use crate::args::{Args, Role};
 use crate::config;
 use crate::flash::FileFlash;
+use crate::load::BoardCheck;
 use crate::names;
 use crate::sh::{self, Line};
 use crate::watchdog;
@@ -83,7 +84,8 @@ pub fn run(linked: Slot) -> ! {
     // Fenced to the metadata sectors and the slots: a write or an erase
     // anywhere else is refused before it reaches the file.
     let cell = RefCell::new(Fenced::for_layout(flash, &config::LAYOUT));
-    let check = SignedCheck::new(TrustedKeys::new(&config::TRUSTED_KEYS), config::PROFILE);
+    // The bootloader's own check: an image it would not start is refused.
+    let check = BoardCheck::new(TrustedKeys::new(&config::TRUSTED_KEYS), config::PROFILE);
     let mut up = match Updater::new(
         Shared::new(&cell),
         Shared::new(&cell),
@@ -230,7 +232,7 @@ fn report(what: &str, r: Result<(), abboot::Error>) {
 }
 
 type Fw = Fenced<FileFlash, 4>;
-type Up<'a> = Updater<Shared<'a, Fw>, Shared<'a, Fw>, SignedCheck<'static>>;
+type Up<'a> = Updater<Shared<'a, Fw>, Shared<'a, Fw>, BoardCheck<'static>>;
 
 /// Stages the image in the host file `file`, read in 1 KiB chunks.
 fn stage(args: &Args, up: &mut Up<'_>, file: &[u8]) {

@@ -31,6 +31,12 @@ impl<'a> BoardCheck<'a> {
 }
 
 impl<F: ReadNorFlash> ImageCheck<F> for BoardCheck<'_> {
+    /// The image check, then the payload's first two words as the vector
+    /// table [`jump`] will use ([`entry_ok`]; [`ImageError::BadEntry`]
+    /// when they are not). The firmware's updater runs the same check, so
+    /// an image this bootloader would not start is refused when it is
+    /// staged, and rejected before its trial rather than found out after
+    /// the try is counted.
     fn check(
         &mut self,
         flash: &mut F,
@@ -38,14 +44,46 @@ impl<F: ReadNorFlash> ImageCheck<F> for BoardCheck<'_> {
         region: Region,
     ) -> Result<ImageInfo, ImageError> {
         #[cfg(not(any(feature = "size-probe-digest-only", feature = "size-probe-no-crypto")))]
-        return self.signed.check(flash, slot, region);
+        let info = self.signed.check(flash, slot, region)?;
         #[cfg(feature = "size-probe-digest-only")]
-        return abboot::image::digest::DigestCheck.check(flash, slot, region);
+        let info = abboot::image::digest::DigestCheck.check(flash, slot, region)?;
         #[cfg(all(
             feature = "size-probe-no-crypto",
             not(feature = "size-probe-digest-only")
         ))]
-        return probe::no_crypto(flash, region);
+        let info = probe::no_crypto(flash, region)?;
+        let mut words = [0u8; 8];
+        if info.payload_len < words.len() as u32 {
+            return Err(ImageError::BadEntry);
+        }
+        let at = region
+            .offset
+            .checked_add(info.header_len)
+            .ok_or(ImageError::BadEntry)?;
+        // A read that fails is no verdict on the image: the bootloader
+        // tries again, and records nothing while a slot cannot be read.
+        flash.read(at, &mut words).map_err(|_| ImageError::Flash)?;
+        let [s0, s1, s2, s3, r0, r1, r2, r3] = words;
+        let (sp, reset) = (
+            u32::from_le_bytes([s0, s1, s2, s3]),
+            u32::from_le_bytes([r0, r1, r2, r3]),
+        );
+        if entry_ok(sp, reset, info.load_address, info.payload_len) {
+            Ok(info)
+        } else {
+            Err(ImageError::BadEntry)
+        }
+    }
+
+    /// The signed check's refusals from the header alone (the firmware's
+    /// updater refuses before it erases the slot).
+    fn precheck(
+        &mut self,
+        slot: Slot,
+        region: Region,
+        header: &[u8],
+    ) -> Result<Option<ImageInfo>, ImageError> {
+        ImageCheck::<F>::precheck(&mut self.signed, slot, region, header)
     }
 }
 
@@ -133,8 +171,18 @@ pub fn ram_digest(_addr: u32, _len: u32) -> [u8; 32] {
     [0; 32]
 }
 
-/// Sanity checks on the copied vector table: initial stack pointer in RAM
-/// and word-aligned, reset vector a Thumb address inside the payload.
+/// Whether `sp` and `reset`, the first two words of a payload of `len`
+/// bytes to be copied to `addr`, are a vector table [`jump`] can start:
+/// the initial stack pointer in RAM and word-aligned, the reset vector a
+/// Thumb address inside the payload.
+pub fn entry_ok(sp: u32, reset: u32, addr: u32, len: u32) -> bool {
+    let sp_ok = (0x2000_0000..=0x2040_0000).contains(&sp) && sp % 4 == 0;
+    let reset_ok = reset & 1 == 1 && (addr..addr.saturating_add(len)).contains(&(reset & !1));
+    sp_ok && reset_ok
+}
+
+/// [`entry_ok`] on the copied vector table at `addr`, again: what jumps is
+/// the copy, not what the check read.
 pub fn vector_table_ok(addr: u32, len: u32) -> bool {
     if len < 8 {
         return false;
@@ -146,9 +194,7 @@ pub fn vector_table_ok(addr: u32, len: u32) -> bool {
             core::ptr::read_volatile((addr + 4) as *const u32),
         )
     };
-    let sp_ok = (0x2000_0000..=0x2040_0000).contains(&sp) && sp % 4 == 0;
-    let reset_ok = reset & 1 == 1 && (addr..addr.saturating_add(len)).contains(&(reset & !1));
-    sp_ok && reset_ok
+    entry_ok(sp, reset, addr, len)
 }
 
 /// Starts the image whose vector table is at `addr`: VTOR, MSP, reset

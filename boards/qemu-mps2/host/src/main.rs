@@ -12,6 +12,7 @@
 //!            flip-payload    one payload byte flipped after signing
 //!            other-hardware  signed for another hardware id
 //! mps2-host random-image SLOT VERSION LEN OUT   a signed image of LEN random payload bytes
+//!                                               after a vector table the bootloader accepts
 //! mps2-host flash-new FLASH                an erased flash file
 //! mps2-host flash-put FLASH SLOT IMAGE     write IMAGE at the start of SLOT (factory)
 //! mps2-host flash-put-head FLASH SLOT IMAGE  write what fits of an IMAGE larger than SLOT
@@ -79,7 +80,7 @@ fn run(a: &[&str]) -> Result<(), String> {
             let len: usize = len.parse().map_err(|_| format!("bad length {len}"))?;
             // Deterministic pseudo-random bytes (xorshift), not compressible.
             let mut x: u32 = 0x9E37_79B9 ^ len as u32;
-            let payload: Vec<u8> = (0..len)
+            let mut payload: Vec<u8> = (0..len)
                 .map(|_| {
                     x ^= x << 13;
                     x ^= x >> 17;
@@ -87,7 +88,20 @@ fn run(a: &[&str]) -> Result<(), String> {
                     x as u8
                 })
                 .collect();
-            let image = sign(slot_arg(slot)?, version_arg(version)?, &payload, None)?;
+            // Starting with a vector table the bootloader's check accepts
+            // (a stack in RAM, a reset vector inside the payload): images
+            // for the figures, which `select` verifies and never starts.
+            let slot = slot_arg(slot)?;
+            let entry = config::LOAD_ADDRESS[slot.index()] + 8 + 1;
+            for (d, s) in payload.iter_mut().zip(
+                0x2000_8000u32
+                    .to_le_bytes()
+                    .into_iter()
+                    .chain(entry.to_le_bytes()),
+            ) {
+                *d = s;
+            }
+            let image = sign(slot, version_arg(version)?, &payload, None)?;
             write(out, &image)
         }
         ["flash-new", flash] => write(flash, &vec![0xFF; config::FLASH_LEN as usize]),
