@@ -43,36 +43,21 @@ impl<F: ReadNorFlash> ImageCheck<F> for BoardCheck<'_> {
         slot: Slot,
         region: Region,
     ) -> Result<ImageInfo, ImageError> {
+        // The result stays in place rather than moving through `?`: this
+        // frame is under the signature check, the deepest stack of a boot.
         #[cfg(not(any(feature = "size-probe-digest-only", feature = "size-probe-no-crypto")))]
-        let info = self.signed.check(flash, slot, region)?;
+        let checked = self.signed.check(flash, slot, region);
         #[cfg(feature = "size-probe-digest-only")]
-        let info = abboot::image::digest::DigestCheck.check(flash, slot, region)?;
+        let checked = abboot::image::digest::DigestCheck.check(flash, slot, region);
         #[cfg(all(
             feature = "size-probe-no-crypto",
             not(feature = "size-probe-digest-only")
         ))]
-        let info = probe::no_crypto(flash, region)?;
-        let mut words = [0u8; 8];
-        if info.payload_len < words.len() as u32 {
-            return Err(ImageError::BadEntry);
+        let checked = probe::no_crypto(flash, region);
+        if let Ok(info) = &checked {
+            entry_check(flash, region, info)?;
         }
-        let at = region
-            .offset
-            .checked_add(info.header_len)
-            .ok_or(ImageError::BadEntry)?;
-        // A read that fails is no verdict on the image: the bootloader
-        // tries again, and records nothing while a slot cannot be read.
-        flash.read(at, &mut words).map_err(|_| ImageError::Flash)?;
-        let [s0, s1, s2, s3, r0, r1, r2, r3] = words;
-        let (sp, reset) = (
-            u32::from_le_bytes([s0, s1, s2, s3]),
-            u32::from_le_bytes([r0, r1, r2, r3]),
-        );
-        if entry_ok(sp, reset, info.load_address, info.payload_len) {
-            Ok(info)
-        } else {
-            Err(ImageError::BadEntry)
-        }
+        checked
     }
 
     /// The signed check's refusals from the header alone (the firmware's
@@ -169,6 +154,39 @@ pub fn ram_digest(addr: u32, len: u32) -> [u8; 32] {
 #[cfg(feature = "size-probe-no-crypto")]
 pub fn ram_digest(_addr: u32, _len: u32) -> [u8; 32] {
     [0; 32]
+}
+
+/// The payload's first two words, read from the slot, as the vector
+/// table [`jump`] will start ([`entry_ok`]); [`ImageError::BadEntry`]
+/// when they are not one. Out of line: its buffer stays off the stack of
+/// the signature check.
+#[inline(never)]
+fn entry_check<F: ReadNorFlash>(
+    flash: &mut F,
+    region: Region,
+    info: &ImageInfo,
+) -> Result<(), ImageError> {
+    let mut words = [0u8; 8];
+    if info.payload_len < words.len() as u32 {
+        return Err(ImageError::BadEntry);
+    }
+    let at = region
+        .offset
+        .checked_add(info.header_len)
+        .ok_or(ImageError::BadEntry)?;
+    // A read that fails is no verdict on the image: the bootloader tries
+    // again, and records nothing while a slot cannot be read.
+    flash.read(at, &mut words).map_err(|_| ImageError::Flash)?;
+    let [s0, s1, s2, s3, r0, r1, r2, r3] = words;
+    let (sp, reset) = (
+        u32::from_le_bytes([s0, s1, s2, s3]),
+        u32::from_le_bytes([r0, r1, r2, r3]),
+    );
+    if entry_ok(sp, reset, info.load_address, info.payload_len) {
+        Ok(())
+    } else {
+        Err(ImageError::BadEntry)
+    }
 }
 
 /// Whether `sp` and `reset`, the first two words of a payload of `len`
