@@ -121,3 +121,57 @@ fn a_faulted_boot_that_chooses_an_image_that_does_not_verify_fails_the_run() {
     let report = reads_only.run(&honest, |d| d.boot().map(|_| ())).unwrap();
     assert!(report.read_fault_runs > 0, "{report}");
 }
+
+/// The firmware's own update flow — a download written chunk by chunk as
+/// it arrives — run through `Device::firmware`, so that the harness cuts
+/// power at every operation of it (each chunk's write included) and fails
+/// each of its reads, and checks the promise after each. The image is
+/// given 5 tries, more than the device's default: the bounded-trial check
+/// holds it to the 5 it was given, not to the default (without the
+/// bookkeeping, its fourth trial boot was reported as one too many).
+#[test]
+fn a_chunked_download_of_the_firmwares_own_is_swept() {
+    let mut d = Device::new(8192, DigestCheck);
+    d.factory(Slot::A, &test_image(Version::new(1, 0, 0, 0), 3000, 1));
+    d.boot().unwrap();
+    let image = test_image(Version::new(1, 1, 0, 0), 3000, 2);
+    let chunks = image.len().div_ceil(512);
+    let download = move |d: &mut Device<DigestCheck>| -> Result<(), Stop> {
+        let opts = StageOptions {
+            tries: 5,
+            tag: b"ota-7",
+            ..StageOptions::default()
+        };
+        d.firmware("download", |u| {
+            u.stage_begin(&opts)?;
+            for (i, chunk) in image.chunks(512).enumerate() {
+                u.stage_write((i * 512) as u32, chunk)?;
+            }
+            u.stage_finish(opts.tries)
+        })?;
+        // Five trial boots, never confirmed: the fifth is the last.
+        for left in (0..5).rev() {
+            let b = d.boot()?;
+            if b.slot != Some(Slot::B) || b.tries_left != left {
+                return Err(Stop::Unexpected(format!("trial {left}: {b:?}")));
+            }
+        }
+        let back = d.boot()?;
+        if back.slot != Some(Slot::A) {
+            return Err(Stop::Unexpected(format!("no rollback: {back:?}")));
+        }
+        Ok(())
+    };
+    let sweep = Harness {
+        double_cuts: 40,
+        read_faults: 200,
+        ..Harness::default()
+    };
+    let report = sweep.run(&d, download).unwrap();
+    // Every chunk's write was one of the operations cut.
+    assert!(report.ops > chunks, "{report}");
+    assert!(
+        report.read_fault_runs > 0 && report.double_cut_runs > 0,
+        "{report}"
+    );
+}

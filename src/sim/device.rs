@@ -55,6 +55,10 @@ use crate::state::{BootKind, BootState, ImageState, Slot};
 use crate::status::Status;
 use crate::version::Version;
 
+/// The firmware's [`Updater`] on a device's wires ([`Device::firmware`]).
+pub type DeviceUpdater<'a, C, R> =
+    Updater<Wire<'a, <R as Rig>::Meta>, Wire<'a, <R as Rig>::Slots>, C>;
+
 /// The default rig's part: 4 KiB sectors, 4-byte words, erases to `0xFF`.
 pub type DeviceFlash = SimFlash<1, 4, 4096>;
 
@@ -887,12 +891,49 @@ impl<C: DeviceCheck<R::Slots>, R: Rig> Device<C, R> {
         }
     }
 
+    /// Runs the firmware's own update flow as one call of the device: `f`
+    /// gets a fresh [`Updater`] on the device's wires, told the running
+    /// slot the bootloader handed off, as the firmware makes one after a
+    /// reset. For the flows the other calls do not cover — a download
+    /// written chunk by chunk as it arrives (`stage_begin`, `stage_write`,
+    /// `stage_finish`), a call order of the firmware's own — so that the
+    /// harness cuts power at each of their operations and fails their
+    /// reads. An image the call leaves pending is held to the tries it was
+    /// given (the bounded-trial check), as [`stage`](Self::stage)'s is.
+    pub fn firmware<T>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&mut DeviceUpdater<'_, C, R>) -> Result<T, Error>,
+    ) -> Result<T, Stop> {
+        let r = self.app(what, f)?;
+        self.trace.push(format!("{what}: ok"));
+        Ok(r)
+    }
+
+    /// Notes the tries of an image that a firmware call made pending, for
+    /// the bounded-trial check; read even when the call was cut, since the
+    /// record may be on flash.
+    fn note_staged(&mut self, before: Option<&BootState>) {
+        let Some(after) = self.peek_state() else {
+            return;
+        };
+        for s in Slot::ALL {
+            let now = after.slot(s);
+            if let ImageState::Pending { tries } = now.state {
+                if before.map(|b| b.slot(s)) != Some(now) {
+                    self.history.trials.insert(now.digest, (0, tries));
+                }
+            }
+        }
+    }
+
     fn app<T>(
         &mut self,
         what: &str,
-        f: impl FnOnce(&mut Updater<Wire<'_, R::Meta>, Wire<'_, R::Slots>, C>) -> Result<T, Error>,
+        f: impl FnOnce(&mut DeviceUpdater<'_, C, R>) -> Result<T, Error>,
     ) -> Result<T, Stop> {
         let ops = self.begin();
+        let before = self.peek_state();
         let result = Updater::new(
             self.wire_meta(),
             self.wire_slots(),
@@ -904,6 +945,7 @@ impl<C: DeviceCheck<R::Slots>, R: Rig> Device<C, R> {
             None => u,
         })
         .and_then(|mut u| f(&mut u));
+        self.note_staged(before.as_ref());
         self.settle(what, ops, result)
     }
 
@@ -914,7 +956,6 @@ impl<C: DeviceCheck<R::Slots>, R: Rig> Device<C, R> {
             "stage: v{} pending with {} tries",
             info.version, opts.tries
         ));
-        self.history.trials.insert(info.digest, (0, opts.tries));
         Ok(info)
     }
 

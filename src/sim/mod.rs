@@ -10,5 +10,7 @@ pub use flash::*;
 pub mod device;
 pub mod harness;
 
-pub use device::{Access, Device, DeviceFlash, OnePart, Part, Rig, SimPart, Stop, TwoParts, Wire};
+pub use device::{
+    Access, Device, DeviceFlash, DeviceUpdater, OnePart, Part, Rig, SimPart, Stop, TwoParts, Wire,
+};
 pub use harness::{Fault, Harness, ReadScope, Report, Violation};
