@@ -89,7 +89,9 @@ where
 {
     /// Checks `layout` against both devices.
     pub fn new(metadata: M, slots: S, layout: Layout, check: C) -> Result<Self, Error> {
-        for r in layout.slots {
+        // By reference: the array's by-value iterator stays an outlined
+        // `next` call, and a constant layout is then checked at run time.
+        for r in &layout.slots {
             if !r.fits(slots.capacity()) || r.len == 0 {
                 return Err(Error::Layout(LayoutError::SlotOutOfBounds));
             }
@@ -98,8 +100,8 @@ where
             return Err(Error::Layout(LayoutError::SlotsOverlap));
         }
         if !layout.separate_parts {
-            for m in layout.metadata.sectors {
-                if layout.slots.iter().any(|r| r.overlaps(&m)) {
+            for m in &layout.metadata.sectors {
+                if layout.slots.iter().any(|r| r.overlaps(m)) {
                     return Err(Error::Layout(LayoutError::MetadataOverlapsSlot));
                 }
             }
