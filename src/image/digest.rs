@@ -9,7 +9,7 @@
 use embedded_storage::nor_flash::ReadNorFlash;
 
 use super::header::{ImageHeader, FIXED_LEN};
-use super::signed::{parse_raw, payload_digest, read_fixed};
+use super::signed::{parse_raw, payload_matches, read_fixed};
 use super::{ImageCheck, ImageError, ImageInfo};
 use crate::flash::Region;
 use crate::state::Slot;
@@ -34,10 +34,7 @@ impl<F: ReadNorFlash> ImageCheck<F> for DigestCheck {
             _ => return Err(ImageError::TooLarge),
         }
         let info = ImageInfo::from_header(&header, header.payload_digest);
-        let digest = payload_digest(flash, region, info.header_len, info.payload_len)?;
-        if digest != info.digest {
-            return Err(ImageError::DigestMismatch);
-        }
+        payload_matches(flash, region, &info)?;
         Ok(info)
     }
 

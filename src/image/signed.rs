@@ -233,10 +233,7 @@ pub fn verify_image<F: ReadNorFlash>(
     let mut raw = [0u8; FIXED_LEN];
     read_fixed(flash, region, &mut raw)?;
     let info = check_header(&raw, region, slot, keys, profile)?;
-    let digest = payload_digest(flash, region, info.header_len, info.payload_len)?;
-    if digest != info.digest {
-        return Err(ImageError::DigestMismatch);
-    }
+    payload_matches(flash, region, &info)?;
     Ok((parse_raw(&raw)?, info))
 }
 
@@ -252,10 +249,7 @@ fn verify_info<F: ReadNorFlash>(
     let mut raw = [0u8; FIXED_LEN];
     read_fixed(flash, region, &mut raw)?;
     let info = check_header(&raw, region, slot, keys, profile)?;
-    let digest = payload_digest(flash, region, info.header_len, info.payload_len)?;
-    if digest != info.digest {
-        return Err(ImageError::DigestMismatch);
-    }
+    payload_matches(flash, region, &info)?;
     Ok(info)
 }
 
@@ -315,19 +309,23 @@ fn check_fields(
     ))
 }
 
-/// SHA-256 of the payload `payload_len` bytes long at `header_len` in
-/// `region`, streamed from flash. The caller has checked that the image
-/// fits `region`.
+/// Whether the SHA-256 of the payload described by `info` (`payload_len`
+/// bytes at `header_len` in `region`, streamed from flash) is
+/// `info.digest`: [`ImageError::DigestMismatch`] if not. The caller has
+/// checked that the image fits `region`.
+///
+/// Compared here rather than returned: a returned digest is a 33-byte
+/// result that each caller copies before it compares.
 ///
 /// Never inlined, with its read buffer and hasher in its own frame: they
 /// are then not on the stack while the signature is checked.
 #[inline(never)]
-pub(crate) fn payload_digest<F: ReadNorFlash>(
+pub(crate) fn payload_matches<F: ReadNorFlash>(
     flash: &mut F,
     region: Region,
-    header_len: u32,
-    payload_len: u32,
-) -> Result<[u8; 32], ImageError> {
+    info: &ImageInfo,
+) -> Result<(), ImageError> {
+    let (header_len, payload_len) = (info.header_len, info.payload_len);
     let mut buf = [0u8; CHUNK_LEN];
     let buf = &mut buf;
     let payload_start = region
@@ -342,7 +340,10 @@ pub(crate) fn payload_digest<F: ReadNorFlash>(
     // `finalize_reset` works on the hasher where it is: `finalize` takes it
     // by value, and the move of its 8-byte-aligned state links a
     // `__aeabi_memcpy8` of its own (172 B in the nRF52840 digest-only build).
-    Ok(hasher.finalize_reset().into())
+    if hasher.finalize_reset()[..] != info.digest[..] {
+        return Err(ImageError::DigestMismatch);
+    }
+    Ok(())
 }
 
 /// Reads and parses the header of the image in `region`, without checking
@@ -374,7 +375,7 @@ pub(crate) fn parse_raw(raw: &[u8]) -> Result<ImageHeader, ImageError> {
 /// Steps 1 and 2: checks the region and reads the fixed header into `raw`.
 ///
 /// Never inlined, with its read buffer in its own frame (see
-/// [`payload_digest`]).
+/// [`payload_matches`]).
 #[inline(never)]
 pub(crate) fn read_fixed<F: ReadNorFlash>(
     flash: &mut F,
