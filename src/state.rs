@@ -561,6 +561,19 @@ pub struct BootState {
     pub events: Events,
 }
 
+/// [`SlotInfo::default`] as a constant. `BootState::default` lists it
+/// twice: both slots are then zeroed where they are built, where
+/// `[SlotInfo::default(); 2]` (or a repeat of this constant) was zeroed
+/// in a temporary, by a loop, and copied.
+const EMPTY_SLOT: SlotInfo = SlotInfo {
+    state: ImageState::Empty,
+    version: Version::new(0, 0, 0, 0),
+    digest: [0; 32],
+    attempts: 0,
+    security_counter: 0,
+    data_epoch: 0,
+};
+
 impl Default for BootState {
     /// No slot, no update, nothing recorded.
     // Out of line: the derived default is inlined field by field (about
@@ -568,7 +581,7 @@ impl Default for BootState {
     #[inline(never)]
     fn default() -> Self {
         Self {
-            slots: [SlotInfo::default(); 2],
+            slots: [EMPTY_SLOT, EMPTY_SLOT],
             primary: None,
             rollback: None,
             update: UpdateState::default(),
@@ -628,6 +641,12 @@ pub fn digest_prefix(digest: &[u8; 32]) -> [u8; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_empty_slot_is_the_default_one() {
+        assert_eq!(EMPTY_SLOT, SlotInfo::default());
+        assert_eq!(BootState::default().slots, [SlotInfo::default(); 2]);
+    }
 
     #[test]
     fn tags_round_trip() {
