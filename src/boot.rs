@@ -231,7 +231,7 @@ where
                 for (s, info) in Slot::ALL.into_iter().zip(&mut infos) {
                     if let Ok(i) = self.check(s) {
                         if i.security_counter >= floor {
-                            *info = Some(i);
+                            *info = Some(*i);
                         }
                     }
                 }
@@ -313,7 +313,7 @@ where
                     if recorded.state == ImageState::Rejected && recorded.digest == info.digest {
                         continue;
                     }
-                    if machine::adopt(st, s, &info).is_ok() {
+                    if machine::adopt(st, s, info).is_ok() {
                         break 'decided (Some(s), BootKind::Fresh, Reason::None, true);
                     }
                 }
@@ -377,22 +377,28 @@ where
     /// The image check of `slot`, made at most once per `select`. A read
     /// error is tried again, as the journal does; one that persists makes
     /// the boot unsure.
-    fn check(&mut self, slot: Slot) -> Result<ImageInfo, ImageError> {
+    ///
+    /// The image is lent from the record of checks rather than copied out
+    /// of it: its callers only look at it (or copy it once, into a fresh
+    /// state's candidates).
+    fn check(&mut self, slot: Slot) -> Result<&ImageInfo, ImageError> {
+        let (ctx, unsure) = (&mut self.ctx, &mut self.unsure);
         // `& 1`: in bounds for the optimiser too (no panic path).
-        let i = slot.index() & 1;
-        if let Some(r) = self.checked[i] {
-            return r;
-        }
-        let mut r = self.ctx.check(slot);
-        for _ in 1..READ_ATTEMPTS {
-            if !matches!(r, Err(ImageError::Flash)) {
-                break;
+        let checked = self.checked[slot.index() & 1].get_or_insert_with(|| {
+            let mut r = ctx.check(slot);
+            for _ in 1..READ_ATTEMPTS {
+                if !matches!(r, Err(ImageError::Flash)) {
+                    break;
+                }
+                r = ctx.check(slot);
             }
-            r = self.ctx.check(slot);
+            *unsure |= matches!(r, Err(ImageError::Flash));
+            r
+        });
+        match checked {
+            Ok(info) => Ok(info),
+            Err(e) => Err(*e),
         }
-        self.unsure |= matches!(r, Err(ImageError::Flash));
-        self.checked[i] = Some(r);
-        r
     }
 
     /// Writes `st`, unless a slot could not be read in this boot: then what
