@@ -236,13 +236,11 @@ where
                     }
                 }
                 (kind, changed) = (BootKind::Fresh, true);
-                &mut loaded
-                    .record
-                    .insert(Record {
-                        seq: 0,
-                        state: machine::fresh(infos, self.policy.fresh_tries),
-                    })
-                    .state
+                // Record number 0 with the default state, made the fresh
+                // one in place.
+                let record = loaded.record.insert(Record::default());
+                machine::fresh_in(&mut record.state, &infos, self.policy.fresh_tries);
+                &mut record.state
             }
         };
         // The hardware floor applies in memory: erased or rewritten

@@ -450,17 +450,26 @@ fn reject(s: &mut BootState, slot: Slot, reason: Reason, booted: bool) {
 /// the confirmed primary and the higher goes on trial with `tries` boots,
 /// because nothing says it was ever confirmed; firmware that confirms on
 /// every healthy boot confirms it again.
+pub fn fresh(infos: [Option<ImageInfo>; 2], tries: u8) -> BootState {
+    let mut s = BootState::default();
+    fresh_in(&mut s, &infos, tries);
+    s
+}
+
+/// [`fresh`] in place: `s`, a [`BootState::default`] its caller has just
+/// made, becomes the fresh state. The bootloader builds it in the record
+/// it inserts where its journal read found none, not in a state returned
+/// by value and copied there.
 // Never inlined: its locals would otherwise join `select`'s frame, which
 // is on the stack under every image check.
 #[inline(never)]
-pub fn fresh(infos: [Option<ImageInfo>; 2], tries: u8) -> BootState {
-    let mut s = BootState::default();
-    for (slot, info) in Slot::ALL.into_iter().zip(&infos) {
+pub(crate) fn fresh_in(s: &mut BootState, infos: &[Option<ImageInfo>; 2], tries: u8) {
+    for (slot, info) in Slot::ALL.into_iter().zip(infos) {
         if let Some(i) = info {
             *s.slot_mut(slot) = slot_info(ImageState::Confirmed, i);
         }
     }
-    s.primary = match &infos {
+    s.primary = match infos {
         [None, None] => None,
         [Some(_), None] => Some(Slot::A),
         [None, Some(_)] => Some(Slot::B),
@@ -490,7 +499,6 @@ pub fn fresh(infos: [Option<ImageInfo>; 2], tries: u8) -> BootState {
         reason: Reason::None,
         tries: 0,
     });
-    s
 }
 
 #[cfg(test)]
