@@ -117,14 +117,10 @@ impl ImageError {
 
     /// The byte the status record stores for this error (1..=14; 0 is "none").
     pub fn code(self) -> u8 {
-        let mut i = 0;
-        while i < Self::ALL.len() {
-            if Self::ALL[i] as u8 == self as u8 {
-                return i as u8 + 1;
-            }
-            i += 1;
-        }
-        0
+        // Its index in `ALL` plus one: `ALL` lists the variants in their
+        // declaration order (checked at compile time below), so the index
+        // is the discriminant, with no search of `ALL` at run time.
+        self as u8 + 1
     }
 
     /// The error for a stored byte, `None` for 0 or an unknown code.
@@ -132,6 +128,19 @@ impl ImageError {
         Self::ALL.get(usize::from(code).checked_sub(1)?).copied()
     }
 }
+
+// `ImageError::code` is the index in `ALL` plus one only while `ALL`
+// lists the variants in declaration order.
+const _: () = {
+    let mut i = 0;
+    while i < ImageError::ALL.len() {
+        assert!(
+            ImageError::ALL[i] as usize == i,
+            "ImageError::ALL out of order"
+        );
+        i += 1;
+    }
+};
 
 impl core::fmt::Display for ImageError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
