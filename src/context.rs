@@ -57,10 +57,12 @@ impl Layout {
     /// The slot whose region holds the flash offset `offset` — for a
     /// firmware that runs in place, the offset of its own vector table or
     /// of any function it links, minus the flash's base address.
+    /// An offset in neither slot (or a slot whose end overflows) is in
+    /// none: `None`, never a guess.
     pub const fn slot_containing(&self, offset: u32) -> Option<Slot> {
-        if Region::new(offset, 1).overlaps(&self.slots[0]) {
+        if self.slots[0].contains(offset) {
             Some(Slot::A)
-        } else if Region::new(offset, 1).overlaps(&self.slots[1]) {
+        } else if self.slots[1].contains(offset) {
             Some(Slot::B)
         } else {
             None

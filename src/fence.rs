@@ -8,6 +8,11 @@
 //! erase that is not wholly inside one of the regions it was given. Reads
 //! pass through (the bootloader and its public keys are not secret).
 //!
+//! One part holding everything: [`Fenced::for_layout`]. Metadata on
+//! another part than the slots ([`Layout::separate_parts`]): each part its
+//! own fence, [`Fenced::for_slots`] and [`Fenced::for_metadata`] — the
+//! metadata's offsets on the slot part may well be the bootloader's.
+//!
 //! This guards against a firmware *bug* (a wrong offset, a corrupt
 //! download index) for every user of the library. It is not a defence
 //! against a compromised firmware, which can talk to the flash controller
@@ -72,10 +77,35 @@ impl<F, const N: usize> Fenced<F, N> {
 impl<F> Fenced<F, 4> {
     /// `inner` holding both the metadata and the slots of `layout` (one
     /// part): writable in the two metadata sectors and the two slots only.
+    ///
+    /// On a layout whose metadata lives on another part
+    /// ([`Layout::separate_parts`]), the metadata's offsets mean nothing on
+    /// this one — there they may be the bootloader — so only the slots are
+    /// writable, as with [`Fenced::for_slots`]; fence the metadata part
+    /// with [`Fenced::for_metadata`].
     pub const fn for_layout(inner: F, layout: &Layout) -> Self {
-        let [m0, m1] = layout.metadata.sectors;
         let [a, b] = layout.slots;
+        let [m0, m1] = if layout.separate_parts {
+            [a, b]
+        } else {
+            layout.metadata.sectors
+        };
         Self::new(inner, [m0, m1, a, b])
+    }
+}
+
+impl<F> Fenced<F, 2> {
+    /// `inner` holding the slots of `layout`: writable in the two slots
+    /// only (the slot part of a layout on separate parts).
+    pub const fn for_slots(inner: F, layout: &Layout) -> Self {
+        Self::new(inner, layout.slots)
+    }
+
+    /// `inner` holding the metadata of `layout`: writable in the two
+    /// metadata sectors only (the metadata part of a layout on separate
+    /// parts).
+    pub const fn for_metadata(inner: F, layout: &Layout) -> Self {
+        Self::new(inner, layout.metadata.sectors)
     }
 }
 

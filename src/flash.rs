@@ -51,11 +51,25 @@ impl Region {
         }
     }
 
+    /// Whether the byte at `offset` lies in the region (never in one
+    /// whose end overflows `u32`).
+    pub const fn contains(&self, offset: u32) -> bool {
+        match self.end() {
+            Some(end) => offset >= self.offset && offset < end,
+            None => false,
+        }
+    }
+
     /// The absolute offset of `rel` bytes into the region, if `rel..rel+n`
-    /// lies inside it.
+    /// lies inside it (`None` too when that span would reach past
+    /// `u32::MAX`).
     pub const fn at(&self, rel: u32, n: u32) -> Option<u32> {
         match rel.checked_add(n) {
-            Some(end) if end <= self.len => Some(self.offset + rel),
+            // `offset + end` fits, so `offset + rel` does too.
+            Some(end) if end <= self.len => match self.offset.checked_add(end) {
+                Some(_) => Some(self.offset + rel),
+                None => None,
+            },
             _ => None,
         }
     }
@@ -80,6 +94,15 @@ mod tests {
         assert_eq!(r.at(0, 50), Some(100));
         assert_eq!(r.at(1, 50), None);
         assert_eq!(r.at(u32::MAX, 2), None);
+        // A region whose end overflows: no span that reaches past u32::MAX.
+        let wraps = Region::new(u32::MAX - 1, 16);
+        assert_eq!(wraps.at(0, 1), Some(u32::MAX - 1));
+        assert_eq!(wraps.at(0, 4), None);
+        assert_eq!(wraps.at(4, 4), None);
+        assert!(r.contains(100) && r.contains(149));
+        assert!(!r.contains(99) && !r.contains(150));
+        assert!(!Region::new(100, 0).contains(100));
+        assert!(!wraps.contains(u32::MAX));
         assert!(r.fits(150));
         assert!(!r.fits(149));
     }

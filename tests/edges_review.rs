@@ -44,6 +44,26 @@ fn fence_for_a_separate_parts_layout_keeps_the_bootloader() {
     assert_eq!(internal.mutating_ops(), 0);
 }
 
+/// On separate parts, each part gets the fence of its own regions.
+#[test]
+fn fences_for_each_of_two_parts() {
+    let layout = separate_layout();
+    let mut slots = Fenced::for_slots(Flash::new(65536), &layout);
+    assert_eq!(slots.erase(0, 4096), Err(FenceError::Outside));
+    slots.erase(16384, 40960).unwrap();
+    slots.erase(40960, 65536).unwrap();
+    let mut meta = Fenced::for_metadata(Flash::new(16384), &layout);
+    meta.erase(0, 8192).unwrap_err(); // two sectors in one erase: refused
+    meta.erase(0, 4096).unwrap();
+    meta.write(4096, &[0; 4]).unwrap();
+    assert_eq!(meta.erase(8192, 12288), Err(FenceError::Outside));
+    // The metadata's fence over the part that holds everything is the
+    // one-part fence, unchanged.
+    let mut one = Fenced::for_layout(Flash::new(65536), &one_part_layout());
+    one.erase(8192, 12288).unwrap();
+    one.erase(12288, 16384).unwrap();
+}
+
 /// "The running slot is known, never guessed": an offset outside both
 /// slots is in neither.
 #[test]
@@ -371,4 +391,93 @@ fn a_hanging_health_check_marks_the_image_bad() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(rebooted, "no reboot after mark-bad");
+}
+
+/// The whole update (stage, trial boot, confirm) through `flash::Blocking`
+/// over an async driver that is pending several times per operation.
+#[cfg(feature = "async")]
+mod over_async {
+    use super::*;
+    use abboot::flash::Blocking;
+    use abboot::sim::device::test_image;
+    use abboot::sim::SimError;
+    use abboot::StageOptions;
+    use embedded_storage::nor_flash::ReadNorFlash as _;
+
+    struct Slow(Flash);
+
+    async fn pending(n: usize) {
+        for _ in 0..n {
+            embassy_futures::yield_now().await;
+        }
+    }
+
+    impl embedded_storage_async::nor_flash::ErrorType for Slow {
+        type Error = SimError;
+    }
+    impl embedded_storage_async::nor_flash::ReadNorFlash for Slow {
+        const READ_SIZE: usize = 1;
+        async fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimError> {
+            pending(3).await;
+            self.0.read(offset, bytes)
+        }
+        fn capacity(&self) -> usize {
+            self.0.capacity()
+        }
+    }
+    impl embedded_storage_async::nor_flash::NorFlash for Slow {
+        const WRITE_SIZE: usize = 4;
+        const ERASE_SIZE: usize = 4096;
+        async fn erase(&mut self, from: u32, to: u32) -> Result<(), SimError> {
+            pending(5).await;
+            self.0.erase(from, to)
+        }
+        async fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
+            pending(2).await;
+            self.0.write(offset, bytes)
+        }
+    }
+
+    #[test]
+    fn update_over_an_async_driver() {
+        let mut flash = Flash::new(65536);
+        flash.set_contents(16384, &test_image(Version::new(1, 0, 0, 0), 3000, 1));
+        let cell = RefCell::new(Blocking(Slow(flash)));
+        let layout = one_part_layout();
+        let boot = || {
+            Bootloader::new(
+                Shared::new(&cell),
+                Shared::new(&cell),
+                layout,
+                DigestCheck,
+                Policy::default(),
+            )
+            .unwrap()
+            .select()
+        };
+        assert_eq!(boot().slot, Some(Slot::A));
+        let fenced = || Fenced::for_layout(Shared::new(&cell), &layout);
+        let mut u = Updater::new(fenced(), fenced(), layout, DigestCheck)
+            .unwrap()
+            .running(Slot::A);
+        u.stage(
+            &test_image(Version::new(1, 1, 0, 0), 3000, 2),
+            &StageOptions::default(),
+        )
+        .unwrap();
+        let d = boot();
+        assert!(d.is_trial() && d.slot == Some(Slot::B));
+        let mut u = Updater::new(fenced(), fenced(), layout, DigestCheck)
+            .unwrap()
+            .running(Slot::B);
+        u.confirm().unwrap();
+        let d = boot();
+        assert_eq!((d.slot, d.kind), (Some(Slot::B), BootKind::Normal));
+        // Out of bounds on the async driver is its error, not a panic.
+        let mut b = Blocking(Slow(Flash::new(4096)));
+        use embedded_storage::nor_flash::NorFlash as _;
+        assert!(b.write(4096, &[0; 4]).is_err());
+        assert!(b.read(4095, &mut [0; 2]).is_err());
+        assert_eq!(b.capacity(), 4096);
+    }
 }
