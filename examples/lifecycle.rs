@@ -410,7 +410,11 @@ fn main() -> Result<(), Stop> {
     println!("  (the same record as JSON: abboot::status::Status::to_json)");
 
     // What the run showed, promise by promise (DESIGN.md).
+    // A promise the run did not keep fails the example (and the test
+    // command that runs it), not only its line of output.
+    let all_kept = std::cell::Cell::new(true);
     let check = |ok: bool| {
+        all_kept.set(all_kept.get() && ok);
         if ok {
             run.style.good("kept")
         } else {
@@ -449,5 +453,9 @@ fn main() -> Result<(), Stop> {
         "\nFlash operations in all: {} reads ({} bytes), {} writes ({} bytes), {} erases",
         f.reads, f.bytes_read, f.writes, f.bytes_written, f.erases
     );
+    if !all_kept.get() {
+        eprintln!("lifecycle: a promise was not kept (see above)");
+        std::process::exit(1);
+    }
     Ok(())
 }
