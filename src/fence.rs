@@ -40,6 +40,11 @@ pub enum FenceError<E> {
     /// The write or erase reaches outside every allowed region; nothing
     /// was done.
     Outside,
+    /// The write or erase is not aligned to the part's `WRITE_SIZE` or
+    /// `ERASE_SIZE`; nothing was done. The `NorFlash` contract makes that
+    /// an error, but a driver that rounds instead (erasing "the sector
+    /// that holds `from`") would reach past the region.
+    NotAligned,
     /// The device's own error.
     Flash(E),
 }
@@ -48,6 +53,7 @@ impl<E: NorFlashError> NorFlashError for FenceError<E> {
     fn kind(&self) -> NorFlashErrorKind {
         match self {
             FenceError::Outside => NorFlashErrorKind::OutOfBounds,
+            FenceError::NotAligned => NorFlashErrorKind::NotAligned,
             FenceError::Flash(e) => e.kind(),
         }
     }
@@ -125,6 +131,11 @@ impl<F: ReadNorFlash, const N: usize> ReadNorFlash for Fenced<F, N> {
     }
 }
 
+/// Whether `offset` is a multiple of `size` (a size of 0 aligns nothing).
+fn aligned(offset: u32, size: usize) -> bool {
+    u32::try_from(size).is_ok_and(|n| n != 0 && offset % n == 0)
+}
+
 impl<F: NorFlash, const N: usize> NorFlash for Fenced<F, N> {
     const WRITE_SIZE: usize = F::WRITE_SIZE;
     const ERASE_SIZE: usize = F::ERASE_SIZE;
@@ -132,6 +143,14 @@ impl<F: NorFlash, const N: usize> NorFlash for Fenced<F, N> {
     fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
         if !self.allows(from, to) {
             return Err(FenceError::Outside);
+        }
+        if !aligned(from, F::ERASE_SIZE) || !aligned(to, F::ERASE_SIZE) {
+            return Err(FenceError::NotAligned);
+        }
+        // Nothing to erase, and nothing passed on: a driver that erases
+        // the sector holding `from` would erase the one past the region.
+        if from == to {
+            return Ok(());
         }
         self.inner.erase(from, to).map_err(FenceError::Flash)
     }
@@ -142,6 +161,9 @@ impl<F: NorFlash, const N: usize> NorFlash for Fenced<F, N> {
             .and_then(|n| offset.checked_add(n));
         match end {
             Some(end) if self.allows(offset, end) => {
+                if !aligned(offset, F::WRITE_SIZE) || !aligned(end, F::WRITE_SIZE) {
+                    return Err(FenceError::NotAligned);
+                }
                 self.inner.write(offset, bytes).map_err(FenceError::Flash)
             }
             _ => Err(FenceError::Outside),

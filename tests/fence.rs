@@ -48,10 +48,63 @@ fn writes_outside_the_slots_and_metadata_are_refused() {
     let mut f = Fenced::for_layout(flash, &layout());
     f.write(8192, &[0; 4]).unwrap();
     f.erase(16384, 20480).unwrap();
-    assert_eq!(
-        f.write(16385, &[0; 4]),
-        Err(FenceError::Flash(SimError::NotAligned))
+    // Misaligned: refused by the fence before the part is asked.
+    assert_eq!(f.write(16385, &[0; 4]), Err(FenceError::NotAligned));
+}
+
+/// A driver that rounds an erase out to whole sectors instead of refusing
+/// it (and erases the sector holding `from` when asked to erase nothing),
+/// as some vendor drivers do.
+struct Rounding(Flash);
+
+impl embedded_storage::nor_flash::ErrorType for Rounding {
+    type Error = SimError;
+}
+
+impl embedded_storage::nor_flash::ReadNorFlash for Rounding {
+    const READ_SIZE: usize = 1;
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimError> {
+        self.0.read(offset, bytes)
+    }
+    fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+}
+
+impl NorFlash for Rounding {
+    const WRITE_SIZE: usize = 4;
+    const ERASE_SIZE: usize = 4096;
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), SimError> {
+        let to = to.max(from + 1).div_ceil(4096) * 4096;
+        self.0.erase(from / 4096 * 4096, to)
+    }
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
+        self.0.write(offset, bytes)
+    }
+}
+
+/// Through a driver that rounds erases, the fence still keeps what lies
+/// past a region: an erase of nothing at a region's end, or one that ends
+/// inside a sector, would have erased the sector after it.
+#[test]
+fn a_rounding_driver_cannot_erase_past_a_region() {
+    // Slot B ends at 56 KiB; the last 8 KiB of the part hold the product's
+    // own data.
+    let layout = Layout::new(
+        Geometry::contiguous(8192, 4096),
+        [Region::new(16384, 20480), Region::new(36864, 20480)],
     );
+    let mut flash = Flash::new(65536);
+    flash.set_contents(57344, &[0x5A; 8192]);
+    let before = flash.contents().to_vec();
+    let mut f = Fenced::for_layout(Rounding(flash), &layout);
+    assert_eq!(f.erase(57344, 57344), Ok(()), "nothing to erase");
+    assert_eq!(f.erase(53248, 57300), Err(FenceError::NotAligned));
+    assert_eq!(f.erase(36864 + 100, 40960), Err(FenceError::NotAligned));
+    assert_eq!(f.write(57340, &[0; 2]), Err(FenceError::NotAligned));
+    let Rounding(flash) = f.into_inner();
+    assert_eq!(flash.contents(), &before[..]);
+    assert_eq!(flash.mutating_ops(), 0, "the part was never asked");
 }
 
 #[test]
