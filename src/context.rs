@@ -91,22 +91,27 @@ where
 {
     /// Checks `layout` against both devices.
     pub fn new(metadata: M, slots: S, layout: Layout, check: C) -> Result<Self, Error> {
-        // By reference: the array's by-value iterator stays an outlined
-        // `next` call, and a constant layout is then checked at run time.
-        for r in &layout.slots {
-            if !r.fits(slots.capacity()) || r.len == 0 {
-                return Err(Error::Layout(LayoutError::SlotOutOfBounds));
-            }
+        // Each region named, not iterated: over a constant layout the
+        // checks then fold away at compile time (an array loop, by value
+        // or by reference, stays a loop over the layout copied to RAM).
+        let [a, b] = layout.slots;
+        let capacity = slots.capacity();
+        let in_bounds = |r: Region| r.fits(capacity) && r.len != 0;
+        if !in_bounds(a) || !in_bounds(b) {
+            return Err(Error::Layout(LayoutError::SlotOutOfBounds));
         }
-        if layout.slots[0].overlaps(&layout.slots[1]) {
+        if a.overlaps(&b) {
             return Err(Error::Layout(LayoutError::SlotsOverlap));
         }
-        if !layout.separate_parts {
-            for m in &layout.metadata.sectors {
-                if layout.slots.iter().any(|r| r.overlaps(m)) {
-                    return Err(Error::Layout(LayoutError::MetadataOverlapsSlot));
-                }
-            }
+        // Always inlined, as `Region::overlaps` and `fits` are: a call
+        // with constant arguments is not folded.
+        #[inline(always)]
+        fn touches(s: &Region, [a, b]: &[Region; 2]) -> bool {
+            a.overlaps(s) || b.overlaps(s)
+        }
+        let [m, n] = &layout.metadata.sectors;
+        if !layout.separate_parts && (touches(m, &layout.slots) || touches(n, &layout.slots)) {
+            return Err(Error::Layout(LayoutError::MetadataOverlapsSlot));
         }
         let journal = Journal::new(metadata, layout.metadata)
             .map_err(|e| Error::Layout(LayoutError::Metadata(e)))?;

@@ -33,6 +33,8 @@ impl Region {
     }
 
     /// Whether the two regions share a byte.
+    // Inlined so that the layout checks over constant regions fold away.
+    #[inline(always)]
     pub const fn overlaps(&self, other: &Region) -> bool {
         let (a_end, b_end) = match (self.end(), other.end()) {
             (Some(a), Some(b)) => (a, b),
@@ -44,6 +46,7 @@ impl Region {
     }
 
     /// Whether the region lies inside a device of `capacity` bytes.
+    #[inline(always)]
     pub const fn fits(&self, capacity: usize) -> bool {
         match self.end() {
             Some(end) => end as u64 <= capacity as u64,
