@@ -147,11 +147,17 @@ impl Default for ImageHeader {
 }
 
 /// Reads fixed-size fields front to back; never panics.
+///
+/// Its reads are always inlined: over the fixed header's constant length
+/// every length check folds away and each field is a load at a constant
+/// offset (an outlined `take` kept the checks and copied the 32-byte
+/// digest through two temporaries).
 struct Reader<'a> {
     rest: &'a [u8],
 }
 
 impl Reader<'_> {
+    #[inline(always)]
     fn take<const N: usize>(&mut self) -> Result<[u8; N], ImageError> {
         let (head, rest) = self
             .rest
@@ -161,10 +167,12 @@ impl Reader<'_> {
         Ok(*head)
     }
 
+    #[inline(always)]
     fn u16(&mut self) -> Result<u16, ImageError> {
         self.take().map(u16::from_le_bytes)
     }
 
+    #[inline(always)]
     fn u32(&mut self) -> Result<u32, ImageError> {
         self.take().map(u32::from_le_bytes)
     }
