@@ -104,9 +104,10 @@ pub(crate) fn vector_table<B: XipBoard>(
     flash
         .read(B::SLOT_OFFSET[i] + image.header_len, &mut words)
         .map_err(|_| ImageError::Flash)?;
-    let [s0, s1, s2, s3, r0, r1, r2, r3] = words;
-    let sp = u32::from_le_bytes([s0, s1, s2, s3]);
-    let reset = u32::from_le_bytes([r0, r1, r2, r3]);
+    // One 8-byte value split in two: four byte loads shifted together per
+    // word otherwise.
+    let both = u64::from_le_bytes(words);
+    let (sp, reset) = (both as u32, (both >> 32) as u32);
     let linked_here = image.load_address == entry;
     // The top of RAM is the hand-off (`crate::handoff`): a stack that
     // starts above it would overwrite it with its first push, before the
