@@ -189,6 +189,9 @@ pub(crate) fn all_are(bytes: &[u8], value: u8) -> bool {
 // panic path) is left for the bootloader's link-time no-panic proof, and a
 // layout mistake shows up as a failing round-trip test, not a crash.
 
+// Always inlined: its offsets are constants at nearly every call, so the
+// range check folds away.
+#[inline(always)]
 fn put<const N: usize>(buf: &mut [u8; RECORD_SIZE], off: usize, bytes: [u8; N]) {
     let dst = buf.get_mut(off..off.saturating_add(N));
     if let Some(dst) = dst.and_then(|d| <&mut [u8; N]>::try_from(d).ok()) {
