@@ -507,3 +507,78 @@ fn a_busy_shared_device_is_no_panic() {
     // Once free again, the image boots.
     assert_eq!(boot.select().slot, Some(Slot::A));
 }
+
+/// Metadata that cannot be read at all, after B (security counter 1) was
+/// confirmed over A (counter 0) and the floor rose to 1: the boot decides
+/// from the images, as from blank metadata. Without a hardware counter
+/// the older A is the primary of that fresh state and boots — below the
+/// floor the unreadable records held (the README's threat model says so:
+/// booting B instead could boot an image never confirmed). With a
+/// hardware counter at 1, A is no candidate and B boots. Found by the
+/// review of the eighth round; older than it.
+#[test]
+fn unreadable_metadata_is_held_to_the_floor_only_by_a_hardware_counter() {
+    use abboot::counter::{CounterError, SecurityCounter};
+    use abboot::error::Error as AbError;
+    use abboot::image::ImageCheck;
+    use abboot::journal::Journal;
+    use abboot::sim::device::TestImage;
+    use abboot::sim::ReadFault;
+    use abboot::state::{BootState, ImageState};
+
+    struct AtOne;
+    impl SecurityCounter for AtOne {
+        fn read(&mut self) -> Result<u32, CounterError> {
+            Ok(1)
+        }
+        fn raise(&mut self, _: u32) -> Result<(), CounterError> {
+            Ok(())
+        }
+    }
+
+    const SLOT: u32 = 16384;
+    let layout = Layout::new(
+        Geometry::contiguous(0, 4096),
+        [Region::new(8192, SLOT), Region::new(8192 + SLOT, SLOT)],
+    );
+    let mut flash = SimFlash::<1, 4, 4096>::new(8192 + 2 * SLOT as usize);
+    let mut st = BootState {
+        primary: Some(Slot::B),
+        rollback: Some(Slot::A),
+        min_security_counter: 1,
+        ..BootState::default()
+    };
+    for (s, minor) in [(Slot::A, 0u8), (Slot::B, 1)] {
+        let mut t = TestImage::new(Version::new(1, minor, 0, 0), 2000, minor);
+        t.header.security_counter = u32::from(minor);
+        let region = layout.slots[s.index()];
+        flash.set_contents(region.offset as usize, &t.build());
+        let info = DigestCheck.check(&mut flash, s, region).unwrap();
+        let slot = &mut st.slots[s.index()];
+        slot.state = ImageState::Confirmed;
+        slot.digest = info.digest;
+        slot.version = info.version;
+        slot.security_counter = info.security_counter;
+    }
+    Journal::new(&mut flash, layout.metadata)
+        .unwrap()
+        .append(&st)
+        .unwrap();
+    flash.fail_reads(0..8192, ReadFault::Permanent);
+    let cell = RefCell::new(flash);
+    let boot = || {
+        Bootloader::new(
+            Shared::new(&cell),
+            Shared::new(&cell),
+            layout,
+            DigestCheck,
+            Policy::default(),
+        )
+        .unwrap()
+    };
+    let d = boot().select();
+    assert_eq!(d.slot, Some(Slot::A), "{d:?}");
+    assert_eq!(d.fault, Some(AbError::MetadataUnreadable), "{d:?}");
+    let d = boot().with_counter(AtOne).select();
+    assert_eq!(d.slot, Some(Slot::B), "{d:?}");
+}
