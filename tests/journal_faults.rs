@@ -118,6 +118,34 @@ fn an_unreadable_position_after_the_newest_blocks_writes() {
     );
 }
 
+/// The same in the second sector: the newest record there, its sector
+/// not full, an unreadable position above it. (The scan keeps its
+/// unreadable sectors as bits; a mutant that looked at sector 0's bit for
+/// both sectors passed every other test.)
+#[test]
+fn an_unreadable_position_after_the_newest_blocks_writes_in_the_second_sector() {
+    let mut flash = newest_in_second_sector();
+    let hidden = 4096 + 256;
+    {
+        let mut j = journal(flash.clone());
+        j.append(&state(17)).unwrap();
+        let written = j.into_inner();
+        flash.set_contents(hidden, &written.contents()[hidden..hidden + 256]);
+    }
+    flash.fail_reads(hidden as u32..hidden as u32 + 256, ReadFault::Permanent);
+    let mut j = journal(flash);
+    let l = j.read();
+    assert_eq!(l.record.map(|r| r.state), Some(state(16)));
+    assert!(l.uncertain);
+    assert_eq!(j.append(&state(99)), Err(JournalError::Unreadable));
+    let mut flash = j.into_inner();
+    flash.clear_read_faults();
+    assert_eq!(
+        journal(flash).read().record.map(|r| r.state),
+        Some(state(17))
+    );
+}
+
 /// Unreadable positions *below* the newest record are older: harmless.
 #[test]
 fn an_unreadable_older_record_does_not_block() {
