@@ -28,14 +28,16 @@ impl<F: ReadNorFlash> ImageCheck<F> for DigestCheck {
     ) -> Result<ImageInfo, ImageError> {
         let mut raw = [0u8; FIXED_LEN];
         read_fixed(flash, region, &mut raw)?;
-        let header = parse_raw(&raw)?;
-        match header.image_len() {
-            Some(len) if len <= region.len => {}
-            _ => return Err(ImageError::TooLarge),
+        let checked = parse_raw(&raw).and_then(|header| match header.image_len() {
+            Some(len) if len <= region.len => {
+                Ok(ImageInfo::from_header(&header, header.payload_digest))
+            }
+            _ => Err(ImageError::TooLarge),
+        });
+        if let Ok(info) = &checked {
+            payload_matches(flash, region, info)?;
         }
-        let info = ImageInfo::from_header(&header, header.payload_digest);
-        payload_matches(flash, region, &info)?;
-        Ok(info)
+        checked
     }
 
     fn precheck(
