@@ -372,7 +372,9 @@ pub(crate) fn parse_raw(raw: &[u8]) -> Result<ImageHeader, ImageError> {
     ImageHeader::parse(raw)
 }
 
-/// Steps 1 and 2: checks the region and reads the fixed header into `raw`.
+/// Steps 1 and 2: checks the region and reads the fixed header into `raw`
+/// (straight into it where the read size allows, else through a chunk
+/// buffer).
 ///
 /// Never inlined, with its read buffer in its own frame (see
 /// [`payload_matches`]).
@@ -382,14 +384,25 @@ pub(crate) fn read_fixed<F: ReadNorFlash>(
     region: Region,
     raw: &mut [u8; FIXED_LEN],
 ) -> Result<(), ImageError> {
-    let mut buf = [0u8; CHUNK_LEN];
-    let buf = &mut buf;
     if !region.fits(flash.capacity()) {
         return Err(ImageError::Flash);
     }
     if (region.len as u64) < FIXED_LEN as u64 {
         return Err(ImageError::Truncated);
     }
+    // Where the read size divides the chunk, the header and its offset,
+    // `read_span` below makes exactly this one read (the whole header at
+    // the region's start) and copies it out of its buffer: made straight
+    // into `raw` instead. With a read size of 1 the test folds away at
+    // compile time, and so does the buffer's copy loop.
+    let rs = F::READ_SIZE;
+    if rs != 0 && CHUNK_LEN % rs == 0 && FIXED_LEN % rs == 0 && region.offset as usize % rs == 0 {
+        return flash
+            .read(region.offset, raw)
+            .map_err(|_| ImageError::Flash);
+    }
+    let mut buf = [0u8; CHUNK_LEN];
+    let buf = &mut buf;
     let mut filled = 0usize;
     read_span(flash, region.offset, FIXED_LEN as u32, buf, |chunk| {
         let end = filled.checked_add(chunk.len()).ok_or(ImageError::Flash)?;
@@ -615,6 +628,42 @@ mod tests {
             read_header(&mut zero, Region::new(0, 1024)),
             Err(ImageError::BadMagic)
         );
+    }
+
+    /// `read_fixed` reads straight into the header where the read size
+    /// divides the chunk, the header and the offset: the same one read of
+    /// the same bytes as through the chunk buffer, which every other case
+    /// still takes.
+    #[test]
+    fn the_fixed_header_is_one_read_wherever_it_is_aligned() {
+        fn fixed<const RS: usize>() {
+            let mut m = mem::<RS>(1024);
+            for start in [0u32, 1, 2, 4, 8, 16, 32, 64, 144, 256, 300] {
+                let through_chunk = collect(&mut m, start, FIXED_LEN as u32);
+                m.reads = 0;
+                let mut raw = [0u8; FIXED_LEN];
+                let got = read_fixed(&mut m, Region::new(start, 512), &mut raw);
+                match through_chunk {
+                    Ok(bytes) => {
+                        assert_eq!(got, Ok(()), "RS {RS} start {start}");
+                        assert_eq!(&raw[..], &bytes[..], "RS {RS} start {start}");
+                    }
+                    Err(e) => assert_eq!(got, Err(e), "RS {RS} start {start}"),
+                }
+                let aligned = RS != 0 && FIXED_LEN % RS == 0 && start as usize % RS == 0;
+                if aligned {
+                    assert_eq!(m.reads, 1, "RS {RS} start {start}");
+                }
+            }
+        }
+        fixed::<0>();
+        fixed::<1>();
+        fixed::<2>();
+        fixed::<4>();
+        fixed::<8>();
+        fixed::<16>();
+        fixed::<32>();
+        fixed::<512>();
     }
 
     #[test]
