@@ -40,7 +40,9 @@
 //! outside the wanted span are dropped, so regions, `header_len` and
 //! `payload_len` need no alignment. `READ_SIZE` must divide [`CHUNK_LEN`]
 //! (every power of two up to 256 does); otherwise verification answers
-//! [`ImageError::Flash`] without reading.
+//! [`ImageError::Flash`] without reading. Where `READ_SIZE` also divides
+//! the fixed header's 144 bytes and the region's offset, the header is
+//! read in one read straight into its own buffer, not through the chunk.
 //!
 //! # Stack
 //!
@@ -374,11 +376,11 @@ pub(crate) fn parse_raw(raw: &[u8]) -> Result<ImageHeader, ImageError> {
 
 /// Steps 1 and 2: checks the region and reads the fixed header into `raw`
 /// (straight into it where the read size allows, else through a chunk
-/// buffer).
+/// buffer: [`read_fixed_chunked`]).
 ///
-/// Never inlined, with its read buffer in its own frame (see
-/// [`payload_matches`]).
-#[inline(never)]
+/// May be inlined: where the read goes straight into `raw` it is a few
+/// checks and one read, and the chunk buffer stays in the frame of its own
+/// function.
 pub(crate) fn read_fixed<F: ReadNorFlash>(
     flash: &mut F,
     region: Region,
@@ -391,16 +393,30 @@ pub(crate) fn read_fixed<F: ReadNorFlash>(
         return Err(ImageError::Truncated);
     }
     // Where the read size divides the chunk, the header and its offset,
-    // `read_span` below makes exactly this one read (the whole header at
-    // the region's start) and copies it out of its buffer: made straight
-    // into `raw` instead. With a read size of 1 the test folds away at
-    // compile time, and so does the buffer's copy loop.
+    // `read_fixed_chunked` makes exactly this one read (the whole header
+    // at the region's start) and copies it out of its buffer: made
+    // straight into `raw` instead. With a read size of 1 the test folds
+    // away at compile time, and so does the chunked read.
     let rs = F::READ_SIZE;
     if rs != 0 && CHUNK_LEN % rs == 0 && FIXED_LEN % rs == 0 && region.offset as usize % rs == 0 {
         return flash
             .read(region.offset, raw)
             .map_err(|_| ImageError::Flash);
     }
+    read_fixed_chunked(flash, region, raw)
+}
+
+/// [`read_fixed`]'s read through a chunk buffer, for read sizes that do
+/// not allow one read straight into `raw`.
+///
+/// Never inlined, with its read buffer in its own frame (see
+/// [`payload_matches`]).
+#[inline(never)]
+fn read_fixed_chunked<F: ReadNorFlash>(
+    flash: &mut F,
+    region: Region,
+    raw: &mut [u8; FIXED_LEN],
+) -> Result<(), ImageError> {
     let mut buf = [0u8; CHUNK_LEN];
     let buf = &mut buf;
     let mut filled = 0usize;
