@@ -684,5 +684,20 @@ mod tests {
         let crc = crc32(&b[..OFF_CRC]);
         put_u32(&mut b, OFF_CRC, crc);
         assert_eq!(Record::decode(&b), Err(DecodeError::BadField));
+        // Refused by its count, not by what lies past the ring: with slot A
+        // empty, its first four bytes (all 0) would read as a valid event.
+        let mut b = Record {
+            seq: 1,
+            state: BootState::default(),
+        }
+        .encode();
+        assert_eq!(
+            get_array::<4>(&b, OFF_EVENTS + EVENT_RING_LEN * EVENT_LEN),
+            [0; 4]
+        );
+        b[0x1A] = EVENT_RING_LEN as u8 + 1;
+        let crc = crc32(&b[..OFF_CRC]);
+        put_u32(&mut b, OFF_CRC, crc);
+        assert_eq!(Record::decode(&b), Err(DecodeError::BadField));
     }
 }
