@@ -87,6 +87,31 @@ fn a_transient_read_error_is_retried() {
     assert_eq!(j.append(&state(17)), Ok(17));
 }
 
+/// Appends `next` on a copy of `flash`, and plants the record it wrote at
+/// `hidden` in `flash`, unreadable: a newer record the scan cannot read.
+/// Then: the journal reads `newest`, is uncertain, refuses to write, and
+/// reads `next` once the reads work again.
+fn hidden_record_blocks_writes(mut flash: Flash, hidden: usize, newest: u32, next: u32) {
+    {
+        let mut j = journal(flash.clone());
+        j.append(&state(next)).unwrap();
+        let written = j.into_inner();
+        flash.set_contents(hidden, &written.contents()[hidden..hidden + 256]);
+    }
+    flash.fail_reads(hidden as u32..hidden as u32 + 256, ReadFault::Permanent);
+    let mut j = journal(flash);
+    let l = j.read();
+    assert_eq!(l.record.map(|r| r.state), Some(state(newest)));
+    assert!(l.uncertain);
+    assert_eq!(j.append(&state(99)), Err(JournalError::Unreadable));
+    let mut flash = j.into_inner();
+    flash.clear_read_faults();
+    assert_eq!(
+        journal(flash).read().record.map(|r| r.state),
+        Some(state(next))
+    );
+}
+
 /// An unreadable position after the newest record of its sector may be a
 /// newer record (a confirm): no record is written that would hide it.
 #[test]
@@ -95,27 +120,7 @@ fn an_unreadable_position_after_the_newest_blocks_writes() {
     for i in 0..5 {
         j.append(&state(i)).unwrap();
     }
-    let mut flash = j.into_inner();
-    let hidden = 5 * 256;
-    // A record the scan will not be able to read.
-    {
-        let mut j = journal(flash.clone());
-        j.append(&state(5)).unwrap();
-        let written = j.into_inner();
-        flash.set_contents(hidden, &written.contents()[hidden..hidden + 256]);
-    }
-    flash.fail_reads(hidden as u32..hidden as u32 + 256, ReadFault::Permanent);
-    let mut j = journal(flash);
-    let l = j.read();
-    assert_eq!(l.record.map(|r| r.state), Some(state(4)));
-    assert!(l.uncertain);
-    assert_eq!(j.append(&state(99)), Err(JournalError::Unreadable));
-    let mut flash = j.into_inner();
-    flash.clear_read_faults();
-    assert_eq!(
-        journal(flash).read().record.map(|r| r.state),
-        Some(state(5))
-    );
+    hidden_record_blocks_writes(j.into_inner(), 5 * 256, 4, 5);
 }
 
 /// The same in the second sector: the newest record there, its sector
@@ -124,26 +129,7 @@ fn an_unreadable_position_after_the_newest_blocks_writes() {
 /// both sectors passed every other test.)
 #[test]
 fn an_unreadable_position_after_the_newest_blocks_writes_in_the_second_sector() {
-    let mut flash = newest_in_second_sector();
-    let hidden = 4096 + 256;
-    {
-        let mut j = journal(flash.clone());
-        j.append(&state(17)).unwrap();
-        let written = j.into_inner();
-        flash.set_contents(hidden, &written.contents()[hidden..hidden + 256]);
-    }
-    flash.fail_reads(hidden as u32..hidden as u32 + 256, ReadFault::Permanent);
-    let mut j = journal(flash);
-    let l = j.read();
-    assert_eq!(l.record.map(|r| r.state), Some(state(16)));
-    assert!(l.uncertain);
-    assert_eq!(j.append(&state(99)), Err(JournalError::Unreadable));
-    let mut flash = j.into_inner();
-    flash.clear_read_faults();
-    assert_eq!(
-        journal(flash).read().record.map(|r| r.state),
-        Some(state(17))
-    );
+    hidden_record_blocks_writes(newest_in_second_sector(), 4096 + 256, 16, 17);
 }
 
 /// Unreadable positions *below* the newest record are older: harmless.
