@@ -199,22 +199,6 @@ pub fn entry_ok(sp: u32, reset: u32, addr: u32, len: u32) -> bool {
     sp_ok && reset_ok
 }
 
-/// [`entry_ok`] on the copied vector table at `addr`, again: what jumps is
-/// the copy, not what the check read.
-pub fn vector_table_ok(addr: u32, len: u32) -> bool {
-    if len < 8 {
-        return false;
-    }
-    // SAFETY: `addr..addr + len` holds the copied payload (`len >= 8`).
-    let (sp, reset) = unsafe {
-        (
-            core::ptr::read_volatile(addr as *const u32),
-            core::ptr::read_volatile((addr + 4) as *const u32),
-        )
-    };
-    entry_ok(sp, reset, addr, len)
-}
-
 /// Starts the image whose vector table is at `addr`: VTOR, MSP, reset
 /// vector. Only call it on a copy whose digest matched the verified one.
 pub fn jump(addr: u32) -> ! {
@@ -226,7 +210,7 @@ pub fn jump(addr: u32) -> ! {
     #[cfg(not(any(feature = "size-probe-digest-only", feature = "size-probe-no-crypto")))]
     // SAFETY: `addr` holds a payload whose SHA-256 equals the digest of a
     // signed, verified image linked to run at `addr`, and whose vector
-    // table passed `vector_table_ok`. Nothing of the bootloader is used
+    // table the image check accepted (`entry_ok`). Nothing of the bootloader is used
     // after the jump: the image sets up its own stack, data and bss.
     unsafe {
         cortex_m::interrupt::disable();
