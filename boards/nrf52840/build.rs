@@ -17,6 +17,12 @@ fn main() {
         );
         println!("cargo:rerun-if-changed={}", path.join("memory.x").display());
     }
+    // `link/device.x`, for cortex-m-rt's `device` feature (src/vectors.rs).
+    println!("cargo:rustc-link-arg-bins=-L{}", dir.join("link").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        dir.join("link").join("device.x").display()
+    );
     // Here rather than in rustflags: a RUSTFLAGS in the environment
     // replaces config rustflags but not these.
     println!("cargo:rustc-link-arg-bins=-Tlink.x");

@@ -34,6 +34,7 @@ mod key;
 pub mod led;
 pub mod nvmc;
 pub mod protect;
+pub mod vectors;
 pub mod wdt;
 
 use led::Led;

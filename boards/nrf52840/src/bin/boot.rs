@@ -14,6 +14,9 @@ use board::led::Led;
 use board::nvmc::Nvmc;
 use board::{counter, protect, wdt, Board};
 
+// One device vector: the bootloader enables no interrupt (src/vectors.rs).
+board::interrupt_table!(1);
+
 #[cortex_m_rt::entry]
 fn main() -> ! {
     // No HAL: `embassy_nrf::init` is skipped on purpose. The NVMC and one

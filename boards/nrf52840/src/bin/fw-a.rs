@@ -2,6 +2,8 @@
 #![no_std]
 #![no_main]
 
+board::interrupt_table!(board::vectors::DEVICE_INTERRUPTS);
+
 #[cortex_m_rt::entry]
 fn main() -> ! {
     board::firmware::run(abboot::Slot::A)
