@@ -347,6 +347,16 @@ pub(crate) fn payload_matches<F: ReadNorFlash>(
     Ok(())
 }
 
+/// Whether the SHA-256 of `bytes` is `digest`, computed as the payload
+/// check computes it. For a bootloader that also checks a copy of the
+/// payload (in RAM, say): one SHA-256 in its code rather than this one and
+/// `sha2::Sha256`'s.
+pub fn sha256_matches(bytes: &[u8], digest: &[u8; 32]) -> bool {
+    let mut hash = PayloadHash::new();
+    hash.update(bytes);
+    hash.matches(bytes.len() as u64, digest)
+}
+
 /// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
 const SHA256_H0: [u32; 8] = [
     0x6a09_e667,
@@ -873,6 +883,21 @@ mod tests {
         check::<4>(&lens);
         check::<8>(&lens);
         check::<32>(&lens);
+    }
+
+    /// `sha256_matches` (a slice in one piece, the same hash as the
+    /// payload check) against `sha2::Sha256`.
+    #[test]
+    fn sha256_matches_is_sha256() {
+        use sha2::{Digest, Sha256};
+        let data: std::vec::Vec<u8> = (0..70_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        for len in (0..=300).chain([1000, 4096 + 13, 65_537]) {
+            let bytes = &data[..len];
+            let mut digest: [u8; 32] = Sha256::digest(bytes).into();
+            assert!(sha256_matches(bytes, &digest), "length {len}");
+            digest[len % 32] ^= 0x10;
+            assert!(!sha256_matches(bytes, &digest), "length {len}");
+        }
     }
 
     /// `sha256_pad` is FIPS 180-4's padding (5.1.1): after the message's

@@ -181,7 +181,7 @@ fn start(decided: Decided) -> ! {
     // What runs is what was signed: the copy's digest against the signed one.
     // Its vector table is then the one the image check read from the slot
     // and accepted (`load::entry_ok`), so it is not checked again.
-    if load::ram_digest(addr, image.payload_len) != image.digest {
+    if !load::ram_digest_matches(addr, image.payload_len, &image.digest) {
         refuse("copy in RAM does not match the signed digest");
     }
     Line::new()

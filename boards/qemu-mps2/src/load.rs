@@ -6,8 +6,6 @@ use abboot::image::signed::{BoardProfile, SignedCheck, TrustedKeys};
 use abboot::image::{ImageCheck, ImageError, ImageInfo};
 use abboot::state::Slot;
 use embedded_storage::nor_flash::ReadNorFlash;
-#[cfg(not(feature = "size-probe-no-crypto"))]
-use sha2::{Digest, Sha256};
 
 use crate::config;
 use crate::flash::FileFlash;
@@ -140,20 +138,26 @@ pub fn copy_payload(
     }
 }
 
-/// SHA-256 of `len` bytes of memory at `addr`.
+/// Whether the SHA-256 of `len` bytes of memory at `addr` is `digest`:
+/// hashed as abboot hashes the payload in flash
+/// ([`sha256_matches`](abboot::image::signed::sha256_matches)), so the
+/// bootloader holds one SHA-256 code, not that one and `sha2::Sha256`'s.
 #[cfg(not(feature = "size-probe-no-crypto"))]
-pub fn ram_digest(addr: u32, len: u32) -> [u8; 32] {
+pub fn ram_digest_matches(addr: u32, len: u32, digest: &[u8; 32]) -> bool {
     // SAFETY: the caller copied `len` bytes to `addr` (execution memory,
     // plain RAM); the slice is only read, and nothing writes there while
     // it lives.
     let bytes = unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) };
-    Sha256::digest(bytes).into()
+    abboot::image::signed::sha256_matches(bytes, digest)
 }
 
-/// The no-crypto size probe cannot hash; it never jumps either.
+/// The no-crypto size probe cannot hash; it never jumps either. The answer
+/// still depends on the digest, so the boot path after the check stays in
+/// the probe (a constant `false` would drop it, and with it the measure of
+/// what the crypto costs).
 #[cfg(feature = "size-probe-no-crypto")]
-pub fn ram_digest(_addr: u32, _len: u32) -> [u8; 32] {
-    [0; 32]
+pub fn ram_digest_matches(_addr: u32, _len: u32, digest: &[u8; 32]) -> bool {
+    *digest == [0; 32]
 }
 
 /// The payload's first two words, read from the slot, as the vector
