@@ -357,12 +357,12 @@ impl Events {
     /// Appends an event, dropping the oldest when the ring is full.
     #[inline(never)]
     pub fn push(&mut self, event: BootEvent) {
-        let n = self.len();
-        if n < EVENT_RING_LEN {
-            if let Some(free) = self.entries.get_mut(n) {
-                *free = event;
-            }
-            self.len = n as u8 + 1;
+        // The free entry at `len` straight from the field, not through
+        // `len()`: the slice's length clamps `len` to the ring (a branch
+        // and a second compare), and `len` never exceeds it.
+        if let Some(free) = self.entries.get_mut(self.len as usize) {
+            *free = event;
+            self.len += 1;
         } else {
             // Shifted through a copy: an in-place shift loop is what LLVM
             // turns into a `memmove` call, which would link compiler
