@@ -228,7 +228,7 @@ where
                 // fresh state at all.
                 let floor = hardware.unwrap_or(0);
                 let mut infos = [None, None];
-                for (s, info) in Slot::ALL.into_iter().zip(&mut infos) {
+                for (s, info) in Slot::both().zip(&mut infos) {
                     if let Ok(i) = self.check(s) {
                         if i.security_counter >= floor {
                             *info = Some(*i);
@@ -291,9 +291,8 @@ where
             if let Some(p) = st.primary.filter(|&p| self.confirmed_ok(st, p, verify)) {
                 break 'decided (Some(p), kind, reason, changed);
             }
-            let other = Slot::ALL
-                .into_iter()
-                .find(|&s| st.primary != Some(s) && self.confirmed_ok(st, s, true));
+            let other =
+                Slot::both().find(|&s| st.primary != Some(s) && self.confirmed_ok(st, s, true));
             if let Some(o) = other {
                 if machine::fallback(st, o).is_ok() {
                     break 'decided (Some(o), BootKind::Fallback, Reason::PrimaryCorrupt, true);
@@ -305,7 +304,7 @@ where
             // blank metadata — within the floor, never a rejected one, and
             // never the unconfirmed candidate (judged above).
             if machine::candidate(st).is_none() {
-                for s in Slot::ALL {
+                for s in Slot::both() {
                     let Ok(info) = self.check(s) else { continue };
                     let recorded = st.slot(s);
                     if recorded.state == ImageState::Rejected && recorded.digest == info.digest {

@@ -162,7 +162,7 @@ impl core::fmt::Display for Refusal {
 /// The slot whose image is unconfirmed and may still boot (pending or on
 /// trial); there is at most one.
 pub fn candidate(state: &BootState) -> Option<Slot> {
-    Slot::ALL.into_iter().find(|&s| {
+    Slot::both().find(|&s| {
         matches!(
             state.slot(s).state,
             ImageState::Pending { .. } | ImageState::Trial { .. }
@@ -172,9 +172,7 @@ pub fn candidate(state: &BootState) -> Option<Slot> {
 
 /// The slot on trial, if an update has booted and is not yet confirmed.
 pub fn trial_slot(state: &BootState) -> Option<Slot> {
-    Slot::ALL
-        .into_iter()
-        .find(|&s| matches!(state.slot(s).state, ImageState::Trial { .. }))
+    Slot::both().find(|&s| matches!(state.slot(s).state, ImageState::Trial { .. }))
 }
 
 /// The slot the device runs from: the one on trial, else the primary.
@@ -464,7 +462,7 @@ pub fn fresh(infos: [Option<ImageInfo>; 2], tries: u8) -> BootState {
 // is on the stack under every image check.
 #[inline(never)]
 pub(crate) fn fresh_in(s: &mut BootState, infos: &[Option<ImageInfo>; 2], tries: u8) {
-    for (slot, info) in Slot::ALL.into_iter().zip(infos) {
+    for (slot, info) in Slot::both().zip(infos) {
         if let Some(i) = info {
             *s.slot_mut(slot) = slot_info(ImageState::Confirmed, i);
         }

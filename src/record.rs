@@ -278,7 +278,7 @@ fn fields(seq: u32, s: &BootState) -> [u8; RECORD_SIZE] {
         let event = [e.kind.tag(), slot_byte(e.slot), e.reason.code(), e.tries];
         put(&mut b, OFF_EVENTS + i * EVENT_LEN, event);
     }
-    for slot in Slot::ALL {
+    for slot in Slot::both() {
         let info = s.slot(slot);
         let o = OFF_SLOTS + slot.index() * SLOT_LEN;
         put(
@@ -405,7 +405,7 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
             tries,
         });
     }
-    for slot in Slot::ALL {
+    for slot in Slot::both() {
         let o = OFF_SLOTS + slot.index() * SLOT_LEN;
         let [tag, tries, attempts] = get_array::<3>(b, o);
         // Field by field where the entry lies, not built aside and
