@@ -169,10 +169,14 @@ fn slot_byte(s: Option<Slot>) -> u8 {
     }
 }
 
+// One match on the byte: through `Slot::from_index` and its `Option`,
+// the optimiser tested the byte again for each wrapping.
 fn byte_slot(b: u8) -> Result<Option<Slot>, DecodeError> {
     match b {
+        0 => Ok(Some(Slot::A)),
+        1 => Ok(Some(Slot::B)),
         NO_SLOT => Ok(None),
-        _ => Slot::from_index(b).map(Some).ok_or(DecodeError::BadField),
+        _ => Err(DecodeError::BadField),
     }
 }
 
