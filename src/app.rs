@@ -256,7 +256,7 @@ where
             )?;
         }
         if let Some(header) = opts.header {
-            let region = self.ctx.layout.region(target);
+            let region = self.ctx.region(target);
             if let Some(info) = self.ctx.check.precheck(target, region, header)? {
                 if let Some(refusal) = policy_refusal(&st, &info, opts.force) {
                     return Err(refusal.into());
@@ -265,7 +265,7 @@ where
         }
         let next = machine::apply(&st, Event::StageBegin { slot: target, tag })?;
         self.ctx.persist(&next)?;
-        let r = self.ctx.layout.region(target);
+        let r = self.ctx.region(target);
         self.ctx
             .slots
             .erase(r.offset, r.offset + r.len)
@@ -278,7 +278,7 @@ where
     /// and length must be multiples of the slot flash's `WRITE_SIZE`.
     pub fn stage_write(&mut self, offset: u32, data: &[u8]) -> Result<(), Error> {
         let (slot, _) = self.staging.ok_or(Refusal::NotStaging)?;
-        let region = self.ctx.layout.region(slot);
+        let region = self.ctx.region(slot);
         let len = u32::try_from(data.len()).map_err(|_| Refusal::OutOfSlot)?;
         let at = region.at(offset, len).ok_or(Refusal::OutOfSlot)?;
         let w = S::WRITE_SIZE as u32;
@@ -349,9 +349,7 @@ where
         if w == 0 || CHUNK % w != 0 {
             return Err(Refusal::Misaligned.into());
         }
-        let region = self.ctx.layout.slots[0]
-            .len
-            .min(self.ctx.layout.slots[1].len);
+        let region = self.ctx.regions[0].len.min(self.ctx.regions[1].len);
         if image.len() > region as usize {
             return Err(Refusal::OutOfSlot.into());
         }
@@ -359,7 +357,7 @@ where
             header: Some(image),
             ..*opts
         })?;
-        let erased = self.ctx.layout.slot_erased;
+        let erased = self.ctx.slot_erased;
         let mut buf = [erased; CHUNK];
         for (i, chunk) in image.chunks(CHUNK).enumerate() {
             let padded = chunk.len().div_ceil(w) * w;

@@ -79,7 +79,12 @@ impl Layout {
 pub struct Context<M, S, C> {
     pub(crate) journal: Journal<M>,
     pub(crate) slots: S,
-    pub(crate) layout: Layout,
+    /// The layout's slots and their erased value: what the faces use of
+    /// it after `new` (the journal keeps its own geometry). Not the whole
+    /// layout: a board's constant layout was copied into each context
+    /// from read-only data, 40 bytes where these few are stored directly.
+    pub(crate) regions: [Region; 2],
+    pub(crate) slot_erased: u8,
     pub(crate) check: C,
 }
 
@@ -118,7 +123,8 @@ where
         Ok(Self {
             journal,
             slots,
-            layout,
+            regions: layout.slots,
+            slot_erased: layout.slot_erased,
             check,
         })
     }
@@ -136,8 +142,13 @@ where
 
     /// Checks the image in `slot`.
     pub(crate) fn check(&mut self, slot: Slot) -> Result<ImageInfo, ImageError> {
-        let region = self.layout.region(slot);
+        let region = self.region(slot);
         self.check.check(&mut self.slots, slot, region)
+    }
+
+    /// The region of `slot`.
+    pub(crate) fn region(&self, slot: Slot) -> Region {
+        self.regions[slot.index() & 1]
     }
 
     /// Gives the devices and the check back.
