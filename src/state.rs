@@ -370,8 +370,12 @@ impl Events {
     /// The events, oldest first.
     pub fn as_slice(&self) -> &[BootEvent] {
         // `entries` is never indexed past `len` (at most EVENT_RING_LEN);
-        // `get` keeps that visible without a panic path.
-        self.entries.get(..self.len as usize).unwrap_or(&[])
+        // `get` keeps that visible without a panic path. Capped first, the
+        // range always fits and `get` folds to the slice: without the cap,
+        // its empty fallback for a longer `len` was a second conditional
+        // at each use.
+        let n = (self.len as usize).min(EVENT_RING_LEN);
+        self.entries.get(..n).unwrap_or(&[])
     }
 
     /// The oldest event.
@@ -506,7 +510,9 @@ impl UpdateTag {
 
     /// The tag's bytes.
     pub fn as_slice(&self) -> &[u8] {
-        self.bytes.get(..self.len as usize).unwrap_or(&[])
+        // Capped, as `Events::as_slice` is.
+        let n = (self.len as usize).min(UPDATE_TAG_LEN);
+        self.bytes.get(..n).unwrap_or(&[])
     }
 }
 
