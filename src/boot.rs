@@ -310,7 +310,9 @@ where
                     if recorded.state == ImageState::Rejected && recorded.digest == info.digest {
                         continue;
                     }
-                    if machine::adopt(st, s, info).is_ok() {
+                    // No candidate (tested above, and nothing in this
+                    // loop changes the state before it breaks out).
+                    if machine::adopt_idle(st, s, info).is_ok() {
                         break 'decided (Some(s), BootKind::Fresh, Reason::None, true);
                     }
                 }

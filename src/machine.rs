@@ -364,7 +364,17 @@ pub(crate) fn fallback(s: &mut BootState, to: Slot) -> Result<(), Refusal> {
 /// [`Event::Adopt`]: the verified image in `slot` becomes the confirmed
 /// primary.
 pub(crate) fn adopt(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Result<(), Refusal> {
-    if candidate(s).is_some() || s.rejected_digest == Some(info.digest) {
+    if candidate(s).is_some() {
+        return Err(Refusal::TrialInProgress);
+    }
+    adopt_idle(s, slot, info)
+}
+
+/// [`adopt`] in a state with no candidate, which its caller has found
+/// (the bootloader, before it checks the images it may adopt): the search
+/// is not made again for each image.
+pub(crate) fn adopt_idle(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Result<(), Refusal> {
+    if s.rejected_digest == Some(info.digest) {
         return Err(Refusal::TrialInProgress);
     }
     if info.security_counter < s.min_security_counter {
