@@ -400,7 +400,10 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
     if before != [0; 16] {
         state.rejected_before = Some(before);
     }
-    for i in 0..ev_count {
+    // Over the ring's bound, not `ev_count` (checked against it above, a
+    // fact the optimiser loses): each event's offset is then known to lie
+    // inside the record, and its read needs no range check.
+    for i in (0..EVENT_RING_LEN).take(ev_count) {
         let [kind, slot, reason, tries] = get_array::<4>(b, OFF_EVENTS + i * EVENT_LEN);
         state.push_event(BootEvent {
             kind: BootKind::from_tag(kind).ok_or(DecodeError::BadField)?,
