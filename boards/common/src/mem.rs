@@ -113,6 +113,9 @@ pub(crate) unsafe fn move_bytes(d: *mut u8, s: *const u8, n: usize) -> *mut u8 {
 /// # Safety
 ///
 /// `d` must be valid for `n` bytes of writes.
+// Always inlined: `__aeabi_memclr` is this loop with the value 0, not a
+// call of it (see `exports`).
+#[inline(always)]
 pub(crate) unsafe fn fill(d: *mut u8, c: u8, n: usize) -> *mut u8 {
     let mut i = 0;
     while i < n && !co_aligned(d as usize + i, 0) {
@@ -164,11 +167,12 @@ pub(crate) unsafe fn compare(a: *const u8, b: *const u8, n: usize) -> i32 {
     0
 }
 
-/// The symbols the compiler calls. Each is a tail call into one of the
-/// three loops above; the C forms return their destination, the EABI
-/// forms (whose `4`/`8` suffix only promises alignment, which the loops
-/// find out for themselves) return nothing, and `__aeabi_memset` takes
-/// the length before the value.
+/// The symbols the compiler calls. The ARM EABI forms the boards call
+/// (`__aeabi_memcpy`, `__aeabi_memclr` and their `4`/`8` variants, whose
+/// suffix only promises alignment, which the loops find out for
+/// themselves) are the loops themselves, under several names; the C forms
+/// and `__aeabi_memset` (which takes the length before the value) are
+/// functions that call them.
 #[cfg(target_os = "none")]
 mod exports {
     use super::{compare, fill, move_bytes};
@@ -177,14 +181,49 @@ mod exports {
     // and ARM EABI contracts of the functions they are named after, which
     // are the safety conditions of the loop each one calls.
 
-    #[no_mangle]
-    unsafe extern "C" fn memcpy(d: *mut u8, s: *const u8, n: usize) -> *mut u8 {
-        unsafe { move_bytes(d, s, n) }
-    }
+    /// [`move_bytes`] as a symbol: the body of every copy. It returns its
+    /// destination, as the C `memcpy` and `memmove` do (the EABI forms
+    /// return nothing, and their callers ignore `r0`).
     #[no_mangle]
     unsafe extern "C" fn memmove(d: *mut u8, s: *const u8, n: usize) -> *mut u8 {
         unsafe { move_bytes(d, s, n) }
     }
+    /// [`fill`] with the value 0, as a symbol: the body of every clear,
+    /// a copy of the loop of its own (the value is a constant there, not
+    /// spread to four bytes at each call).
+    #[no_mangle]
+    unsafe extern "C" fn __aeabi_memclr(d: *mut u8, n: usize) {
+        unsafe { fill(d, 0, n) };
+    }
+
+    // The other names of these two are aliases, not functions that branch
+    // to them: each such branch cost 12 bytes (the frame pointer is saved
+    // and restored even around a tail call), and the compiler calls both
+    // `__aeabi_memcpy` and `__aeabi_memcpy4`, both `__aeabi_memclr` and
+    // `__aeabi_memclr4`. The boards link with LTO into one object, where
+    // the assembler resolves each alias; it overrides compiler_builtins'
+    // weak definition like the functions above.
+    core::arch::global_asm!(
+        ".global memcpy",
+        ".thumb_set memcpy, memmove",
+        ".global __aeabi_memcpy",
+        ".thumb_set __aeabi_memcpy, memmove",
+        ".global __aeabi_memcpy4",
+        ".thumb_set __aeabi_memcpy4, memmove",
+        ".global __aeabi_memcpy8",
+        ".thumb_set __aeabi_memcpy8, memmove",
+        ".global __aeabi_memmove",
+        ".thumb_set __aeabi_memmove, memmove",
+        ".global __aeabi_memmove4",
+        ".thumb_set __aeabi_memmove4, memmove",
+        ".global __aeabi_memmove8",
+        ".thumb_set __aeabi_memmove8, memmove",
+        ".global __aeabi_memclr4",
+        ".thumb_set __aeabi_memclr4, __aeabi_memclr",
+        ".global __aeabi_memclr8",
+        ".thumb_set __aeabi_memclr8, __aeabi_memclr",
+    );
+
     #[no_mangle]
     unsafe extern "C" fn memset(d: *mut u8, c: i32, n: usize) -> *mut u8 {
         // C converts the value to `unsigned char`: the truncation is the
@@ -200,30 +239,6 @@ mod exports {
         unsafe { compare(a, b, n) }
     }
     #[no_mangle]
-    unsafe extern "C" fn __aeabi_memcpy(d: *mut u8, s: *const u8, n: usize) {
-        unsafe { move_bytes(d, s, n) };
-    }
-    #[no_mangle]
-    unsafe extern "C" fn __aeabi_memcpy4(d: *mut u8, s: *const u8, n: usize) {
-        unsafe { move_bytes(d, s, n) };
-    }
-    #[no_mangle]
-    unsafe extern "C" fn __aeabi_memcpy8(d: *mut u8, s: *const u8, n: usize) {
-        unsafe { move_bytes(d, s, n) };
-    }
-    #[no_mangle]
-    unsafe extern "C" fn __aeabi_memmove(d: *mut u8, s: *const u8, n: usize) {
-        unsafe { move_bytes(d, s, n) };
-    }
-    #[no_mangle]
-    unsafe extern "C" fn __aeabi_memmove4(d: *mut u8, s: *const u8, n: usize) {
-        unsafe { move_bytes(d, s, n) };
-    }
-    #[no_mangle]
-    unsafe extern "C" fn __aeabi_memmove8(d: *mut u8, s: *const u8, n: usize) {
-        unsafe { move_bytes(d, s, n) };
-    }
-    #[no_mangle]
     unsafe extern "C" fn __aeabi_memset(d: *mut u8, n: usize, c: i32) {
         unsafe { fill(d, c as u8, n) };
     }
@@ -234,18 +249,6 @@ mod exports {
     #[no_mangle]
     unsafe extern "C" fn __aeabi_memset8(d: *mut u8, n: usize, c: i32) {
         unsafe { fill(d, c as u8, n) };
-    }
-    #[no_mangle]
-    unsafe extern "C" fn __aeabi_memclr(d: *mut u8, n: usize) {
-        unsafe { fill(d, 0, n) };
-    }
-    #[no_mangle]
-    unsafe extern "C" fn __aeabi_memclr4(d: *mut u8, n: usize) {
-        unsafe { fill(d, 0, n) };
-    }
-    #[no_mangle]
-    unsafe extern "C" fn __aeabi_memclr8(d: *mut u8, n: usize) {
-        unsafe { fill(d, 0, n) };
     }
 }
 
