@@ -227,18 +227,27 @@ where
                 // Images below the hardware floor are not candidates of a
                 // fresh state at all.
                 let floor = hardware.unwrap_or(0);
-                let mut infos = [None, None];
-                for (s, info) in Slot::both().zip(&mut infos) {
-                    if let Ok(i) = self.check(s) {
-                        if i.security_counter >= floor {
-                            *info = Some(*i);
-                        }
-                    }
+                for s in Slot::both() {
+                    self.check(s);
                 }
                 (kind, changed) = (BootKind::Fresh, true);
                 // Record number 0 with the default state, made the fresh
                 // one in place.
                 let record = loaded.record.insert(Record::default());
+                // The fresh state reads the images where the checks
+                // recorded them, not from copies (60 bytes each, through a
+                // temporary on `select`'s stack).
+                fn fit(
+                    c: &Option<Result<ImageInfo, ImageError>>,
+                    floor: u32,
+                ) -> Option<&ImageInfo> {
+                    match c {
+                        Some(Ok(i)) if i.security_counter >= floor => Some(i),
+                        _ => None,
+                    }
+                }
+                let [a, b] = &self.checked;
+                let infos = [fit(a, floor), fit(b, floor)];
                 machine::fresh_in(&mut record.state, &infos, self.policy.fresh_tries);
                 &mut record.state
             }
@@ -338,9 +347,10 @@ where
             return Err((Reason::TriesExhausted, 0));
         }
         if first || self.policy.verify == VerifyPolicy::Always {
-            let checked = self
-                .check(slot)
-                .map_err(|e| (Reason::ImageInvalid, e.code()))?;
+            let checked = match self.check(slot) {
+                Ok(c) => c,
+                Err(e) => return Err((Reason::ImageInvalid, e.code())),
+            };
             if checked.digest != info.digest {
                 // Not the image that was staged and checked.
                 return Err((Reason::ImageInvalid, ImageError::DigestMismatch.code()));
@@ -370,6 +380,7 @@ where
         // held against the counter the verified header carries.
         let floor = st.min_security_counter;
         self.check(slot)
+            .as_ref()
             .is_ok_and(|c| c.digest == info.digest && c.security_counter >= floor)
     }
 
@@ -377,13 +388,15 @@ where
     /// error is tried again, as the journal does; one that persists makes
     /// the boot unsure.
     ///
-    /// The image is lent from the record of checks rather than copied out
+    /// The result is lent from the record of checks rather than copied out
     /// of it: its callers only look at it (or copy it once, into a fresh
-    /// state's candidates).
-    fn check(&mut self, slot: Slot) -> Result<&ImageInfo, ImageError> {
+    /// state's candidates). Lent whole, one pointer, not as a result that
+    /// holds a reference: that was written to the caller's stack, its tag
+    /// and its error or its pointer, and read back by each caller.
+    fn check(&mut self, slot: Slot) -> &Result<ImageInfo, ImageError> {
         let (ctx, unsure) = (&mut self.ctx, &mut self.unsure);
         // `& 1`: in bounds for the optimiser too (no panic path).
-        let checked = self.checked[slot.index() & 1].get_or_insert_with(|| {
+        self.checked[slot.index() & 1].get_or_insert_with(|| {
             let mut r = ctx.check(slot);
             for _ in 1..READ_ATTEMPTS {
                 if !matches!(r, Err(ImageError::Flash)) {
@@ -393,11 +406,7 @@ where
             }
             *unsure |= matches!(r, Err(ImageError::Flash));
             r
-        });
-        match checked {
-            Ok(info) => Ok(info),
-            Err(e) => Err(*e),
-        }
+        })
     }
 
     /// Writes `st`, unless a slot could not be read in this boot: then what

@@ -460,7 +460,7 @@ fn reject(s: &mut BootState, slot: Slot, reason: Reason, booted: bool) {
 /// every healthy boot confirms it again.
 pub fn fresh(infos: [Option<ImageInfo>; 2], tries: u8) -> BootState {
     let mut s = BootState::default();
-    fresh_in(&mut s, &infos, tries);
+    fresh_in(&mut s, &[infos[0].as_ref(), infos[1].as_ref()], tries);
     s
 }
 
@@ -470,8 +470,12 @@ pub fn fresh(infos: [Option<ImageInfo>; 2], tries: u8) -> BootState {
 /// by value and copied there.
 // Never inlined: its locals would otherwise join `select`'s frame, which
 // is on the stack under every image check.
+//
+// The images by reference: the bootloader's lie in its record of checks,
+// and copies of them (60 bytes each) went through a temporary on
+// `select`'s stack.
 #[inline(never)]
-pub(crate) fn fresh_in(s: &mut BootState, infos: &[Option<ImageInfo>; 2], tries: u8) {
+pub(crate) fn fresh_in(s: &mut BootState, infos: &[Option<&ImageInfo>; 2], tries: u8) {
     for (slot, info) in Slot::both().zip(infos) {
         if let Some(i) = info {
             *s.slot_mut(slot) = slot_info(ImageState::Confirmed, i);
