@@ -371,26 +371,27 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
     if get_u8(b, 4) != FORMAT_VERSION || get_u8(b, 5) as usize != RECORD_SIZE / 16 {
         return Err(DecodeError::UnsupportedFormat);
     }
-    let update = UpdateState::from_tag(get_u8(b, OFF_GLOBAL + 2)).ok_or(DecodeError::BadField)?;
-    let last_reason = Reason::from_code(get_u8(b, OFF_GLOBAL + 3)).ok_or(DecodeError::BadField)?;
-    let flags = get_u8(b, 0x18);
-    let tag_len = get_u8(b, 0x19) as usize;
-    let ev_count = get_u8(b, 0x1A) as usize;
-    if flags & !FLAG_REJECTED != 0 || tag_len > UPDATE_TAG_LEN || ev_count > EVENT_RING_LEN {
-        return Err(DecodeError::BadField);
-    }
     out.seq = get_u32(b, OFF_SEQ);
     // Field by field into the caller's state, not built aside and copied.
     let state = &mut out.state;
     *state = BootState::default();
+    // Every field is checked where it is decoded, after the default: all
+    // fail as `BadField`, so their order does not show, and values checked
+    // before the call were kept across it in saved registers (48 B more
+    // on the nRF52840). On an error `out` is garbage, as documented.
     state.primary = byte_slot(get_u8(b, OFF_GLOBAL))?;
     state.rollback = byte_slot(get_u8(b, OFF_GLOBAL + 1))?;
-    state.update = update;
-    state.last_reason = last_reason;
+    state.update = UpdateState::from_tag(get_u8(b, OFF_GLOBAL + 2)).ok_or(DecodeError::BadField)?;
+    state.last_reason =
+        Reason::from_code(get_u8(b, OFF_GLOBAL + 3)).ok_or(DecodeError::BadField)?;
     state.failure_count = get_u16(b, 0x10);
     state.check_error = get_u8(b, 0x1B);
     state.data_epoch = get_u16(b, 0x12);
     state.min_security_counter = get_u32(b, 0x14);
+    let flags = get_u8(b, 0x18);
+    if flags & !FLAG_REJECTED != 0 {
+        return Err(DecodeError::BadField);
+    }
     if flags & FLAG_REJECTED != 0 {
         state.rejected_digest = Some(get_array(b, OFF_REJECTED));
     }
@@ -400,9 +401,13 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
     if before != [0; 16] {
         state.rejected_before = Some(before);
     }
-    // Over the ring's bound, not `ev_count` (checked against it above, a
-    // fact the optimiser loses): each event's offset is then known to lie
-    // inside the record, and its read needs no range check.
+    let ev_count = get_u8(b, 0x1A) as usize;
+    if ev_count > EVENT_RING_LEN {
+        return Err(DecodeError::BadField);
+    }
+    // Over the ring's bound, not `ev_count` (checked against it just
+    // above, a fact the optimiser loses): each event's offset is then
+    // known to lie inside the record, and its read needs no range check.
     for i in (0..EVENT_RING_LEN).take(ev_count) {
         let [kind, slot, reason, tries] = get_array::<4>(b, OFF_EVENTS + i * EVENT_LEN);
         state.push_event(BootEvent {
@@ -425,8 +430,12 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
         info.data_epoch = get_u16(b, o + 16);
         info.digest = get_array(b, o + 20);
     }
-    // Straight from the record: `tag_len` was checked above, so the range
-    // is always there.
+    let tag_len = get_u8(b, 0x19) as usize;
+    if tag_len > UPDATE_TAG_LEN {
+        return Err(DecodeError::BadField);
+    }
+    // Straight from the record: `tag_len` was checked just above, so the
+    // range is always there.
     let tag = b.get(OFF_TAG..OFF_TAG + tag_len).unwrap_or(&[]);
     state
         .update_tag
