@@ -507,6 +507,22 @@ impl UpdateTag {
         Ok(())
     }
 
+    /// The decoder's: the tag's `len` first bytes of `field`, the tag
+    /// field as a record holds it, and 0 past them whatever the tag held
+    /// before; or [`TagTooLong`], changing nothing, for a `len` past
+    /// [`UPDATE_TAG_LEN`].
+    pub(crate) fn set_prefix(&mut self, field: &[u8], len: u8) -> Result<(), TagTooLong> {
+        let n = len as usize;
+        if n > UPDATE_TAG_LEN {
+            return Err(TagTooLong);
+        }
+        for (i, (d, s)) in self.bytes.iter_mut().zip(field).enumerate() {
+            *d = if i < n { *s } else { 0 };
+        }
+        self.len = len;
+        Ok(())
+    }
+
     /// Empties the tag.
     pub fn clear(&mut self) {
         *self = Self::new();
@@ -735,6 +751,20 @@ mod tests {
         // Debug shows the bytes held, as a slice.
         let t = UpdateTag::from_slice(b"ab").unwrap();
         assert_eq!(format!("{t:?}"), format!("{:?}", b"ab".as_slice()));
+    }
+
+    #[test]
+    fn set_prefix_takes_the_length_and_clears_the_rest() {
+        let field = *b"0123456789abcdef0123456789abcdef0123";
+        let mut t = UpdateTag::from_slice(&[0x5E; UPDATE_TAG_LEN]).unwrap();
+        assert_eq!(t.set_prefix(&field, 3), Ok(()));
+        assert_eq!(t, UpdateTag::from_slice(b"012").unwrap());
+        assert_eq!(t.set_prefix(&field, 37), Err(TagTooLong));
+        assert_eq!(t, UpdateTag::from_slice(b"012").unwrap());
+        assert_eq!(t.set_prefix(&field, 36), Ok(()));
+        assert_eq!(&*t, &field[..]);
+        assert_eq!(t.set_prefix(&field, 0), Ok(()));
+        assert_eq!(t, UpdateTag::new());
     }
 
     #[test]
