@@ -11,6 +11,13 @@ use core::fmt;
 #[derive(Clone, Copy, Debug, Default, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+// `repr(C)`: the fields lie in memory as `to_bytes` writes them (major,
+// minor, then patch and build little-endian, as on every target abboot
+// runs on), so the record's and the hand-off's codecs copy a version as
+// whole words, not byte by byte from where the compiler placed each field
+// (32 B of the digest-only nRF52840 bootloader). The declaration order,
+// which `Debug` prints, is unchanged.
+#[repr(C)]
 pub struct Version {
     /// Incompatible changes.
     pub major: u8,
