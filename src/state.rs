@@ -523,6 +523,12 @@ impl UpdateTag {
         Ok(())
     }
 
+    /// The whole array, the tag's bytes and the zeros after them (every
+    /// change keeps them 0): what a record stores in its tag field.
+    pub(crate) fn field(&self) -> &[u8; UPDATE_TAG_LEN] {
+        &self.bytes
+    }
+
     /// Empties the tag.
     pub fn clear(&mut self) {
         *self = Self::new();
@@ -759,6 +765,9 @@ mod tests {
         let mut t = UpdateTag::from_slice(&[0x5E; UPDATE_TAG_LEN]).unwrap();
         assert_eq!(t.set_prefix(&field, 3), Ok(()));
         assert_eq!(t, UpdateTag::from_slice(b"012").unwrap());
+        // What a record stores: the tag, then zeros.
+        assert_eq!(t.field()[..3], *b"012");
+        assert_eq!(t.field()[3..], [0; UPDATE_TAG_LEN - 3]);
         assert_eq!(t.set_prefix(&field, 37), Err(TagTooLong));
         assert_eq!(t, UpdateTag::from_slice(b"012").unwrap());
         assert_eq!(t.set_prefix(&field, 36), Ok(()));
