@@ -116,10 +116,15 @@ impl Handoff {
         b[5] = self.slot.index() as u8;
         b[6] = self.kind.tag();
         b[7] = self.reason.code();
-        b[8] = self.tries_left;
+        // Every byte written, the reserved ones as 0 with the words they
+        // lie in (tries left and its three, the four before the CRC): the
+        // zeroed array's stores then fold away instead of clearing 23 bytes
+        // by a call.
+        b[8..0x0C].copy_from_slice(&u32::from(self.tries_left).to_le_bytes());
         b[0x0C..0x14].copy_from_slice(&self.version.to_bytes());
         b[0x14..0x16].copy_from_slice(&self.image_epoch.to_le_bytes());
         b[0x16..0x18].copy_from_slice(&self.data_epoch.to_le_bytes());
+        b[0x18..OFF_CRC].copy_from_slice(&[0; 4]);
         let crc = crc32(&b[..OFF_CRC]);
         b[OFF_CRC..].copy_from_slice(&crc.to_le_bytes());
         b
