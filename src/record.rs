@@ -393,9 +393,10 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
         state.rejected_digest = Some(get_array(b, OFF_REJECTED));
     }
     // Zero in records written before the field was: none (the default
-    // set above).
+    // set above). Tested as one number, four words in registers that are
+    // then stored, not compared with a zero array in memory by a call.
     let before = get_array::<16>(b, OFF_REJECTED_BEFORE);
-    if before != [0; 16] {
+    if u128::from_le_bytes(before) != 0 {
         state.rejected_before = Some(before);
     }
     let ev_count = get_u8(b, 0x1A) as usize;
