@@ -624,8 +624,8 @@ impl<F: NorFlash> Journal<F> {
         while start > from && self.position_blank(s, start - 1) {
             start -= 1;
         }
-        let blank = (start..self.per_sector).all(|p| self.position_blank(s, p));
-        (blank && start < self.per_sector).then_some(start)
+        let n = self.per_sector;
+        (start < n && (start..n).all(|p| self.position_blank(s, p))).then_some(start)
     }
 
     /// The first position at or after `from` in sector `s` whose every
