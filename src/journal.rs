@@ -760,28 +760,27 @@ impl<F: NorFlash> Journal<F> {
         if self.read_retry(offset, buf).is_ok() {
             return Words::All;
         }
+        // Whole words: `new` checked that both word sizes divide the
+        // record, so they are powers of two and so is the larger.
         let word = F::READ_SIZE.max(F::WRITE_SIZE);
-        let (mut good, mut bad) = (0u32, 0u32);
+        let mut bad = 0;
         // Two passes: a burst of failures that ends part-way through the
         // first would otherwise make a whole record look like one torn word.
         // A torn word fails in both; a burst does not come back for it.
-        for pass in 0..2 {
-            if pass == 1 && bad == 0 {
-                break;
-            }
-            (good, bad) = (0, 0);
+        for _ in 0..2 {
+            bad = 0;
             let mut at = offset;
-            for chunk in buf.chunks_mut(word) {
-                match self.read_retry(at, chunk) {
-                    Ok(()) => good += 1,
-                    Err(_) => bad += 1,
-                }
+            for chunk in buf.chunks_exact_mut(word) {
+                bad += self.read_retry(at, chunk).is_err() as usize;
                 at = at.wrapping_add(word as u32);
             }
+            if bad == 0 {
+                break;
+            }
         }
-        match (good, bad) {
-            (_, 0) => Words::All,
-            (0, _) => Words::None,
+        match bad {
+            0 => Words::All,
+            b if b == RECORD_SIZE / word => Words::None,
             _ => Words::Some,
         }
     }
