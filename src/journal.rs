@@ -591,7 +591,7 @@ impl<F: NorFlash> Journal<F> {
                 // beside a full one, which no boot could tell from a newer
                 // one. Erase only when no blank tail is left.
                 let moved = seq.wrapping_add(n.saturating_sub(i));
-                if let Some(k) = self.blank_tail(other, 0) {
+                if let Some(k) = self.blank_tail(other) {
                     return Ok(Place::At(other, k, moved.wrapping_add(k)));
                 }
                 Ok(Place::Erased(other, moved, false))
@@ -602,7 +602,7 @@ impl<F: NorFlash> Journal<F> {
                 // it, numbered above anything the garbage claims. Sector 0
                 // first, then 1; erase only when neither has room.
                 for s in 0..2 {
-                    if let Some(next) = self.blank_tail(s, 0) {
+                    if let Some(next) = self.blank_tail(s) {
                         return Ok(Place::At(s, next, tail.fresh_seq.wrapping_add(next)));
                     }
                 }
@@ -612,16 +612,16 @@ impl<F: NorFlash> Journal<F> {
     }
 
     /// Where a record can go in sector `s` without an erase: the end of
-    /// the sector's used prefix (at or after `from`), when every position
+    /// the sector's used prefix, when every position
     /// from there to the end of the sector reads erased. A record written
     /// there is the last of its sector and where a boot's binary search
     /// looks, so it is found whatever lies before it.
-    fn blank_tail(&mut self, s: usize, from: u32) -> Option<u32> {
-        let mut start = from.max(self.used_prefix(s));
+    fn blank_tail(&mut self, s: usize) -> Option<u32> {
+        let mut start = self.used_prefix(s);
         // A probe whose read failed counted a blank position as used: step
         // down over positions that read blank whole, so that no record is
         // written after a blank hole (see `read`).
-        while start > from && self.position_blank(s, start - 1) {
+        while start > 0 && self.position_blank(s, start - 1) {
             start -= 1;
         }
         let n = self.per_sector;
