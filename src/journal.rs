@@ -252,7 +252,8 @@ pub enum Content {
 struct Tail {
     /// `(sector, index, seq)` of the newest valid record.
     newest: Option<(usize, u32, u32)>,
-    /// Number of used (non-blank) positions at the start of each sector.
+    /// Number of used (non-blank) positions at the start of each sector;
+    /// in the sector of the newest record, above its index.
     used: [u32; 2],
     /// Why nothing may be written, if so.
     blocked: Option<Block>,
@@ -570,8 +571,9 @@ impl<F: NorFlash> Journal<F> {
         match tail.newest {
             Some((s, i, seq)) => {
                 let other = s ^ 1;
-                let start = tail.used[s & 1].max(i.saturating_add(1));
-                if let Some(next) = self.first_free(s, start) {
+                // The used prefix ends above the newest record (see
+                // `Tail::used`), so `next > i`; and `i < n`.
+                if let Some(next) = self.first_free(s, tail.used[s & 1]) {
                     // From the second half of a sector on, the other sector
                     // is erased before the write: so when this sector is
                     // full, the other is blank, and a scan that finds a
@@ -581,7 +583,7 @@ impl<F: NorFlash> Journal<F> {
                     if next >= n / 2 && tail.used[other & 1] != 0 {
                         self.ensure_blank(other, true)?;
                     }
-                    return Ok(Place::At(s, next, seq.wrapping_add(next.saturating_sub(i))));
+                    return Ok(Place::At(s, next, seq.wrapping_add(next.wrapping_sub(i))));
                 }
                 // The move to the other sector. It was erased in this
                 // sector's second half, so what it holds now are earlier
@@ -590,7 +592,7 @@ impl<F: NorFlash> Journal<F> {
                 // cut there on an ECC part would leave an unreadable sector
                 // beside a full one, which no boot could tell from a newer
                 // one. Erase only when no blank tail is left.
-                let moved = seq.wrapping_add(n.saturating_sub(i));
+                let moved = seq.wrapping_add(n.wrapping_sub(i));
                 if let Some(k) = self.blank_tail(other) {
                     return Ok(Place::At(other, k, moved.wrapping_add(k)));
                 }
