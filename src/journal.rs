@@ -393,13 +393,12 @@ impl<F: NorFlash> Journal<F> {
             // cannot find.
             for i in (0..probed).rev() {
                 let (kind, raw) = self.read_into(s, i, &mut candidate);
-                if top == 0 && !matches!(kind, Kind::Invalid(DecodeError::Blank)) {
-                    top = i + 1;
+                // A blank hole inside the used prefix is not damage.
+                if let Kind::Invalid(DecodeError::Blank) = kind {
+                    continue;
                 }
-                if let Some(seq) = raw {
-                    if claimed.map_or(true, |c| seq_newer(seq, c)) {
-                        claimed = Some(seq);
-                    }
+                if top == 0 {
+                    top = i + 1;
                 }
                 match kind {
                     Kind::Valid => {
@@ -416,9 +415,14 @@ impl<F: NorFlash> Journal<F> {
                         // sector: the last valid record is the sector's newest.
                         break;
                     }
-                    // A blank hole inside the used prefix is not damage.
-                    Kind::Invalid(DecodeError::Blank) => {}
-                    Kind::Invalid(_) => findings.invalid += 1,
+                    Kind::Invalid(_) => {
+                        findings.invalid += 1;
+                        if let Some(seq) = raw {
+                            if claimed.map_or(true, |c| seq_newer(seq, c)) {
+                                claimed = Some(seq);
+                            }
+                        }
+                    }
                     Kind::Damaged => findings.unreadable += 1,
                     Kind::Foreign => {
                         findings.foreign += 1;
