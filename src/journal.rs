@@ -392,9 +392,9 @@ impl<F: NorFlash> Journal<F> {
             // hole would be a record the binary search of a clean boot
             // cannot find.
             for i in (0..probed).rev() {
-                let (kind, raw) = self.read_into(s, i, &mut candidate);
+                let kind = self.read_into(s, i, &mut candidate);
                 // A blank hole inside the used prefix is not damage.
-                if let Kind::Invalid(DecodeError::Blank) = kind {
+                if let Kind::Invalid(DecodeError::Blank, _) = kind {
                     continue;
                 }
                 if top == 0 {
@@ -415,7 +415,7 @@ impl<F: NorFlash> Journal<F> {
                         // sector: the last valid record is the sector's newest.
                         break;
                     }
-                    Kind::Invalid(_) => {
+                    Kind::Invalid(_, raw) => {
                         findings.invalid += 1;
                         if let Some(seq) = raw {
                             if claimed.map_or(true, |c| seq_newer(seq, c)) {
@@ -791,47 +791,45 @@ impl<F: NorFlash> Journal<F> {
         }
     }
 
-    /// What position `index` of sector `s` holds, and the sequence number
-    /// its bytes claim when they carry the record magic.
-    fn read_position(&mut self, s: usize, index: u32) -> (Content, Option<u32>) {
+    /// What position `index` of sector `s` holds.
+    fn read_position(&mut self, s: usize, index: u32) -> Content {
         let mut r = Record::default();
-        let (kind, raw) = self.read_into(s, index, &mut r);
-        let content = match kind {
+        match self.read_into(s, index, &mut r) {
             Kind::Valid => Content::Valid(r),
             Kind::Foreign => Content::Foreign(r),
-            Kind::Invalid(e) => Content::Invalid(e),
+            Kind::Invalid(e, _) => Content::Invalid(e),
             Kind::Damaged => Content::Damaged,
             Kind::Unreadable => Content::Unreadable,
-        };
-        (content, raw)
+        }
     }
 
     /// [`Journal::read_position`] with the record decoded into `out` (valid
-    /// only for [`Kind::Valid`] and [`Kind::Foreign`]): the boot's scan
+    /// only for [`Kind::Valid`] and [`Kind::Foreign`]) and, for invalid
+    /// bytes that carry the record magic, the number they claim: the boot's scan
     /// keeps one candidate and one newest record instead of moving each
     /// record it reads through return values.
-    fn read_into(&mut self, s: usize, index: u32, out: &mut Record) -> (Kind, Option<u32>) {
+    fn read_into(&mut self, s: usize, index: u32, out: &mut Record) -> Kind {
         let mut buf = [0u8; RECORD_SIZE];
         match self.read_words(self.offset(s, index), &mut buf) {
             Words::All => {}
-            Words::Some => return (Kind::Damaged, None),
-            Words::None => return (Kind::Unreadable, None),
+            Words::Some => return Kind::Damaged,
+            Words::None => return Kind::Unreadable,
         }
         let erased = self.erased;
         if all_are(&buf, erased) {
-            return (Kind::Invalid(DecodeError::Blank), None);
+            return Kind::Invalid(DecodeError::Blank, None);
         }
         match decode_into(&buf, out) {
             Ok(()) => {
                 let sector = self.sectors[s & 1];
                 match home(&buf) {
-                    Some(h) if h != (sector.offset, sector.len) => (Kind::Foreign, None),
-                    _ => (Kind::Valid, None),
+                    Some(h) if h != (sector.offset, sector.len) => Kind::Foreign,
+                    _ => Kind::Valid,
                 }
             }
             // All 0xFF on a part that erases to 0x00 fails the magic:
             // programmed, not blank.
-            Err(e) => (Kind::Invalid(e), raw_seq(&buf)),
+            Err(e) => Kind::Invalid(e, raw_seq(&buf)),
         }
     }
 
@@ -850,7 +848,7 @@ impl<F: NorFlash> Journal<F> {
                     sector: s as u8,
                     index,
                     offset: self.offset(s, index),
-                    content: self.read_position(s, index).0,
+                    content: self.read_position(s, index),
                 });
             }
         }
@@ -863,7 +861,9 @@ impl<F: NorFlash> Journal<F> {
 enum Kind {
     Valid,
     Foreign,
-    Invalid(DecodeError),
+    /// Not a record, and the sequence number its bytes claim when they
+    /// carry the record magic.
+    Invalid(DecodeError, Option<u32>),
     Damaged,
     Unreadable,
 }
