@@ -686,10 +686,17 @@ impl<F: NorFlash> Journal<F> {
                 Words::None => return SectorReads::Unreadable,
             }
         }
-        // The tail of a sector that is not a whole number of records.
+        // The tail of a sector that is not a whole number of records: none
+        // when the erase size is a multiple of the record size (a sector is
+        // a whole number of erase blocks, `new` checked), and the constant
+        // test folds the code away.
         let used = self.per_sector * RECORD_SIZE as u32;
         let rest = r.len.saturating_sub(used) as usize;
-        if let Some(piece) = buf.get_mut(..rest).filter(|p| !p.is_empty()) {
+        let piece = match F::ERASE_SIZE % RECORD_SIZE {
+            0 => None,
+            _ => buf.get_mut(..rest).filter(|p| !p.is_empty()),
+        };
+        if let Some(piece) = piece {
             if self.read_retry(r.offset + used, piece).is_err() {
                 return SectorReads::Unreadable;
             }
