@@ -269,11 +269,16 @@ enum Block {
 }
 
 /// The record journal over two sectors of a `NorFlash`.
+///
+/// Laid out in declaration order, the fields read most often first: on
+/// Thumb a byte field past offset 31, or a word past 124, takes a 4-byte
+/// load instead of a 2-byte one.
+#[repr(C)]
 pub struct Journal<F> {
+    erased: u8,
+    per_sector: u32,
     flash: F,
     sectors: [Region; 2],
-    per_sector: u32,
-    erased: u8,
     /// What the last successful read or append learned. Dropped on any
     /// error and whenever the flash is lent out.
     tail: Option<Tail>,
