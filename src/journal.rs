@@ -623,10 +623,10 @@ impl<F: NorFlash> Journal<F> {
     }
 
     /// Where a record can go in sector `s` without an erase: the end of
-    /// the sector's used prefix, when every position
-    /// from there to the end of the sector reads erased. A record written
-    /// there is the last of its sector and where a boot's binary search
-    /// looks, so it is found whatever lies before it.
+    /// the sector's used prefix, when every position from there to the end
+    /// of the sector reads erased. A record written there is the last of
+    /// its sector and where a boot's binary search looks, so it is found
+    /// whatever lies before it.
     fn blank_tail(&mut self, s: usize) -> Option<u32> {
         let mut start = self.used_prefix(s);
         // A probe whose read failed counted a blank position as used: step
@@ -816,10 +816,10 @@ impl<F: NorFlash> Journal<F> {
     }
 
     /// [`Journal::read_position`] with the record decoded into `out` (valid
-    /// only for [`Kind::Valid`] and [`Kind::Foreign`]) and, for invalid
-    /// bytes that carry the record magic, the number they claim: the boot's scan
-    /// keeps one candidate and one newest record instead of moving each
-    /// record it reads through return values.
+    /// only for [`Kind::Valid`] and [`Kind::Foreign`]), and for invalid
+    /// bytes that carry the record magic the number they claim: the boot's
+    /// scan keeps one candidate and one newest record instead of moving
+    /// each record it reads through return values.
     fn read_into(&mut self, s: usize, index: u32, out: &mut Record) -> Kind {
         let mut buf = [0u8; RECORD_SIZE];
         match self.read_words(self.offset(s, index), &mut buf) {
