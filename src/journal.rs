@@ -295,6 +295,11 @@ pub const READ_ATTEMPTS: usize = 3;
 const PROBE: usize = 32;
 
 impl<F: NorFlash> Journal<F> {
+    /// Whether every sector is a whole number of records, whatever the
+    /// geometry: when the erase size is a multiple of the record size
+    /// (sectors are whole erase blocks, `new` checks).
+    const WHOLE_RECORDS: bool = F::ERASE_SIZE % RECORD_SIZE == 0;
+
     /// A journal on `flash` in the sectors of `geometry`, checked against
     /// the flash's word and erase sizes and capacity.
     pub fn new(flash: F, geometry: Geometry) -> Result<Self, GeometryError> {
@@ -691,15 +696,14 @@ impl<F: NorFlash> Journal<F> {
                 Words::None => return SectorReads::Unreadable,
             }
         }
-        // The tail of a sector that is not a whole number of records: none
-        // when the erase size is a multiple of the record size (a sector is
-        // a whole number of erase blocks, `new` checked), and the constant
-        // test folds the code away.
+        // The tail of a sector that is not a whole number of records (none
+        // on most parts: the constant folds the code away).
         let used = self.per_sector * RECORD_SIZE as u32;
         let rest = r.len.saturating_sub(used) as usize;
-        let piece = match F::ERASE_SIZE % RECORD_SIZE {
-            0 => None,
-            _ => buf.get_mut(..rest).filter(|p| !p.is_empty()),
+        let piece = if Self::WHOLE_RECORDS {
+            None
+        } else {
+            buf.get_mut(..rest).filter(|p| !p.is_empty())
         };
         if let Some(piece) = piece {
             if self.read_retry(r.offset + used, piece).is_err() {
