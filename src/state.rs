@@ -11,11 +11,17 @@ use crate::version::Version;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+// Numbered from 1, not 0: `Option<Slot>`'s `None` then takes the free
+// value 0 rather than 2, so a default state (slots, primary, rollback and
+// six event slots all `None`) is zero bytes throughout, and each
+// "is there a slot" test compares with zero. `index` turns the number
+// into 0 or 1 with one shift. 72 B of the digest-only nRF52840
+// bootloader, 64 B of the signed one (issue 14).
 pub enum Slot {
     /// The first slot.
-    A,
+    A = 1,
     /// The second slot.
-    B,
+    B = 2,
 }
 
 impl Slot {
@@ -23,11 +29,10 @@ impl Slot {
     pub const ALL: [Slot; 2] = [Slot::A, Slot::B];
 
     /// 0 for A, 1 for B.
+    // A shift of the discriminant (1 or 2), not a match: the match became
+    // a subtract the optimiser did not merge into the uses (50 B more).
     pub const fn index(self) -> usize {
-        match self {
-            Slot::A => 0,
-            Slot::B => 1,
-        }
+        self as usize >> 1
     }
 
     /// Both slots in index order, as [`Slot::ALL`] is, made from a counter
