@@ -162,11 +162,15 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 
 const CRC32: Crc<LookupTable32> = Crc::<LookupTable32>::new(&CRC_32_ISO_HDLC);
 
+// One less than the number `Option<Slot>` is stored as (`None` 0, `A` 1,
+// `B` 2): the byte, `None` wrapping to `NO_SLOT`, in one subtraction
+// rather than a shift and a test for `None`.
 fn slot_byte(s: Option<Slot>) -> u8 {
-    match s {
-        Some(s) => s.index() as u8,
-        None => NO_SLOT,
-    }
+    let n = match s {
+        Some(s) => s as u8,
+        None => 0,
+    };
+    n.wrapping_sub(1)
 }
 
 // One match on the byte: through `Slot::from_index` and its `Option`,
