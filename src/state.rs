@@ -8,6 +8,9 @@
 use crate::version::Version;
 
 /// One of the two firmware slots.
+///
+/// Its discriminants are 1 and 2 (what an `as` cast gives): use
+/// [`Slot::index`] for 0 and 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
