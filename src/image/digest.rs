@@ -8,7 +8,7 @@
 
 use embedded_storage::nor_flash::ReadNorFlash;
 
-use super::header::{ImageHeader, FIXED_LEN};
+use super::header::{ImageHeader, DIGEST_AT, FIXED_LEN};
 use super::signed::{parse_raw, payload_matches, read_fixed};
 use super::{ImageCheck, ImageError, ImageInfo};
 use crate::flash::Region;
@@ -28,10 +28,13 @@ impl<F: ReadNorFlash> ImageCheck<F> for DigestCheck {
     ) -> Result<ImageInfo, ImageError> {
         let mut raw = [0u8; FIXED_LEN];
         read_fixed(flash, region, &mut raw)?;
+        // The digest is taken from the raw bytes, where `parse_raw` read
+        // it too: the parsed header's copy is then never read, and its
+        // 32-byte copy on the stack goes away.
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(&raw[DIGEST_AT..DIGEST_AT + 32]);
         let checked = parse_raw(&raw).and_then(|header| match header.image_len() {
-            Some(len) if len <= region.len => {
-                Ok(ImageInfo::from_header(&header, header.payload_digest))
-            }
+            Some(len) if len <= region.len => Ok(ImageInfo::from_header(&header, digest)),
             _ => Err(ImageError::TooLarge),
         });
         if let Ok(info) = &checked {

@@ -78,6 +78,9 @@ pub const KEY_ID_LEN: usize = 8;
 /// Offset of `hardware_id` in the header, for a check that reads only that
 /// word.
 pub const HARDWARE_ID_AT: usize = 0x1C;
+/// Offset of `payload_digest` in the header, for a check that takes the
+/// digest from the raw bytes rather than through a parsed header.
+pub(crate) const DIGEST_AT: usize = 0x28;
 /// Length of an Ed25519 signature in bytes.
 pub const SIGNATURE_LEN: usize = 64;
 
