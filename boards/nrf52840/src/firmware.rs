@@ -38,6 +38,26 @@ fn config() -> embassy_nrf::config::Config {
 /// Runs the firmware linked for `linked_for`.
 pub fn run(linked_for: Slot) -> ! {
     wdt::feed();
+    // VTOR at this binary's vector table, as cortex-m-rt's `set-vtor` did
+    // in the reset handler (a feature of every binary of this package,
+    // the bootloader's too, which does not need it): the bootloader's jump
+    // has set it already, but a debugger that starts this binary directly
+    // has not. No interrupt is enabled before this.
+    extern "C" {
+        static __vector_table: u32;
+    }
+    // SAFETY: only the address of the linker's symbol is taken (no read);
+    // writing VTOR with the start of this binary's own vector table, which
+    // is aligned as VTOR needs (the header length, `src/lib.rs`), changes
+    // nothing else.
+    unsafe {
+        let core = cortex_m::Peripherals::steal();
+        core.SCB
+            .vtor
+            .write(core::ptr::addr_of!(__vector_table) as u32);
+    }
+    cortex_m::asm::dsb();
+    cortex_m::asm::isb();
     let p = embassy_nrf::init(config());
     // The bootloader's drivers, not embassy-nrf's: embassy's handles for
     // the NVMC, LED1 and the WDT are held here, unused, so no embassy
