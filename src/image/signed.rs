@@ -398,20 +398,24 @@ impl PayloadHash {
 
     /// Hashes `data` after everything before it.
     fn update(&mut self, mut data: &[u8]) {
-        // A partial block is completed first. There is one only after a
-        // chunk whose length is not a multiple of 64: the last, or the
-        // first where the payload does not start at a multiple of the read
-        // size.
-        while self.pos != 0 {
+        // Whole blocks are hashed in place whenever no partial block is
+        // open; bytes go through the partial block otherwise. There is one
+        // only after a chunk whose length is not a multiple of 64: the
+        // last, or the first where the payload does not start at a
+        // multiple of the read size. One byte loop serves both the bytes
+        // that complete an open block and those after the whole blocks.
+        loop {
+            if self.pos == 0 {
+                let (blocks, rest) = Array::<u8, U64>::slice_as_chunks(data);
+                compress256(&mut self.state, Array::cast_slice_to_core(blocks));
+                data = rest;
+            }
             let Some((&byte, rest)) = data.split_first() else {
                 return;
             };
             self.push(byte);
             data = rest;
         }
-        let (blocks, rest) = Array::<u8, U64>::slice_as_chunks(data);
-        compress256(&mut self.state, Array::cast_slice_to_core(blocks));
-        rest.iter().for_each(|&byte| self.push(byte));
     }
 
     /// Appends one byte to the partial block, and hashes the block once it
