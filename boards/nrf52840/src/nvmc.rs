@@ -104,11 +104,11 @@ impl ReadNorFlash for Nvmc {
 
     fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
         check_read(self, offset, bytes.len())?;
-        let start = offset as usize;
-        let end = start
-            .checked_add(bytes.len())
-            .ok_or(NorFlashErrorKind::OutOfBounds)?;
-        for (byte, addr) in bytes.iter_mut().zip(start..end) {
+        // `check_read` keeps `offset + bytes.len()` within FLASH_SIZE: the
+        // address cannot wrap, and one counter (not a zip with a second
+        // range, whose length is worked out again) walks the bytes.
+        let mut addr = offset as usize;
+        for byte in bytes.iter_mut() {
             // SAFETY: `addr` is below FLASH_SIZE (`check_read`), so it is in
             // the flash, which is mapped at 0 and always readable, with no
             // side effect. The metadata and the slots lie outside every Rust
@@ -119,6 +119,7 @@ impl ReadNorFlash for Nvmc {
             // driver takes `&mut self` and is the only one (`new`'s
             // contract).
             *byte = unsafe { ptr::read_volatile(ptr::with_exposed_provenance::<u8>(addr)) };
+            addr = addr.wrapping_add(1);
         }
         Ok(())
     }
