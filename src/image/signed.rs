@@ -597,17 +597,21 @@ fn read_span<F: ReadNorFlash>(
         .ok_or(ImageError::Flash)?;
     // CHUNK_LEN is a multiple of rs, so every window stays aligned.
     let chunk = CHUNK_LEN as u32;
+    // Bytes before `start` in the first window (no wrap: `pos` is `start`
+    // rounded down); none in the later ones, and none at all where `start`
+    // is aligned, which a read size of 1 makes known at compile time.
+    let mut lo = start.wrapping_sub(pos);
     while pos < end {
         let n = end_up.checked_sub(pos).ok_or(ImageError::Flash)?.min(chunk);
         let window = buf.get_mut(..n as usize).ok_or(ImageError::Flash)?;
         flash.read(pos, window).map_err(|_| ImageError::Flash)?;
-        let lo = start.saturating_sub(pos);
         let hi = end.checked_sub(pos).ok_or(ImageError::Flash)?.min(n);
         sink(
             window
                 .get(lo as usize..hi as usize)
                 .ok_or(ImageError::Flash)?,
         )?;
+        lo = 0;
         pos = pos.checked_add(n).ok_or(ImageError::Flash)?;
     }
     Ok(())
