@@ -421,14 +421,16 @@ impl PayloadHash {
     /// Appends one byte to the partial block, and hashes the block once it
     /// is whole.
     fn push(&mut self, byte: u8) {
-        if let Some(b) = self.tail.get_mut(self.pos) {
-            *b = byte;
-        }
-        if self.pos >= 63 {
+        // `pos` is below 64 between calls: `& 63` changes nothing, and
+        // keeps the index in bounds for the optimiser too (no test, no
+        // panic path), with `pos` read once.
+        let pos = self.pos & 63;
+        self.tail[pos] = byte;
+        if pos == 63 {
             compress256(&mut self.state, core::slice::from_ref(&self.tail));
             self.pos = 0;
         } else {
-            self.pos += 1;
+            self.pos = pos + 1;
         }
     }
 
