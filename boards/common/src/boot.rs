@@ -106,6 +106,12 @@ impl Entry {
     /// RAM, disables and clears the NVIC interrupts, sets `VTOR`, loads
     /// MSP and branches to the reset handler (`cortex_m::asm::bootload`).
     /// Never returns.
+    // Inlined into the board's one call: the Entry is not passed through
+    // memory, and the NVIC word count is the board's constant (no test
+    // against the length of the register array). The hand-off's encoding
+    // stays out of line (`handoff::write`), its buffer off the frame of
+    // the board's `main`.
+    #[inline(always)]
     pub fn jump(self) -> ! {
         handoff::write(&self.handoff);
         // SAFETY: `vector_table` is the first byte of the payload `select`

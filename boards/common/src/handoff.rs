@@ -72,6 +72,11 @@ pub fn read_bytes() -> [u8; HANDOFF_LEN] {
 }
 
 /// The bootloader: writes `handoff` for the firmware it is about to start.
+///
+/// Never inlined: [`Entry::jump`](crate::boot::Entry::jump) is inlined
+/// into the board's `main`, and the encoding's buffer would join the frame
+/// of `main`, which is on the bootloader's deepest stack path.
+#[inline(never)]
 pub fn write(handoff: &Handoff) {
     write_bytes(&handoff.encode());
 }
