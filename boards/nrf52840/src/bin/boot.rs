@@ -63,6 +63,9 @@ fn main() -> ! {
 /// Nothing verified to boot (or the layout is unusable): never jump. LED1
 /// blinks fast until a reset; the board's recovery (serial, DFU, a
 /// debugger writing a signed image into a slot) goes here.
+// Inlined into its one call: a call of `blink_forever`, not a call of a
+// function that only calls it.
+#[inline(always)]
 fn recovery(led: &mut Led) -> ! {
     board::blink_forever(led, 100, 100)
 }
