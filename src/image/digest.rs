@@ -33,14 +33,16 @@ impl<F: ReadNorFlash> ImageCheck<F> for DigestCheck {
         // 32-byte copy on the stack goes away.
         let mut digest = [0u8; 32];
         digest.copy_from_slice(&raw[DIGEST_AT..DIGEST_AT + 32]);
-        let checked = parse_raw(&raw).and_then(|header| match header.image_len() {
-            Some(len) if len <= region.len => Ok(ImageInfo::from_header(&header, digest)),
-            _ => Err(ImageError::TooLarge),
-        });
-        if let Ok(info) = &checked {
-            payload_matches(flash, region, info)?;
+        // Straight-line, each refusal returned where it is found: the
+        // result built through `and_then` and tested again cost a closure
+        // and a second test of its tag.
+        let header = parse_raw(&raw)?;
+        if !header.image_len().is_some_and(|len| len <= region.len) {
+            return Err(ImageError::TooLarge);
         }
-        checked
+        let info = ImageInfo::from_header(&header, digest);
+        payload_matches(flash, region, &info)?;
+        Ok(info)
     }
 
     fn precheck(
