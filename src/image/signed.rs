@@ -422,10 +422,12 @@ impl PayloadHash {
     /// is whole.
     fn push(&mut self, byte: u8) {
         // `pos` is below 64 between calls: `& 63` changes nothing, and
-        // keeps the index in bounds for the optimiser too (no test, no
-        // panic path), with `pos` read once.
+        // shows the optimiser that the byte is always there (the `get_mut`
+        // folds away: no test, no panic path), with `pos` read once.
         let pos = self.pos & 63;
-        self.tail[pos] = byte;
+        if let Some(b) = self.tail.get_mut(pos) {
+            *b = byte;
+        }
         if pos == 63 {
             compress256(&mut self.state, core::slice::from_ref(&self.tail));
             self.pos = 0;
