@@ -31,8 +31,13 @@ impl<F: ReadNorFlash> ImageCheck<F> for DigestCheck {
         // The digest is taken from the raw bytes, where `parse_raw` read
         // it too: the parsed header's copy is then never read, and its
         // 32-byte copy on the stack goes away.
-        let mut digest = [0u8; 32];
-        digest.copy_from_slice(&raw[DIGEST_AT..DIGEST_AT + 32]);
+        // `get` and `first_chunk` over constants: no range to check at run
+        // time and no panic path (the header holds the digest whole:
+        // `DIGEST_AT + 32 <= FIXED_LEN`, asserted in header.rs).
+        let digest: [u8; 32] = match raw.get(DIGEST_AT..).and_then(|r| r.first_chunk()) {
+            Some(d) => *d,
+            None => return Err(ImageError::Truncated),
+        };
         // Straight-line, each refusal returned where it is found: the
         // result built through `and_then` and tested again cost a closure
         // and a second test of its tag.

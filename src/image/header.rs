@@ -81,6 +81,7 @@ pub const HARDWARE_ID_AT: usize = 0x1C;
 /// Offset of `payload_digest` in the header, for a check that takes the
 /// digest from the raw bytes rather than through a parsed header.
 pub(crate) const DIGEST_AT: usize = 0x28;
+const _: () = assert!(DIGEST_AT + 32 <= FIXED_LEN);
 /// Length of an Ed25519 signature in bytes.
 pub const SIGNATURE_LEN: usize = 64;
 
