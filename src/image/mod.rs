@@ -17,6 +17,7 @@ use crate::version::Version;
 pub mod digest;
 pub mod ed25519;
 pub mod header;
+pub mod sha256;
 #[cfg(feature = "std")]
 pub mod sign;
 pub mod signed;

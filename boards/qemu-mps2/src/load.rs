@@ -140,7 +140,7 @@ pub fn copy_payload(
 
 /// Whether the SHA-256 of `len` bytes of memory at `addr` is `digest`:
 /// hashed as abboot hashes the payload in flash
-/// ([`sha256_matches`](abboot::image::signed::sha256_matches)), so the
+/// ([`sha256_matches`](abboot::image::sha256::sha256_matches)), so the
 /// bootloader holds one SHA-256 code, not that one and `sha2::Sha256`'s.
 #[cfg(not(feature = "size-probe-no-crypto"))]
 pub fn ram_digest_matches(addr: u32, len: u32, digest: &[u8; 32]) -> bool {
@@ -148,7 +148,7 @@ pub fn ram_digest_matches(addr: u32, len: u32, digest: &[u8; 32]) -> bool {
     // plain RAM); the slice is only read, and nothing writes there while
     // it lives.
     let bytes = unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) };
-    abboot::image::signed::sha256_matches(bytes, digest)
+    abboot::image::sha256::sha256_matches(bytes, digest)
 }
 
 /// The no-crypto size probe cannot hash; it never jumps either. The answer
