@@ -8,7 +8,7 @@
 
 use embedded_storage::nor_flash::ReadNorFlash;
 
-use super::header::{ImageHeader, DIGEST_AT, FIXED_LEN};
+use super::header::{field, ImageHeader, DIGEST_AT, FIXED_LEN};
 use super::signed::{parse_raw, payload_matches, read_fixed};
 use super::{ImageCheck, ImageError, ImageInfo};
 use crate::flash::Region;
@@ -28,16 +28,6 @@ impl<F: ReadNorFlash> ImageCheck<F> for DigestCheck {
     ) -> Result<ImageInfo, ImageError> {
         let mut raw = [0u8; FIXED_LEN];
         read_fixed(flash, region, &mut raw)?;
-        // The digest is taken from the raw bytes, where `parse_raw` read
-        // it too: the parsed header's copy is then never read, and its
-        // 32-byte copy on the stack goes away.
-        // `get` and `first_chunk` over constants: no range to check at run
-        // time and no panic path (the header holds the digest whole:
-        // `DIGEST_AT + 32 <= FIXED_LEN`, asserted in header.rs).
-        let digest: [u8; 32] = match raw.get(DIGEST_AT..).and_then(|r| r.first_chunk()) {
-            Some(d) => *d,
-            None => return Err(ImageError::Truncated),
-        };
         // Straight-line, each refusal returned where it is found: the
         // result built through `and_then` and tested again cost a closure
         // and a second test of its tag.
@@ -45,9 +35,11 @@ impl<F: ReadNorFlash> ImageCheck<F> for DigestCheck {
         if !header.image_len().is_some_and(|len| len <= region.len) {
             return Err(ImageError::TooLarge);
         }
-        let info = ImageInfo::from_header(&header, digest);
-        payload_matches(flash, region, &info)?;
-        Ok(info)
+        payload_matches(flash, region, &raw)?;
+        // The digest is taken from the raw bytes, where `parse_raw` read
+        // it too: the parsed header's copy is then never read, and its
+        // 32-byte copy on the stack goes away.
+        Ok(ImageInfo::from_header(&header, field(&raw, DIGEST_AT)))
     }
 
     fn precheck(

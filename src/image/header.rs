@@ -56,7 +56,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::image::ImageError;
+use crate::image::{ImageError, ImageInfo};
 use crate::version::Version;
 
 /// The four bytes every image starts with, `"ABIM"`.
@@ -84,6 +84,48 @@ pub(crate) const DIGEST_AT: usize = 0x28;
 const _: () = assert!(DIGEST_AT + 32 <= FIXED_LEN);
 /// Length of an Ed25519 signature in bytes.
 pub const SIGNATURE_LEN: usize = 64;
+/// Offsets of the fields [`info_of`] and the signed check take from the
+/// raw header (see the layout table).
+pub(crate) const HEADER_LEN_AT: usize = 0x08;
+pub(crate) const PAYLOAD_LEN_AT: usize = 0x0C;
+const VERSION_AT: usize = 0x10;
+const COUNTER_AT: usize = 0x18;
+const LOAD_ADDRESS_AT: usize = 0x20;
+const EPOCH_AT: usize = 0x24;
+pub(crate) const KEY_ID_AT: usize = 0x48;
+const _: () = assert!(KEY_ID_AT + KEY_ID_LEN == SIGNED_LEN);
+
+/// The `N` bytes at `at` in the raw fixed header. Always inlined: over a
+/// constant offset the bounds test folds away and the field is a load; the
+/// zeros are never returned (every offset above is inside the header, as
+/// the unit tests check against [`ImageHeader::parse`]).
+#[inline(always)]
+pub(crate) fn field<const N: usize>(raw: &[u8; FIXED_LEN], at: usize) -> [u8; N] {
+    match raw.get(at..).and_then(|r| r.first_chunk()) {
+        Some(b) => *b,
+        None => [0; N],
+    }
+}
+
+/// What [`ImageInfo::from_header`] makes of the parsed header, read
+/// straight from the raw bytes of a header [`ImageHeader::parse`] accepts
+/// (every accepted header is canonical, so the values are the same).
+///
+/// Each check builds its result with it once, at its end, in the place it
+/// returns it: no parsed header and no [`ImageInfo`] is carried through
+/// the signature and payload checks and copied at each step.
+#[inline(always)]
+pub(crate) fn info_of(raw: &[u8; FIXED_LEN]) -> ImageInfo {
+    ImageInfo {
+        version: Version::from_bytes(&field(raw, VERSION_AT)),
+        digest: field(raw, DIGEST_AT),
+        security_counter: u32::from_le_bytes(field(raw, COUNTER_AT)),
+        data_epoch: u16::from_le_bytes(field(raw, EPOCH_AT)),
+        header_len: u32::from_le_bytes(field(raw, HEADER_LEN_AT)),
+        payload_len: u32::from_le_bytes(field(raw, PAYLOAD_LEN_AT)),
+        load_address: u32::from_le_bytes(field(raw, LOAD_ADDRESS_AT)),
+    }
+}
 
 /// The key id of an Ed25519 public key: the first 8 bytes of the SHA-256
 /// of its 32 raw bytes.
@@ -382,6 +424,25 @@ mod tests {
         assert_eq!(FIXED_LEN % 8, 0);
         assert_eq!(&h.signed_bytes()[..], &b[..SIGNED_LEN]);
         assert_eq!(signed_part(&b).unwrap(), &b[..SIGNED_LEN]);
+    }
+
+    /// `info_of` reads each field where `parse` does: the same info, with
+    /// every field distinct, as the parsed header gives; and the key id
+    /// where it lies.
+    #[test]
+    fn info_from_the_raw_header_is_the_parsed_one() {
+        let mut h = sample();
+        h.version = Version::new(0xA1, 0xB2, 0xC3D4, 0xE5F6_0718);
+        h.payload_digest = core::array::from_fn(|i| i as u8 + 0x40);
+        h.key_id = core::array::from_fn(|i| i as u8 + 0x90);
+        let b = h.encode();
+        let parsed = ImageHeader::parse(&b).unwrap();
+        assert_eq!(
+            info_of(&b),
+            ImageInfo::from_header(&parsed, parsed.payload_digest)
+        );
+        assert_eq!(field::<KEY_ID_LEN>(&b, KEY_ID_AT), h.key_id);
+        assert_eq!(field::<4>(&b, FIXED_LEN - 3), [0; 4]);
     }
 
     #[test]

@@ -56,7 +56,8 @@ use embedded_storage::nor_flash::ReadNorFlash;
 use crate::flash::Region;
 use crate::image::ed25519;
 use crate::image::header::{
-    key_id_of, ImageHeader, FIXED_LEN, KEY_ID_LEN, SIGNATURE_LEN, SIGNED_LEN,
+    field, info_of, key_id_of, ImageHeader, DIGEST_AT, FIXED_LEN, HEADER_LEN_AT, KEY_ID_AT,
+    KEY_ID_LEN, PAYLOAD_LEN_AT, SIGNATURE_LEN, SIGNED_LEN,
 };
 use crate::image::sha256::PayloadHash;
 use crate::image::{ImageCheck, ImageError, ImageInfo};
@@ -210,8 +211,9 @@ impl<F: ReadNorFlash> ImageCheck<F> for SignedCheck<'_> {
         region: Region,
         header: &[u8],
     ) -> Result<Option<ImageInfo>, ImageError> {
-        let raw = header.get(..FIXED_LEN).ok_or(ImageError::Truncated)?;
-        check_header(raw, region, slot, &self.keys, &self.profile).map(Some)
+        let raw = header.first_chunk().ok_or(ImageError::Truncated)?;
+        check_header(raw, region, slot, &self.keys, &self.profile)?;
+        Ok(Some(info_of(raw)))
     }
 }
 
@@ -234,13 +236,15 @@ pub fn verify_image<F: ReadNorFlash>(
 ) -> Result<(ImageHeader, ImageInfo), ImageError> {
     let mut raw = [0u8; FIXED_LEN];
     read_fixed(flash, region, &mut raw)?;
-    let info = check_header(&raw, region, slot, keys, profile)?;
-    payload_matches(flash, region, &info)?;
-    Ok((parse_raw(&raw)?, info))
+    check_header(&raw, region, slot, keys, profile)?;
+    payload_matches(flash, region, &raw)?;
+    Ok((parse_raw(&raw)?, info_of(&raw)))
 }
 
 /// [`verify_image`] without the header: what the bootloader needs, with
-/// one copy of the raw header and no decoded one kept (its stack).
+/// one copy of the raw header and no decoded one kept (its stack). The
+/// checks on the way only refuse; the result is read from the raw header
+/// once, at the end, where it is returned.
 fn verify_info<F: ReadNorFlash>(
     flash: &mut F,
     region: Region,
@@ -250,43 +254,41 @@ fn verify_info<F: ReadNorFlash>(
 ) -> Result<ImageInfo, ImageError> {
     let mut raw = [0u8; FIXED_LEN];
     read_fixed(flash, region, &mut raw)?;
-    let info = check_header(&raw, region, slot, keys, profile)?;
-    payload_matches(flash, region, &info)?;
-    Ok(info)
+    check_header(&raw, region, slot, keys, profile)?;
+    payload_matches(flash, region, &raw)?;
+    Ok(info_of(&raw))
 }
 
-/// Steps 3 to 9 on the raw fixed header: everything but the payload. The
-/// [`ImageInfo`] carries the payload digest the header claims.
+/// Steps 3 to 9 on the raw fixed header: everything but the payload.
 fn check_header(
-    raw: &[u8],
+    raw: &[u8; FIXED_LEN],
     region: Region,
     slot: Slot,
     keys: &TrustedKeys<'_>,
     profile: &BoardProfile,
-) -> Result<ImageInfo, ImageError> {
-    let (info, key_id) = check_fields(raw, region, slot, profile)?;
+) -> Result<(), ImageError> {
+    check_fields(raw, region, slot, profile)?;
     // The signature is checked over the bytes as they are on flash, and
     // read where it lies: no copy of it, or of the parsed header, is on
     // the stack under the verification.
     let signed = raw.get(..SIGNED_LEN).ok_or(ImageError::Truncated)?;
     let signature = raw
-        .get(SIGNED_LEN..FIXED_LEN)
-        .and_then(|s| <&[u8; SIGNATURE_LEN]>::try_from(s).ok())
+        .get(SIGNED_LEN..)
+        .and_then(|s| s.first_chunk::<SIGNATURE_LEN>())
         .ok_or(ImageError::Truncated)?;
-    keys.verify_signed(key_id, signed, signature)?;
-    Ok(info)
+    keys.verify_signed(field(raw, KEY_ID_AT), signed, signature)
 }
 
-/// Steps 3 to 7 (the header parsed, its fit and board checked), with the
-/// header's key id. Never inlined: the parsed header is then not on the
-/// stack under the signature check.
+/// Steps 3 to 7 (the header parsed, its fit and board checked). Never
+/// inlined: the parsed header is then not on the stack under the signature
+/// check.
 #[inline(never)]
 fn check_fields(
-    raw: &[u8],
+    raw: &[u8; FIXED_LEN],
     region: Region,
     slot: Slot,
     profile: &BoardProfile,
-) -> Result<(ImageInfo, [u8; KEY_ID_LEN]), ImageError> {
+) -> Result<(), ImageError> {
     let header = parse_raw(raw)?;
     let image_len = header.image_len().ok_or(ImageError::TooLarge)?;
     if image_len > region.len {
@@ -302,19 +304,15 @@ fn check_fields(
         return Err(ImageError::WrongHardware);
     }
     match profile.load_address.get(slot.index()) {
-        Some(&address) if address == header.load_address => {}
-        _ => return Err(ImageError::WrongLoadAddress),
+        Some(&address) if address == header.load_address => Ok(()),
+        _ => Err(ImageError::WrongLoadAddress),
     }
-    Ok((
-        ImageInfo::from_header(&header, header.payload_digest),
-        header.key_id,
-    ))
 }
 
-/// Whether the SHA-256 of the payload described by `info` (`payload_len`
-/// bytes at `header_len` in `region`, streamed from flash) is
-/// `info.digest`: [`ImageError::DigestMismatch`] if not. The caller has
-/// checked that the image fits `region`.
+/// Whether the SHA-256 of the payload the accepted raw header `raw`
+/// describes (`payload_len` bytes at `header_len` in `region`, streamed
+/// from flash) is its `payload_digest`: [`ImageError::DigestMismatch`] if
+/// not. The caller has checked that the image fits `region`.
 ///
 /// Compared here rather than returned: a returned digest is a 33-byte
 /// result that each caller copies before it compares.
@@ -325,9 +323,10 @@ fn check_fields(
 pub(crate) fn payload_matches<F: ReadNorFlash>(
     flash: &mut F,
     region: Region,
-    info: &ImageInfo,
+    raw: &[u8; FIXED_LEN],
 ) -> Result<(), ImageError> {
-    let (header_len, payload_len) = (info.header_len, info.payload_len);
+    let header_len = u32::from_le_bytes(field(raw, HEADER_LEN_AT));
+    let payload_len = u32::from_le_bytes(field(raw, PAYLOAD_LEN_AT));
     let mut buf = [0u8; CHUNK_LEN];
     let buf = &mut buf;
     let payload_start = region
@@ -339,7 +338,11 @@ pub(crate) fn payload_matches<F: ReadNorFlash>(
         hash.update(chunk);
         Ok(())
     })?;
-    if !hash.matches(u64::from(payload_len), &info.digest) {
+    let digest = raw
+        .get(DIGEST_AT..)
+        .and_then(|d| d.first_chunk())
+        .ok_or(ImageError::Truncated)?;
+    if !hash.matches(u64::from(payload_len), digest) {
         return Err(ImageError::DigestMismatch);
     }
     Ok(())
@@ -363,7 +366,7 @@ pub fn read_header<F: ReadNorFlash>(
 }
 
 /// Blank check, then parse.
-pub(crate) fn parse_raw(raw: &[u8]) -> Result<ImageHeader, ImageError> {
+pub(crate) fn parse_raw(raw: &[u8; FIXED_LEN]) -> Result<ImageHeader, ImageError> {
     // Either erased value: the check does not need to know the part.
     if raw.iter().all(|&b| b == 0xFF) || raw.iter().all(|&b| b == 0) {
         return Err(ImageError::Blank);
@@ -720,14 +723,15 @@ mod tests {
                 for &len in lens {
                     let payload = noise(len, len as u32 + start as u32);
                     flash.set_contents(start, &payload);
-                    let mut info = ImageInfo {
-                        digest: Sha256::digest(&payload).into(),
+                    let mut raw = ImageHeader {
+                        payload_digest: Sha256::digest(&payload).into(),
                         header_len,
                         payload_len: len as u32,
-                        ..ImageInfo::default()
-                    };
+                        ..ImageHeader::default()
+                    }
+                    .encode();
                     let at = format!("read size {RS}, start {start}, length {len}");
-                    assert_eq!(payload_matches(&mut flash, region, &info), Ok(()), "{at}");
+                    assert_eq!(payload_matches(&mut flash, region, &raw), Ok(()), "{at}");
                     let ends = if len == 0 {
                         std::vec![]
                     } else {
@@ -736,7 +740,7 @@ mod tests {
                     for byte in ends {
                         flash.flip_bit(byte, 3);
                         assert_eq!(
-                            payload_matches(&mut flash, region, &info),
+                            payload_matches(&mut flash, region, &raw),
                             Err(ImageError::DigestMismatch),
                             "{at}, bit flipped at {byte}"
                         );
@@ -746,13 +750,13 @@ mod tests {
                     for byte in [start.wrapping_sub(1), start + len] {
                         if byte < CAPACITY {
                             flash.flip_bit(byte, 0);
-                            assert_eq!(payload_matches(&mut flash, region, &info), Ok(()), "{at}");
+                            assert_eq!(payload_matches(&mut flash, region, &raw), Ok(()), "{at}");
                             flash.flip_bit(byte, 0);
                         }
                     }
-                    info.digest[31] ^= 1;
+                    raw[DIGEST_AT + 31] ^= 1;
                     assert_eq!(
-                        payload_matches(&mut flash, region, &info),
+                        payload_matches(&mut flash, region, &raw),
                         Err(ImageError::DigestMismatch),
                         "{at}, digest flipped"
                     );
