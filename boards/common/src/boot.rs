@@ -77,12 +77,14 @@ pub fn select<B: XipBoard>(flash: impl NorFlash, counter: impl SecurityCounter) 
     // boot, counted the try on flash.
     // Under `VerifyPolicy::Always` it also returns what that check found.
     // `decision.image` is that check's result, so the vector table it
-    // accepted is the payload's start: not read again here.
-    let (slot, image) = (decision.slot?, decision.image?);
+    // accepted is the payload's start: not read again here. The check
+    // accepted its load address, the slot's address plus the header
+    // length (`check::runs_in_place`, asserted at compile time).
+    decision.slot?;
+    let image = decision.image?;
     let handoff = Handoff::from_decision(&decision)?;
-    let vector_table = B::SLOT_ADDRESS[slot.index() & 1].checked_add(image.header_len)?;
     Some(Entry {
-        vector_table,
+        vector_table: image.load_address,
         nvic_words: B::NVIC_WORDS,
         handoff,
     })

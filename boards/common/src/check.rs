@@ -51,7 +51,7 @@ impl<B: XipBoard, F: ReadNorFlash> ImageCheck<F> for BoardCheck<B> {
         let mut check: Check = B::CHECK;
         let checked = check.check(flash, slot, region);
         if let Ok(info) = &checked {
-            vector_table::<B>(flash, slot, info)?;
+            vector_table::<B>(flash, info)?;
         }
         checked
     }
@@ -67,10 +67,26 @@ impl<B: XipBoard, F: ReadNorFlash> ImageCheck<F> for BoardCheck<B> {
     }
 }
 
-/// The verified payload of `slot` as a vector table: its address (slot
-/// address + header length), if the payload is linked to run there and its
-/// first two words are a stack pointer in RAM and a Thumb reset handler
-/// inside the *signed payload*.
+/// Whether board `B`'s check makes every image it accepts run in place:
+/// its profile pins the header length to [`XipBoard::HEADER_LEN`] and each
+/// slot's load address to the slot's address plus that length (what
+/// [`XipBoard::PROFILE`] derives). Then the load address of an accepted
+/// image *is* its payload's first byte in the slot, which [`vector_table`]
+/// and [`select`](crate::boot::select) take without testing it again;
+/// asserted at compile time for every board they are built for.
+pub(crate) const fn runs_in_place<B: XipBoard>() -> bool {
+    let (check, len): (Check, u32) = (B::CHECK, B::HEADER_LEN);
+    let [a, b] = check.profile.load_address;
+    let [slot_a, slot_b] = B::SLOT_ADDRESS;
+    matches!(check.profile.header_len, Some(h) if h == len)
+        && a == slot_a.wrapping_add(len)
+        && b == slot_b.wrapping_add(len)
+}
+
+/// The verified payload as a vector table, if its first two words are a
+/// stack pointer in RAM and a Thumb reset handler inside the *signed
+/// payload*. The payload starts at its load address (slot address + header
+/// length: the check accepted it, and [`runs_in_place`] holds).
 ///
 /// Both words and the reset handler are bounded by the end of the payload
 /// `select` verified (load address + `payload_len` from
@@ -85,13 +101,17 @@ impl<B: XipBoard, F: ReadNorFlash> ImageCheck<F> for BoardCheck<B> {
 /// [`ImageError::Flash`]: no verdict.
 pub(crate) fn vector_table<B: XipBoard>(
     flash: &mut impl ReadNorFlash,
-    slot: Slot,
     image: &ImageInfo,
-) -> Result<u32, ImageError> {
-    let i = slot.index();
-    // No overflow: `LAYOUT` keeps the slots inside the address space, and
-    // the check keeps the header inside the slot.
-    let entry = B::SLOT_ADDRESS[i] + image.header_len;
+) -> Result<(), ImageError> {
+    const {
+        assert!(
+            runs_in_place::<B>(),
+            "the board's check must pin each slot's load address"
+        )
+    };
+    // The check made it the slot's address plus the header length, which
+    // the slots' offset on the flash driver plus `FLASH_BASE` is.
+    let entry = image.load_address;
     // The check keeps the payload inside the slot too; `checked_add`
     // anyway, so that a check that did not would be a refusal here.
     let payload_end = entry
@@ -104,13 +124,12 @@ pub(crate) fn vector_table<B: XipBoard>(
     // A read that fails is no verdict on the image (the bootloader tries
     // again, and records nothing while a slot cannot be read).
     flash
-        .read(B::SLOT_OFFSET[i] + image.header_len, &mut words)
+        .read(entry.wrapping_sub(B::FLASH_BASE), &mut words)
         .map_err(|_| ImageError::Flash)?;
     // One 8-byte value split in two: four byte loads shifted together per
     // word otherwise.
     let both = u64::from_le_bytes(words);
     let (sp, reset) = (both as u32, (both >> 32) as u32);
-    let linked_here = image.load_address == entry;
     // The top of RAM is the hand-off (`crate::handoff`): a stack that
     // starts above it would overwrite it with its first push, before the
     // firmware reads it.
@@ -119,8 +138,8 @@ pub(crate) fn vector_table<B: XipBoard>(
     // `reset - 1` is the handler's first instruction (Thumb bit set):
     // `reset < payload_end` keeps its first 2 bytes inside the payload.
     let reset_ok = reset & 1 == 1 && reset > entry && reset < payload_end;
-    if linked_here && sp_ok && reset_ok {
-        Ok(entry)
+    if sp_ok && reset_ok {
+        Ok(())
     } else {
         Err(ImageError::BadEntry)
     }
