@@ -131,20 +131,22 @@ impl<W: OtpWords, const N: usize> SecurityCounter for Thermometer<W, N> {
         Ok(value)
     }
 
+    // Never inlined: its loop and locals stay off the frame of the
+    // bootloader's flow, which holds the check's buffers.
+    #[inline(never)]
     fn raise(&mut self, value: u32) -> Result<(), CounterError> {
         let now = self.read()?;
         if value <= now {
             return Ok(());
         }
-        if value as usize > N {
-            // Raise as far as it goes, then say it is used up.
-            for i in now as usize..N {
-                self.words.program(i)?;
-            }
-            return Err(CounterError::Exhausted);
-        }
-        for i in now as usize..value as usize {
+        // One loop for both cases: up to `value`, or as far as it goes
+        // when `value` is past the last word, which is then said to be
+        // used up.
+        for i in now as usize..N.min(value as usize) {
             self.words.program(i)?;
+        }
+        if value as usize > N {
+            return Err(CounterError::Exhausted);
         }
         match self.read()? {
             v if v >= value => Ok(()),
