@@ -662,20 +662,22 @@ impl<F: NorFlash> Journal<F> {
     /// result. An unreadable sector is erased only when `older` — the
     /// caller knows it holds nothing newer than the newest record.
     fn ensure_blank(&mut self, s: usize, older: bool) -> Result<(), Error<F::Error>> {
-        match self.sector_reads(s) {
-            SectorReads::Blank => return Ok(()),
-            SectorReads::OtherErased => return Err(Error::EraseValue),
-            SectorReads::Unreadable if !older => return Err(Error::Unreadable),
-            SectorReads::Unreadable | SectorReads::Used => {}
-        }
-        let r = self.sectors[s & 1];
-        self.flash
-            .erase(r.offset, r.offset + r.len)
-            .map_err(Error::Flash)?;
-        match self.sector_reads(s) {
-            SectorReads::Blank => Ok(()),
-            SectorReads::OtherErased => Err(Error::EraseValue),
-            _ => Err(Error::Erase),
+        // One look before the erase and one after, through the same match:
+        // after it, a sector that is not blank is an erase that failed.
+        let mut erased = false;
+        loop {
+            match self.sector_reads(s) {
+                SectorReads::Blank => return Ok(()),
+                SectorReads::OtherErased => return Err(Error::EraseValue),
+                _ if erased => return Err(Error::Erase),
+                SectorReads::Unreadable if !older => return Err(Error::Unreadable),
+                SectorReads::Unreadable | SectorReads::Used => {}
+            }
+            let r = self.sectors[s & 1];
+            self.flash
+                .erase(r.offset, r.offset + r.len)
+                .map_err(Error::Flash)?;
+            erased = true;
         }
     }
 
