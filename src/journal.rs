@@ -689,9 +689,12 @@ impl<F: NorFlash> Journal<F> {
         let (mut blank, mut uniform_other) = (true, true);
         for i in 0..self.per_sector {
             match self.read_words(self.offset(s, i), &mut buf) {
+                // Each question asked only while its answer can still be
+                // yes: a sector with records is not compared byte by byte
+                // twice over.
                 Words::All => {
-                    blank &= all_are(&buf, erased);
-                    uniform_other &= all_are(&buf, other);
+                    blank = blank && all_are(&buf, erased);
+                    uniform_other = uniform_other && all_are(&buf, other);
                 }
                 // A torn word: used, but never a record.
                 Words::Some => (blank, uniform_other) = (false, false),
