@@ -517,7 +517,7 @@ impl<F: NorFlash> Journal<F> {
             };
             // One erase for the restart and the moves that need one.
             let (sector, index, seq) = match place {
-                Place::At(s, index, seq) => (s, index, seq),
+                Place::At(s, index, base) => (s, index, base.wrapping_add(index)),
                 Place::Erased(s, seq, older) => {
                     self.ensure_blank(s, older)?;
                     (s, 0, seq)
@@ -585,6 +585,8 @@ impl<F: NorFlash> Journal<F> {
         match tail.newest {
             Some((s, i, seq)) => {
                 let other = s ^ 1;
+                // The number position 0 of this sector would carry.
+                let base = seq.wrapping_sub(i);
                 // The used prefix ends above the newest record (see
                 // `Tail::used`), so `next > i`; and `i < n`.
                 if let Some(next) = self.first_free(s, tail.used[s & 1]) {
@@ -597,7 +599,7 @@ impl<F: NorFlash> Journal<F> {
                     if next >= n / 2 && tail.used[other & 1] != 0 {
                         self.ensure_blank(other, true)?;
                     }
-                    return Ok(Place::At(s, next, seq.wrapping_add(next.wrapping_sub(i))));
+                    return Ok(Place::At(s, next, base));
                 }
                 // The move to the other sector. It was erased in this
                 // sector's second half, so what it holds now are earlier
@@ -606,9 +608,9 @@ impl<F: NorFlash> Journal<F> {
                 // cut there on an ECC part would leave an unreadable sector
                 // beside a full one, which no boot could tell from a newer
                 // one. Erase only when no blank tail is left.
-                let moved = seq.wrapping_add(n.wrapping_sub(i));
+                let moved = base.wrapping_add(n);
                 if let Some(k) = self.blank_tail(other) {
-                    return Ok(Place::At(other, k, moved.wrapping_add(k)));
+                    return Ok(Place::At(other, k, moved));
                 }
                 Ok(Place::Erased(other, moved, false))
             }
@@ -619,7 +621,7 @@ impl<F: NorFlash> Journal<F> {
                 // first, then 1; erase only when neither has room.
                 for s in 0..2 {
                     if let Some(next) = self.blank_tail(s) {
-                        return Ok(Place::At(s, next, tail.fresh_seq.wrapping_add(next)));
+                        return Ok(Place::At(s, next, tail.fresh_seq));
                     }
                 }
                 Ok(Place::Erased(0, tail.fresh_seq, false))
@@ -891,7 +893,9 @@ enum Kind {
 
 /// Where [`Journal::next_position`] puts the next record.
 enum Place {
-    /// `(sector, index, seq)`: a position that reads blank.
+    /// `(sector, index, base)`: a position that reads blank, numbered
+    /// `base + index` (records are numbered by position: one addition, in
+    /// the caller, for every kind of place).
     At(usize, u32, u32),
     /// `(sector, seq, older)`: position 0 of a sector that is erased first
     /// unless it reads blank ([`Journal::ensure_blank`] with `older`).
