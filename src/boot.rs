@@ -227,9 +227,10 @@ where
                 // Images below the hardware floor are not candidates of a
                 // fresh state at all.
                 let floor = hardware.unwrap_or(0);
-                for s in Slot::both() {
-                    self.check(s);
-                }
+                // Two calls, not a loop over both slots: the loop's slot
+                // select from its counter was larger.
+                self.check(Slot::A);
+                self.check(Slot::B);
                 (kind, changed) = (BootKind::Fresh, true);
                 // Record number 0 with the default state, made the fresh
                 // one in place.
