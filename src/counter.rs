@@ -241,6 +241,25 @@ mod tests {
         assert_eq!(c.remaining(), None);
     }
 
+    /// A counter lent as `&mut T` (how a board keeps its counter while a
+    /// bootloader uses it) is the counter itself: reads, raises and what
+    /// is left go through to it, its refusals too. (Found missing by
+    /// cargo-mutants: `raise` through `&mut T` replaced by `Ok(())`.)
+    #[test]
+    fn a_borrowed_counter_forwards_every_call() {
+        let mut c = Thermometer::<_, 8>::new(Words::default());
+        let mut lent = &mut c;
+        assert_eq!(SecurityCounter::raise(&mut lent, 3), Ok(()));
+        assert_eq!(SecurityCounter::read(&mut lent), Ok(3));
+        assert_eq!(SecurityCounter::remaining(&mut lent), Some(5));
+        // Past the last word: raised as far as it goes, and said so.
+        assert_eq!(
+            SecurityCounter::raise(&mut lent, 9),
+            Err(CounterError::Exhausted)
+        );
+        assert_eq!(c.read(), Ok(8));
+    }
+
     #[test]
     fn no_counter_is_a_floor_of_zero() {
         let mut c = NoCounter;
