@@ -235,9 +235,7 @@ pub fn verify_image<F: ReadNorFlash>(
     profile: &BoardProfile,
 ) -> Result<(ImageHeader, ImageInfo), ImageError> {
     let mut raw = [0u8; FIXED_LEN];
-    read_fixed(flash, region, &mut raw)?;
-    check_header(&raw, region, slot, keys, profile)?;
-    payload_matches(flash, region, &raw)?;
+    verify_raw(flash, region, slot, keys, profile, &mut raw)?;
     Ok((parse_raw(&raw)?, info_of(&raw)))
 }
 
@@ -253,10 +251,26 @@ fn verify_info<F: ReadNorFlash>(
     profile: &BoardProfile,
 ) -> Result<ImageInfo, ImageError> {
     let mut raw = [0u8; FIXED_LEN];
-    read_fixed(flash, region, &mut raw)?;
-    check_header(&raw, region, slot, keys, profile)?;
-    payload_matches(flash, region, &raw)?;
+    verify_raw(flash, region, slot, keys, profile, &mut raw)?;
     Ok(info_of(&raw))
+}
+
+/// Every step of the [module documentation](self), the fixed header read
+/// into `raw`: what [`verify_image`] and the bootloader's check share.
+/// Always inlined, so that the bootloader's check is the code it was
+/// when it had its own copy of these lines.
+#[inline(always)]
+fn verify_raw<F: ReadNorFlash>(
+    flash: &mut F,
+    region: Region,
+    slot: Slot,
+    keys: &TrustedKeys<'_>,
+    profile: &BoardProfile,
+    raw: &mut [u8; FIXED_LEN],
+) -> Result<(), ImageError> {
+    read_fixed(flash, region, raw)?;
+    check_header(raw, region, slot, keys, profile)?;
+    payload_matches(flash, region, raw)
 }
 
 /// Steps 3 to 9 on the raw fixed header: everything but the payload.
