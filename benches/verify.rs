@@ -20,7 +20,7 @@ use abboot::flash::Region;
 use abboot::image::header::ImageHeader;
 use abboot::image::header::SIGNED_LEN;
 use abboot::image::sign::{keypair_from_seed, sign_image};
-use abboot::image::signed::{verify_image, BoardProfile, TrustedKeys};
+use abboot::image::signed::{verify_image, BoardProfile, TrustedKey, TrustedKeys};
 use abboot::sim::SimFlash;
 use abboot::{Slot, Version};
 use sha2::{Digest, Sha256};
@@ -63,7 +63,7 @@ fn main() {
     let region = Region::new(0, 272 * 1024);
     let mut flash = SimFlash::<1, 4, 4096>::new(region.len as usize);
     flash.set_contents(0, &image);
-    let keys_raw = [*key.pk];
+    let keys_raw = [TrustedKey::new(*key.pk)];
     let keys = TrustedKeys::new(&keys_raw);
     let profile = BoardProfile {
         header_len: None,

@@ -13,7 +13,7 @@
 
 use std::io::IsTerminal;
 
-use abboot::image::signed::{BoardProfile, SignedCheck, TrustedKeys};
+use abboot::image::signed::{BoardProfile, SignedCheck, TrustedKey, TrustedKeys};
 use abboot::sim::device::{test_public_key, TestImage};
 use abboot::sim::{CutMode, Device, Stop};
 use abboot::state::{BootKind, BootState, ImageState, Reason, Slot, UpdateState};
@@ -170,7 +170,7 @@ fn main() -> Result<(), Stop> {
     };
     // The bootloader trusts one release key; images must be built for this
     // hardware and linked for the slot they are in.
-    let keys: &'static [[u8; 32]] = Box::leak(Box::new([test_public_key()]));
+    let keys: &'static [TrustedKey] = Box::leak(Box::new([TrustedKey::new(test_public_key())]));
     let probe = Device::new(
         SLOT_SIZE,
         SignedCheck::new(

@@ -320,11 +320,11 @@ fn decision_carries_the_checked_image_and_checks_once() {
 /// downgrade or a forged image offered for A leaves it there.
 #[test]
 fn refused_images_do_not_erase_the_rollback_slot() {
-    use abboot::image::signed::{BoardProfile, SignedCheck, TrustedKeys};
+    use abboot::image::signed::{BoardProfile, SignedCheck, TrustedKey, TrustedKeys};
     use abboot::image::ImageError;
     use abboot::sim::device::test_public_key;
 
-    let keys: &'static [[u8; 32]] = Box::leak(Box::new([test_public_key()]));
+    let keys: &'static [TrustedKey] = Box::leak(Box::new([TrustedKey::new(test_public_key())]));
     let check = SignedCheck::new(
         TrustedKeys::new(keys),
         BoardProfile {

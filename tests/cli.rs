@@ -177,7 +177,7 @@ fn round_trip_raw_binary() {
         &d,
         &["keygen", "--out", "key.pem", "--pub", "pub.pem"],
     ));
-    assert!(out.contains("pub const KEY: [u8; 32] = ["));
+    assert!(out.contains("pub const KEY: TrustedKey = TrustedKey::with_id(PUBLIC_KEY, KEY_ID);"));
     let key_id = out
         .lines()
         .find_map(|l| l.strip_prefix("// key id "))

@@ -14,7 +14,9 @@ use abboot::image::sign::{
     keypair_from_seed, public_key_from_pem, public_key_to_pem, secret_key_from_pem,
     secret_key_to_pem, sign_image, SignError,
 };
-use abboot::image::signed::{read_header, verify_image, BoardProfile, SignedCheck, TrustedKeys};
+use abboot::image::signed::{
+    read_header, verify_image, BoardProfile, SignedCheck, TrustedKey, TrustedKeys,
+};
 use abboot::image::{ImageCheck, ImageError, ImageInfo};
 use abboot::{Slot, Version};
 use ed25519_compact::KeyPair;
@@ -144,7 +146,7 @@ fn flash_with<const RS: usize>(slot: Slot, image: &[u8]) -> VecFlash<RS> {
 fn verify_with<const RS: usize>(
     flash: &mut VecFlash<RS>,
     slot: Slot,
-    keys: &[[u8; 32]],
+    keys: &[TrustedKey],
 ) -> Result<(ImageHeader, ImageInfo), ImageError> {
     verify_image(
         flash,
@@ -155,8 +157,8 @@ fn verify_with<const RS: usize>(
     )
 }
 
-fn trusted() -> [[u8; 32]; 1] {
-    [*key(1).pk]
+fn trusted() -> [TrustedKey; 1] {
+    [TrustedKey::new(*key(1).pk)]
 }
 
 /// Verifies `image` written into slot A and trusted key 1.
@@ -291,7 +293,7 @@ fn smallest_header_and_payload_verify() {
 
 #[test]
 fn several_trusted_keys_pick_the_right_one() {
-    let keys = [*key(1).pk, *key(2).pk, *key(3).pk];
+    let keys = [1, 2, 3].map(|k| TrustedKey::new(*key(k).pk));
     for signer in [2u8, 3, 1] {
         let mut flash = flash_with::<4>(Slot::A, &signed(Slot::A, &key(signer)));
         let (h, _) = verify_with(&mut flash, Slot::A, &keys).unwrap();
@@ -300,7 +302,12 @@ fn several_trusted_keys_pick_the_right_one() {
     // Retired key: the image signed with it is refused.
     let mut flash = flash_with::<4>(Slot::A, &signed(Slot::A, &key(2)));
     assert_eq!(
-        verify_with(&mut flash, Slot::A, &[*key(1).pk, *key(3).pk]).map(|_| ()),
+        verify_with(
+            &mut flash,
+            Slot::A,
+            &[1, 3].map(|k| TrustedKey::new(*key(k).pk))
+        )
+        .map(|_| ()),
         Err(ImageError::UnknownKey)
     );
     assert_eq!(
@@ -867,7 +874,7 @@ fn openssl_keys_sign_images_and_openssl_verifies_abboot_signatures() {
     // An image signed with it verifies on the device side.
     let img = signed(Slot::A, &kp);
     let mut flash = flash_with::<4>(Slot::A, &img);
-    verify_with(&mut flash, Slot::A, &[*kp.pk]).unwrap();
+    verify_with(&mut flash, Slot::A, &[TrustedKey::new(*kp.pk)]).unwrap();
 
     // OpenSSL verifies abboot's signature over the signed part, with the
     // public key as abboot writes it.

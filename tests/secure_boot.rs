@@ -182,11 +182,11 @@ fn a_stray_programmed_counter_word_does_not_drop_the_floor() {
 
 mod signed {
     use super::*;
-    use abboot::image::signed::{BoardProfile, SignedCheck, TrustedKeys};
+    use abboot::image::signed::{BoardProfile, SignedCheck, TrustedKey, TrustedKeys};
     use abboot::sim::device::test_public_key;
 
     pub(super) fn check() -> SignedCheck<'static> {
-        let keys: &'static [[u8; 32]] = Box::leak(Box::new([test_public_key()]));
+        let keys: &'static [TrustedKey] = Box::leak(Box::new([TrustedKey::new(test_public_key())]));
         SignedCheck::new(
             TrustedKeys::new(keys),
             BoardProfile {

@@ -12,7 +12,7 @@
 //! DESIGN.md's invariants after every cut; each scenario also checks what
 //! the device ends in.
 
-use abboot::image::signed::{BoardProfile, SignedCheck, TrustedKeys};
+use abboot::image::signed::{BoardProfile, SignedCheck, TrustedKey, TrustedKeys};
 use abboot::image::ImageError;
 use abboot::sim::device::{test_image, test_public_key, TestImage};
 use abboot::sim::{Device, Harness, Rig, SimFlash, Stop};
@@ -39,7 +39,7 @@ fn opts(tries: u8) -> StageOptions<'static> {
 
 /// The check of a device that trusts the test key only.
 fn signed_check() -> SignedCheck<'static> {
-    let keys: &'static [[u8; 32]] = Box::leak(Box::new([test_public_key()]));
+    let keys: &'static [TrustedKey] = Box::leak(Box::new([TrustedKey::new(test_public_key())]));
     SignedCheck::new(
         TrustedKeys::new(keys),
         BoardProfile {

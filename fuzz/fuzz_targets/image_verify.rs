@@ -9,7 +9,7 @@
 
 use abboot::flash::Region;
 use abboot::image::header::{key_id_of, ImageHeader, SIGNED_LEN};
-use abboot::image::signed::{verify_image, TrustedKeys};
+use abboot::image::signed::{verify_image, TrustedKey, TrustedKeys};
 use abboot::sim::SimFlash;
 use abboot::Slot;
 use abboot_fuzz::{trusted_key, PROFILE, SLOT_LEN};
@@ -26,7 +26,7 @@ static KEY: OnceLock<[u8; 32]> = OnceLock::new();
 
 fuzz_target!(init: abboot_fuzz::write_seeds(abboot_fuzz::image_seeds), |data: &[u8]| {
     let key = *KEY.get_or_init(trusted_key);
-    let keys = [key];
+    let keys = [TrustedKey::new(key)];
     let keys = TrustedKeys::new(&keys);
     let mut slot = vec![0xFF; SLOT_LEN];
     let n = data.len().min(SLOT_LEN);

@@ -66,31 +66,75 @@ use crate::state::Slot;
 /// Size of the stack buffer flash is read through, in bytes.
 pub const CHUNK_LEN: usize = 256;
 
-/// The Ed25519 public keys images may be signed with, as raw 32-byte keys.
+/// One trusted Ed25519 public key and its key id ([`key_id_of`]).
+///
+/// The id only chooses which keys are tried on an image; the signature is
+/// always checked with the key itself. So an id that is not the key's
+/// cannot make a wrong key trusted: images signed with that key are
+/// refused ([`ImageError::UnknownKey`]) until the id is corrected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrustedKey {
+    key: [u8; 32],
+    id: [u8; KEY_ID_LEN],
+}
+
+impl TrustedKey {
+    /// `key`, its id computed now (one SHA-256 block): for hosts, tools
+    /// and tests.
+    pub fn new(key: [u8; 32]) -> Self {
+        Self {
+            id: key_id_of(&key),
+            key,
+        }
+    }
+
+    /// `key` with its id `id`, computed when the bootloader was built
+    /// (`abboot pubkey --format rust` writes both): a bootloader built this way
+    /// hashes no key at each check, and links no SHA-256 finalisation for
+    /// it (200 B of the nRF52840 bootloader, issue 14).
+    pub const fn with_id(key: [u8; 32], id: [u8; KEY_ID_LEN]) -> Self {
+        Self { key, id }
+    }
+
+    /// The raw 32-byte public key.
+    pub const fn key(&self) -> &[u8; 32] {
+        &self.key
+    }
+
+    /// The key id images signed with this key carry.
+    pub const fn id(&self) -> [u8; KEY_ID_LEN] {
+        self.id
+    }
+}
+
+/// The Ed25519 public keys images may be signed with.
 ///
 /// Several keys allow rotation: each image names its key by key id
-/// ([`key_id_of`]), and only keys with that id are tried. Key ids are
-/// computed on the fly (one SHA-256 block per key per check), so the table
-/// can be a plain `const` array in the bootloader.
+/// ([`key_id_of`]), and only keys with that id are tried. A bootloader's
+/// table is a plain `const` array of [`TrustedKey::with_id`]s, the ids
+/// computed at build time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TrustedKeys<'a> {
-    keys: &'a [[u8; 32]],
+    keys: &'a [TrustedKey],
 }
 
 impl<'a> TrustedKeys<'a> {
     /// A key table over `keys`.
-    pub const fn new(keys: &'a [[u8; 32]]) -> Self {
+    pub const fn new(keys: &'a [TrustedKey]) -> Self {
         Self { keys }
     }
 
-    /// The raw keys.
-    pub const fn keys(&self) -> &'a [[u8; 32]] {
+    /// The keys and their ids.
+    pub const fn keys(&self) -> &'a [TrustedKey] {
         self.keys
     }
 
     /// The trusted keys whose key id is `key_id`.
     pub fn with_id(&self, key_id: [u8; KEY_ID_LEN]) -> impl Iterator<Item = &'a [u8; 32]> {
-        self.keys.iter().filter(move |k| key_id_of(k) == key_id)
+        self.keys
+            .iter()
+            .filter(move |k| k.id == key_id)
+            .map(|k| &k.key)
     }
 
     /// Checks the signature of `header` (as re-encoded by
@@ -786,7 +830,7 @@ mod tests {
 
     #[test]
     fn key_selection() {
-        let keys = [[1u8; 32], [2u8; 32]];
+        let keys = [TrustedKey::new([1u8; 32]), TrustedKey::new([2u8; 32])];
         let t = TrustedKeys::new(&keys);
         assert_eq!(
             t.with_id(key_id_of(&[2u8; 32]))
@@ -809,5 +853,57 @@ mod tests {
             TrustedKeys::new(&[]).verify(&h),
             Err(ImageError::UnknownKey)
         );
+    }
+
+    #[test]
+    fn a_key_made_at_build_time_is_the_key_made_at_run_time() {
+        let key = [7u8; 32];
+        let built = TrustedKey::with_id(key, key_id_of(&key));
+        assert_eq!(built, TrustedKey::new(key));
+        assert_eq!((built.key(), built.id()), (&key, key_id_of(&key)));
+    }
+
+    /// A build-time id that is not its key's (a key pasted without its
+    /// id) must not make the key's images boot through another path: the
+    /// key is never tried, and its images are refused as signed by an
+    /// unknown key, even though the signature is good.
+    #[test]
+    #[cfg(feature = "std")]
+    fn a_wrong_build_time_id_refuses_the_keys_images() {
+        use crate::image::sign::{keypair_from_seed, sign_image};
+        let pair = keypair_from_seed([9; 32]).expect("a seed makes a key");
+        let template = ImageHeader {
+            hardware_id: 0x42,
+            load_address: 0x1000 + 256,
+            ..ImageHeader::default()
+        };
+        let image = sign_image(&template, b"payload", &pair, 256).expect("signs");
+        let mut flash = Mem::<4> {
+            bytes: image,
+            reads: 0,
+        };
+        flash.bytes.resize(4096, 0xFF);
+        let region = Region::new(0, 4096);
+        let profile = BoardProfile::copied_to(0x42, [0x1000 + 256, 0x1000 + 256]);
+        let right = [TrustedKey::new(*pair.pk)];
+        let verdict = |keys: &[TrustedKey], flash: &mut Mem<4>| {
+            verify_image(flash, region, Slot::A, &TrustedKeys::new(keys), &profile).map(|_| ())
+        };
+        assert_eq!(verdict(&right, &mut flash), Ok(()));
+        let mut id = key_id_of(&pair.pk);
+        id[0] ^= 1;
+        let wrong = [TrustedKey::with_id(*pair.pk, id)];
+        assert_eq!(verdict(&wrong, &mut flash), Err(ImageError::UnknownKey));
+        // The wrong id matched by a forged header's key id: the signature
+        // is still checked with the key itself, so the image is refused.
+        let mut forged = flash.bytes.clone();
+        if let Some(at) = forged.get_mut(KEY_ID_AT..KEY_ID_AT + KEY_ID_LEN) {
+            at.copy_from_slice(&id);
+        }
+        let mut forged = Mem::<4> {
+            bytes: forged,
+            reads: 0,
+        };
+        assert_eq!(verdict(&wrong, &mut forged), Err(ImageError::BadSignature));
     }
 }

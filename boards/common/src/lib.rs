@@ -34,7 +34,7 @@
 
 use abboot::context::Layout;
 use abboot::flash::Region;
-use abboot::image::signed::BoardProfile;
+use abboot::image::signed::{BoardProfile, TrustedKey};
 #[cfg(not(feature = "digest-only"))]
 use abboot::image::signed::{SignedCheck, TrustedKeys};
 use abboot::journal::Geometry;
@@ -96,7 +96,7 @@ pub trait XipBoard {
     const HARDWARE_ID: u32;
     /// The public keys images may be signed with (unused with feature
     /// `digest-only`).
-    const TRUSTED_KEYS: &'static [[u8; 32]];
+    const TRUSTED_KEYS: &'static [TrustedKey];
     /// Start of the RAM where an image's initial stack pointer must point.
     const RAM_START: u32;
     /// One past the last byte of that RAM.

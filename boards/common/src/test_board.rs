@@ -8,6 +8,7 @@ use std::vec::Vec;
 
 use abboot::image::header::ImageHeader;
 use abboot::image::sign::{keypair_from_seed, sign_image};
+use abboot::image::signed::TrustedKey;
 use abboot::sim::device::{test_public_key, TEST_KEY_SEED};
 use abboot::{Slot, Version};
 
@@ -16,11 +17,16 @@ use crate::XipBoard;
 /// The test board (an [`XipBoard`] with Cortex-M4-like constants).
 pub struct Board;
 
-/// The public key of abboot's test key ([`TEST_KEY_SEED`]).
-pub const TEST_KEY: [u8; 32] = [
-    0x0d, 0x75, 0x50, 0x75, 0x4e, 0x08, 0x00, 0xa5, 0xd2, 0x37, 0xee, 0xf5, 0x82, 0x60, 0x35, 0x76,
-    0x6b, 0x9b, 0x3e, 0x5a, 0x15, 0x86, 0x8a, 0x94, 0x0a, 0xb2, 0x89, 0x95, 0x87, 0x88, 0xe3, 0xb0,
-];
+/// abboot's test key ([`TEST_KEY_SEED`]) and its key id, as `abboot
+/// pubkey --format rust` writes them for a board.
+pub const TEST_KEY: TrustedKey = TrustedKey::with_id(
+    [
+        0x0d, 0x75, 0x50, 0x75, 0x4e, 0x08, 0x00, 0xa5, 0xd2, 0x37, 0xee, 0xf5, 0x82, 0x60, 0x35,
+        0x76, 0x6b, 0x9b, 0x3e, 0x5a, 0x15, 0x86, 0x8a, 0x94, 0x0a, 0xb2, 0x89, 0x95, 0x87, 0x88,
+        0xe3, 0xb0,
+    ],
+    [0x79, 0x09, 0x01, 0xb8, 0x2a, 0x89, 0xfe, 0x50],
+);
 
 impl XipBoard for Board {
     const FLASH_BASE: u32 = 0x0800_0000;
@@ -32,7 +38,7 @@ impl XipBoard for Board {
     const SLOT_LEN: u32 = 0x5000;
     const HEADER_LEN: u32 = 256;
     const HARDWARE_ID: u32 = 0x7E57_B0A4;
-    const TRUSTED_KEYS: &'static [[u8; 32]] = &[TEST_KEY];
+    const TRUSTED_KEYS: &'static [TrustedKey] = &[TEST_KEY];
     const RAM_START: u32 = 0x2000_0000;
     const RAM_END: u32 = 0x2001_0000;
     const NVIC_WORDS: usize = 2;
@@ -80,7 +86,28 @@ pub fn image_with_counter(
     sign_image(&header, &payload, &key, Board::HEADER_LEN).expect("signed")
 }
 
+/// The key and its id both: an id computed at build time that is not its
+/// key's would refuse every image signed with the key.
 #[test]
 fn the_test_key_is_abboots() {
-    assert_eq!(TEST_KEY, test_public_key());
+    assert_eq!(TEST_KEY, TrustedKey::new(test_public_key()));
+}
+
+/// Each board's `src/key.rs` (written by `abboot pubkey --format rust`, or
+/// edited by hand) carries the id of its key: a key pasted without its id
+/// would make the board refuse every image signed with it.
+#[test]
+fn every_boards_key_id_is_its_keys() {
+    mod nrf52840 {
+        include!("../../nrf52840/src/key.rs");
+    }
+    mod stm32l4 {
+        include!("../../stm32l4/src/key.rs");
+    }
+    mod rp2040 {
+        include!("../../rp2040/src/key.rs");
+    }
+    for key in [nrf52840::KEY, stm32l4::KEY, rp2040::KEY] {
+        assert_eq!(key, TrustedKey::new(*key.key()));
+    }
 }

@@ -26,6 +26,7 @@
 //! `handoff`).
 #![no_std]
 
+use abboot::image::signed::TrustedKey;
 use abboot_board_common::XipBoard;
 
 pub mod counter;
@@ -58,7 +59,7 @@ impl XipBoard for Board {
     const HEADER_LEN: u32 = 0x200;
     const HARDWARE_ID: u32 = 0x5284_0001;
     // The public keys images may be signed with (see `src/key.rs`).
-    const TRUSTED_KEYS: &'static [[u8; 32]] = &[key::KEY];
+    const TRUSTED_KEYS: &'static [TrustedKey] = &[key::KEY];
     // RAM (256 KiB).
     const RAM_START: u32 = 0x2000_0000;
     const RAM_END: u32 = 0x2004_0000;

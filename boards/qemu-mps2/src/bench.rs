@@ -190,7 +190,7 @@ fn raw(mut flash: FileFlash) {
         .s(if ok { "yes" } else { "no" })
         .print();
     #[cfg(not(feature = "ed25519-salty"))]
-    let pk = ed25519_compact::PublicKey::new(config::TRUSTED_KEYS[0]);
+    let pk = ed25519_compact::PublicKey::new(*config::TRUSTED_KEYS[0].key());
     #[cfg(not(feature = "ed25519-salty"))]
     let sig = ed25519_compact::Signature::new(header.signature);
     let signed = header.signed_bytes();
@@ -202,7 +202,7 @@ fn raw(mut flash: FileFlash) {
     // signed-image check calls it.
     #[cfg(feature = "ed25519-salty")]
     let (ok, t) = ticks(|| {
-        abboot::image::ed25519::verify(&config::TRUSTED_KEYS[0], &signed, &header.signature)
+        abboot::image::ed25519::verify(config::TRUSTED_KEYS[0].key(), &signed, &header.signature)
     });
     let used = stack::high_water().saturating_sub(before);
     report("ed25519_verify", t)

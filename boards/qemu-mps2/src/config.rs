@@ -20,7 +20,7 @@
 
 use abboot::context::Layout;
 use abboot::flash::Region;
-use abboot::image::signed::BoardProfile;
+use abboot::image::signed::{BoardProfile, TrustedKey};
 use abboot::journal::Geometry;
 
 /// Erase sector of the flash file.
@@ -62,9 +62,15 @@ pub const LAYOUT: Layout = Layout::new(
 /// execute-in-place header-length guard).
 pub const PROFILE: BoardProfile = BoardProfile::copied_to(HARDWARE_ID, LOAD_ADDRESS);
 
-/// The public keys images may be signed with. Test key: its secret seed is
-/// `TEST_KEY_SEED` in the host tool; never use it for a real product.
-pub const TRUSTED_KEYS: [[u8; 32]; 1] = [[
-    0x84, 0x0a, 0x41, 0x94, 0xc1, 0x69, 0x5a, 0x51, 0x07, 0x30, 0x50, 0xc4, 0x36, 0x8f, 0xc7, 0xc5,
-    0xae, 0x7d, 0x66, 0x8a, 0xb8, 0xf8, 0x99, 0xe2, 0x2a, 0x76, 0x9e, 0xc2, 0x5d, 0xc8, 0xe8, 0x16,
-]];
+/// The public keys images may be signed with, each with its key id
+/// computed on the host (the host tool checks both before it signs). Test
+/// key: its secret seed is `TEST_KEY_SEED` in the host tool; never use it
+/// for a real product.
+pub const TRUSTED_KEYS: [TrustedKey; 1] = [TrustedKey::with_id(
+    [
+        0x84, 0x0a, 0x41, 0x94, 0xc1, 0x69, 0x5a, 0x51, 0x07, 0x30, 0x50, 0xc4, 0x36, 0x8f, 0xc7,
+        0xc5, 0xae, 0x7d, 0x66, 0x8a, 0xb8, 0xf8, 0x99, 0xe2, 0x2a, 0x76, 0x9e, 0xc2, 0x5d, 0xc8,
+        0xe8, 0x16,
+    ],
+    [0xe3, 0x51, 0x2b, 0x13, 0x33, 0xb0, 0x4d, 0x4c],
+)];

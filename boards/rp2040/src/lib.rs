@@ -28,6 +28,7 @@
 //! SRAM5 (`0x2004_0000` up), not this.
 #![no_std]
 
+use abboot::image::signed::TrustedKey;
 use abboot_board_common::XipBoard;
 use embassy_rp::flash::Blocking;
 use embassy_rp::gpio::Output;
@@ -67,7 +68,7 @@ impl XipBoard for Board {
     const HEADER_LEN: u32 = 0x200;
     const HARDWARE_ID: u32 = 0x2040_0001;
     // The public keys images may be signed with (see `src/key.rs`).
-    const TRUSTED_KEYS: &'static [[u8; 32]] = &[key::KEY];
+    const TRUSTED_KEYS: &'static [TrustedKey] = &[key::KEY];
     // RAM (the 256 KiB striped banks).
     const RAM_START: u32 = 0x2000_0000;
     const RAM_END: u32 = 0x2004_0000;

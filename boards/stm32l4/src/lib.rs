@@ -38,6 +38,7 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use abboot::image::signed::TrustedKey;
 use abboot_board_common::XipBoard;
 use embassy_stm32::gpio::Output;
 use embassy_stm32::pac::iwdg::vals::{Key, Pr};
@@ -71,7 +72,7 @@ impl XipBoard for Board {
     const HEADER_LEN: u32 = 0x200;
     const HARDWARE_ID: u32 = 0x3247_6001;
     // The public keys images may be signed with (see `src/key.rs`).
-    const TRUSTED_KEYS: &'static [[u8; 32]] = &[key::KEY];
+    const TRUSTED_KEYS: &'static [TrustedKey] = &[key::KEY];
     // SRAM1 (96 KiB).
     const RAM_START: u32 = 0x2000_0000;
     const RAM_END: u32 = 0x2001_8000;

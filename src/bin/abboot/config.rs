@@ -37,7 +37,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use abboot::image::signed::BoardProfile;
+use abboot::image::signed::{BoardProfile, TrustedKey};
 use abboot::journal::Geometry;
 use clap::Args;
 use serde::Deserialize;
@@ -180,7 +180,7 @@ pub struct Slots {
     /// What the slot parts read after an erase.
     pub erased: u8,
     /// The trusted public keys.
-    pub keys: Vec<[u8; 32]>,
+    pub keys: Vec<TrustedKey>,
     /// What the board expects of an image.
     pub profile: BoardProfile,
 }
@@ -536,7 +536,7 @@ fn resolve_slots(a: &MetadataArgs, s: &SlotArgs, cfg: &Option<Loaded>) -> Result
     }
     let mut keys = Vec::new();
     for p in &keys_paths {
-        keys.push(*keys::load_public(p)?);
+        keys.push(TrustedKey::new(*keys::load_public(p)?));
     }
     let image_key = |opt: Option<u32>,
                      o: &'static str,

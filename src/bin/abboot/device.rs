@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use abboot::flash::Region;
 use abboot::image::header::{ImageHeader, FIXED_LEN};
-use abboot::image::signed::{read_header, SignedCheck, TrustedKeys};
+use abboot::image::signed::{read_header, SignedCheck, TrustedKey, TrustedKeys};
 use abboot::image::{ImageCheck, ImageError, ImageInfo};
 use abboot::journal::{Journal, Loaded};
 use abboot::machine;
@@ -116,7 +116,7 @@ pub struct SelectArgs {
 }
 
 /// The image check of the configured keys and board.
-fn check<'k>(keys: &'k [[u8; 32]], slots: &Slots) -> SignedCheck<'k> {
+fn check<'k>(keys: &'k [TrustedKey], slots: &Slots) -> SignedCheck<'k> {
     SignedCheck::new(TrustedKeys::new(keys), slots.profile)
 }
 
@@ -560,7 +560,7 @@ fn check_in_memory(
     slot: Slot,
     slot_len: u32,
     slots: &Slots,
-    keys: &[[u8; 32]],
+    keys: &[TrustedKey],
 ) -> Result<ImageInfo, String> {
     let mut mem = MemFlash::erased_to(image, slot_len as usize, slots.erased);
     let region = Region::new(0, slot_len);

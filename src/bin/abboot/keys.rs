@@ -183,16 +183,36 @@ pub fn c_key(pk: &PublicKey) -> String {
     s
 }
 
-/// The public key as a `const` for the bootloader's key table, laid out as
-/// rustfmt would, with its key id in a comment.
+/// The public key as a `const` [`TrustedKey`] for the bootloader's key
+/// table, with its key id computed here (so the bootloader hashes no key),
+/// laid out as rustfmt would: a whole `src/key.rs`.
+///
+/// [`TrustedKey`]: abboot::image::signed::TrustedKey
 pub fn rust_key(pk: &PublicKey) -> String {
-    let bytes: Vec<String> = pk.iter().map(|b| format!("0x{b:02x}")).collect();
-    let mut s = format!("// key id {}\npub const KEY: [u8; 32] = [\n", key_id(pk));
-    for row in bytes.chunks(16) {
-        s += &format!("    {},\n", row.join(", "));
+    fn rows(bytes: &[u8]) -> String {
+        let bytes: Vec<String> = bytes.iter().map(|b| format!("0x{b:02x}")).collect();
+        bytes
+            .chunks(16)
+            .map(|row| format!("    {},\n", row.join(", ")))
+            .collect()
     }
-    s += "];\n";
-    s
+    let id = key_id_of(pk);
+    let id: Vec<String> = id.iter().map(|b| format!("0x{b:02x}")).collect();
+    format!(
+        "// key id {}\n\
+         use abboot::image::signed::TrustedKey;\n\
+         \n\
+         pub const KEY: TrustedKey = TrustedKey::with_id(PUBLIC_KEY, KEY_ID);\n\
+         \n\
+         const PUBLIC_KEY: [u8; 32] = [\n{}];\n\
+         \n\
+         /// The first 8 bytes of the SHA-256 of `PUBLIC_KEY`: the key id its\n\
+         /// images carry.\n\
+         const KEY_ID: [u8; 8] = [{}];\n",
+        key_id(pk),
+        rows(&pk[..]),
+        id.join(", ")
+    )
 }
 
 /// The key id of `pk` in hex, as `inspect image` shows it.
@@ -422,10 +442,33 @@ mod tests {
         let kp = abboot::image::sign::keypair_from_seed([3; 32]).unwrap();
         let s = rust_key(&kp.pk);
         let lines: Vec<&str> = s.lines().collect();
-        assert_eq!(lines.len(), 5);
-        assert!(lines[0].starts_with("// key id "));
-        assert_eq!(lines[1], "pub const KEY: [u8; 32] = [");
-        assert_eq!(lines[2].matches("0x").count(), 16);
-        assert_eq!(lines[4], "];");
+        assert_eq!(lines.len(), 12);
+        assert_eq!(lines[0], format!("// key id {}", key_id(&kp.pk)));
+        assert_eq!(lines[1], "use abboot::image::signed::TrustedKey;");
+        assert_eq!(
+            lines[3],
+            "pub const KEY: TrustedKey = TrustedKey::with_id(PUBLIC_KEY, KEY_ID);"
+        );
+        assert_eq!(lines[5], "const PUBLIC_KEY: [u8; 32] = [");
+        assert_eq!(lines[6].matches("0x").count(), 16);
+        assert_eq!(lines[7].matches("0x").count(), 16);
+        assert_eq!(lines[8], "];");
+        assert_eq!(lines[11].matches("0x").count(), 8);
+    }
+
+    /// The bytes printed are the key's and its id's, read back as a
+    /// program would read them.
+    #[test]
+    fn rust_key_bytes_are_the_key_and_its_id() {
+        let kp = abboot::image::sign::keypair_from_seed([3; 32]).unwrap();
+        let s = rust_key(&kp.pk);
+        let bytes: Vec<u8> = s
+            .split("0x")
+            .skip(1)
+            .map(|h| u8::from_str_radix(&h[..2], 16).unwrap())
+            .collect();
+        assert_eq!(bytes.len(), 40);
+        assert_eq!(&bytes[..32], &kp.pk[..]);
+        assert_eq!(&bytes[32..], &key_id_of(&kp.pk));
     }
 }

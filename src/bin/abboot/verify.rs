@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use abboot::flash::Region;
 use abboot::image::header::ImageHeader;
-use abboot::image::signed::{read_header, verify_image, BoardProfile, TrustedKeys};
+use abboot::image::signed::{read_header, verify_image, BoardProfile, TrustedKey, TrustedKeys};
 use abboot::image::ImageError;
 use abboot::Slot;
 use clap::Args;
@@ -62,7 +62,7 @@ pub fn verify(a: &VerifyArgs) -> Result<Report, Error> {
     };
     let mut keys = Vec::with_capacity(a.public.len());
     for path in &a.public {
-        keys.push(*keys::load_public(path)?);
+        keys.push(TrustedKey::new(*keys::load_public(path)?));
     }
     let bytes = read_input(&a.image)?;
     let file_len =
@@ -150,7 +150,7 @@ pub struct Checked<'a> {
     /// The board: hardware id and load addresses.
     pub profile: &'a BoardProfile,
     /// The trusted keys.
-    pub keys: &'a [[u8; 32]],
+    pub keys: &'a [TrustedKey],
     /// The bytes the file holds.
     pub file_len: u32,
     /// Whether the slot's size was given; else the slot is the file.
@@ -196,10 +196,7 @@ pub fn explain(e: ImageError, h: &ImageHeader, c: &Checked<'_>) -> String {
             h.load_address
         ),
         ImageError::UnknownKey => {
-            let ids: Vec<String> = keys
-                .iter()
-                .map(|k| hex(&abboot::image::header::key_id_of(k)))
-                .collect();
+            let ids: Vec<String> = keys.iter().map(|k| hex(&k.id())).collect();
             format!(
                 ": image key id {}, trusted key ids {}",
                 hex(&h.key_id),

@@ -27,9 +27,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, ExitCode};
 
-use abboot::image::header::{ImageHeader, KEY_ID_LEN};
+use abboot::image::header::{key_id_of, ImageHeader, KEY_ID_LEN};
 use abboot::image::sign::{keypair_from_seed, sign_image};
-use abboot::image::signed::{verify_image, TrustedKeys};
+use abboot::image::signed::{verify_image, TrustedKey, TrustedKeys};
 use abboot::journal::Journal;
 use abboot::sim::SimFlash;
 use abboot::state::{ImageState, Slot};
@@ -184,10 +184,13 @@ fn sign(
     forge: Option<&str>,
 ) -> Result<Vec<u8>, String> {
     let key = keypair_from_seed(TEST_KEY_SEED).map_err(|e| e.to_string())?;
-    if [*key.pk] != config::TRUSTED_KEYS {
+    // The key and its build-time id both.
+    if [TrustedKey::new(*key.pk)] != config::TRUSTED_KEYS {
         return Err(format!(
-            "config.rs TRUSTED_KEYS is not the test key's public half; it should be\n{}",
-            rust_array(&key.pk)
+            "config.rs TRUSTED_KEYS is not the test key's public half and its id; it should \
+             be\n{}\nwith id {}",
+            rust_array(&key.pk),
+            rust_array(&key_id_of(&key.pk))
         ));
     }
     let other = keypair_from_seed(OTHER_KEY_SEED).map_err(|e| e.to_string())?;
@@ -210,7 +213,7 @@ fn sign(
     match forge {
         Some("other-key-same-id") => {
             // Claim the trusted key's id, so the signature itself is tried.
-            let id = abboot::image::header::key_id_of(&key.pk);
+            let id = key_id_of(&key.pk);
             image[0x48..0x48 + KEY_ID_LEN].copy_from_slice(&id);
         }
         Some("flip-payload") => {
@@ -263,7 +266,7 @@ fn sim_flash(bytes: &[u8]) -> Flash {
     f
 }
 
-fn rust_array(k: &[u8; 32]) -> String {
+fn rust_array(k: &[u8]) -> String {
     let hex: Vec<String> = k.iter().map(|b| format!("0x{b:02x}")).collect();
     format!("[{}]", hex.join(", "))
 }
