@@ -63,7 +63,7 @@ fn run(a: &[&str]) -> Result<(), String> {
     match a {
         ["pubkey"] => {
             let kp = keypair_from_seed(TEST_KEY_SEED).map_err(|e| e.to_string())?;
-            println!("{}", rust_array(&kp.pk));
+            println!("{}", rust_array(&kp.pk[..]));
             Ok(())
         }
         ["sign", slot, version, input, out, forge @ ..] => {
@@ -189,7 +189,7 @@ fn sign(
         return Err(format!(
             "config.rs TRUSTED_KEYS is not the test key's public half and its id; it should \
              be\n{}\nwith id {}",
-            rust_array(&key.pk),
+            rust_array(&key.pk[..]),
             rust_array(&key_id_of(&key.pk))
         ));
     }
