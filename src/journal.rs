@@ -94,8 +94,8 @@ use embedded_storage::nor_flash::NorFlash;
 
 use crate::flash::Region;
 use crate::record::{
-    all_are, decode_into, encode_state, home, raw_seq, same_state, seq_newer, DecodeError, Record,
-    RECORD_SIZE,
+    all_are, decode_into, encode_state, encodes_same, home, raw_seq, seq_newer, DecodeError,
+    Record, RECORD_SIZE,
 };
 use crate::state::BootState;
 
@@ -555,7 +555,7 @@ impl<F: NorFlash> Journal<F> {
             match self.read().record {
                 // Our state is what a boot finds (possibly in the copy of an
                 // earlier attempt): that is the guarantee.
-                Some(r) if same_state(&r.state, state) => return Ok(r.seq),
+                Some(r) if encodes_same(&bytes, &r.state) => return Ok(r.seq),
                 Some(r) => restart = Some((sector ^ 1, r.seq.wrapping_add(1), false)),
                 None => {}
             }

@@ -262,6 +262,16 @@ pub fn same_state(a: &BootState, b: &BootState) -> bool {
     fields(0, a) == fields(0, b)
 }
 
+/// Whether `state` encodes to the record `written` holds, its sequence
+/// number, home and CRC aside: [`same_state`] against a state already
+/// encoded (`written` is [`encode_state`]'s), with one encoding instead
+/// of two.
+pub(crate) fn encodes_same(written: &[u8; RECORD_SIZE], state: &BootState) -> bool {
+    let mut b = fields(get_u32(written, OFF_SEQ), state);
+    put(&mut b, OFF_HOME, get_array::<8>(written, OFF_HOME));
+    b[..OFF_CRC] == written[..OFF_CRC]
+}
+
 /// Every field of a record, CRC left 0.
 fn fields(seq: u32, s: &BootState) -> [u8; RECORD_SIZE] {
     let mut b = [0u8; RECORD_SIZE];
@@ -698,6 +708,25 @@ mod tests {
         let mut c = a;
         c.push_event(BootEvent::default());
         assert!(!same_state(&a, &c));
+    }
+
+    #[test]
+    fn encodes_same_is_same_state_against_an_encoding() {
+        let a = sample().state;
+        let mut b = a;
+        b.check_error ^= 1;
+        let mut c = a;
+        c.push_event(BootEvent::default());
+        let states = [a, b, c, BootState::default()];
+        // Whatever number and home the record was written with.
+        for (seq, home) in [(0, (0, 0)), (0xFFFF_FFFE, (0x1000, 0x800)), (7, (0, 4096))] {
+            for x in &states {
+                let written = encode_state(seq, x, home);
+                for y in &states {
+                    assert_eq!(encodes_same(&written, y), same_state(x, y));
+                }
+            }
+        }
     }
 
     #[test]
