@@ -407,9 +407,9 @@ impl<F: NorFlash> Journal<F> {
                 if let Kind::Invalid(DecodeError::Blank, _) = kind {
                     continue;
                 }
-                if top == 0 {
-                    top = i + 1;
-                }
+                // Positions come down from the top: the first one here
+                // is the highest.
+                top = top.max(i + 1);
                 match kind {
                     Kind::Valid => {
                         findings.valid += 1;
