@@ -393,7 +393,9 @@ impl Events {
 
     /// The newest event.
     pub fn back(&self) -> Option<&BootEvent> {
-        self.as_slice().last()
+        // The entry at `len - 1` (none for an empty ring: `len - 1` wraps
+        // past the array): `len` never exceeds the ring, so no clamp.
+        self.entries.get((self.len as usize).wrapping_sub(1))
     }
 
     /// Appends an event, dropping the oldest when the ring is full.
