@@ -287,12 +287,12 @@ where
                     Err((_, check)) if check == ImageError::Flash.code() => {
                         fault = Some(Error::SlotFlash(FlashFault::Other));
                     }
+                    // `c` is the candidate, and judging it changed nothing.
                     Err((r, check)) => {
-                        if machine::reject_candidate(st, c, r, check).is_ok() {
-                            kind = BootKind::Rollback;
-                            reason = r;
-                            changed = true;
-                        }
+                        machine::reject_unconfirmed(st, c, r, check);
+                        kind = BootKind::Rollback;
+                        reason = r;
+                        changed = true;
                     }
                 }
             }

@@ -162,12 +162,12 @@ impl core::fmt::Display for Refusal {
 /// The slot whose image is unconfirmed and may still boot (pending or on
 /// trial); there is at most one.
 pub fn candidate(state: &BootState) -> Option<Slot> {
-    Slot::both().find(|&s| {
-        matches!(
-            state.slot(s).state,
-            ImageState::Pending { .. } | ImageState::Trial { .. }
-        )
-    })
+    Slot::both().find(|&s| candidate_state(state.slot(s).state))
+}
+
+/// Whether an image in `state` is unconfirmed and may still boot.
+fn candidate_state(state: ImageState) -> bool {
+    matches!(state, ImageState::Pending { .. } | ImageState::Trial { .. })
 }
 
 /// The slot on trial, if an update has booted and is not yet confirmed.
@@ -329,14 +329,21 @@ pub(crate) fn reject_candidate(
     reason: Reason,
     check: u8,
 ) -> Result<(), Refusal> {
-    let booted = match s.slot(slot).state {
-        ImageState::Pending { .. } => false,
-        ImageState::Trial { .. } => true,
-        _ => return Err(Refusal::NoTrial),
-    };
+    if candidate_state(s.slot(slot).state) {
+        reject_unconfirmed(s, slot, reason, check);
+        Ok(())
+    } else {
+        Err(Refusal::NoTrial)
+    }
+}
+
+/// [`reject_candidate`] of a slot its caller knows holds the candidate
+/// (the bootloader, which found it with [`candidate`] and has not changed
+/// the state since): its state is not tested again for a refusal.
+pub(crate) fn reject_unconfirmed(s: &mut BootState, slot: Slot, reason: Reason, check: u8) {
+    let booted = matches!(s.slot(slot).state, ImageState::Trial { .. });
     reject(s, slot, reason, booted);
     s.check_error = check;
-    Ok(())
 }
 
 /// [`Event::Fallback`]: the confirmed image in `to` takes over from a
