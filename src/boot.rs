@@ -270,16 +270,16 @@ where
                         // The one copy of the state in `select`: if the try
                         // cannot be counted, the state before it stands.
                         let mut next = *st;
-                        if machine::trial_boot(&mut next, c).is_ok() {
-                            match self.persist(&next) {
-                                Ok(()) => {
-                                    *st = next;
-                                    break 'decided (Some(c), BootKind::Trial, reason, false);
-                                }
-                                // The try could not be counted: never boot
-                                // unconfirmed code without it.
-                                Err(e) => fault = Some(e),
+                        // Judged: the candidate, with tries left.
+                        machine::count_try(&mut next, c);
+                        match self.persist(&next) {
+                            Ok(()) => {
+                                *st = next;
+                                break 'decided (Some(c), BootKind::Trial, reason, false);
                             }
+                            // The try could not be counted: never boot
+                            // unconfirmed code without it.
+                            Err(e) => fault = Some(e),
                         }
                     }
                     // A read error, not a verdict: no trial and no rejection

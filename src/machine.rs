@@ -302,13 +302,23 @@ pub fn apply_mut(s: &mut BootState, event: Event) -> Result<(), Refusal> {
 /// [`Event::TrialBoot`]: one try of the unconfirmed image in `slot` is
 /// spent, and it boots on trial.
 pub(crate) fn trial_boot(s: &mut BootState, slot: Slot) -> Result<(), Refusal> {
-    let tries = match s.slot(slot).state {
-        ImageState::Pending { tries } | ImageState::Trial { tries } if tries > 0 => tries,
-        _ => return Err(Refusal::NoTrial),
-    };
+    match s.slot(slot).state {
+        ImageState::Pending { tries } | ImageState::Trial { tries } if tries > 0 => {
+            count_try(s, slot);
+            Ok(())
+        }
+        _ => Err(Refusal::NoTrial),
+    }
+}
+
+/// [`trial_boot`] of a slot its caller knows holds the candidate with
+/// tries left (the bootloader, which has judged it): its state is not
+/// tested again for a refusal.
+pub(crate) fn count_try(s: &mut BootState, slot: Slot) {
     let epoch = s.slot(slot).data_epoch;
     let info = s.slot_mut(slot);
-    info.state = ImageState::Trial { tries: tries - 1 };
+    let left = info.state.tries().saturating_sub(1);
+    info.state = ImageState::Trial { tries: left };
     info.attempts = info.attempts.saturating_add(1);
     s.update = UpdateState::Trial;
     // The trial image may migrate the data as soon as it runs.
@@ -317,9 +327,8 @@ pub(crate) fn trial_boot(s: &mut BootState, slot: Slot) -> Result<(), Refusal> {
         kind: BootKind::Trial,
         slot: Some(slot),
         reason: Reason::None,
-        tries: tries - 1,
+        tries: left,
     });
-    Ok(())
 }
 
 /// [`Event::Reject`]: the unconfirmed image in `slot` is refused.
