@@ -303,10 +303,10 @@ where
             }
             let other =
                 Slot::both().find(|&s| st.primary != Some(s) && self.confirmed_ok(st, s, true));
+            // Found confirmed, and the state is as it was found.
             if let Some(o) = other {
-                if machine::fallback(st, o).is_ok() {
-                    break 'decided (Some(o), BootKind::Fallback, Reason::PrimaryCorrupt, true);
-                }
+                machine::fall_back(st, o);
+                break 'decided (Some(o), BootKind::Fallback, Reason::PrimaryCorrupt, true);
             }
             // The state names nothing that boots (a firmware staged with no
             // state on flash, then its update was rolled back; metadata from

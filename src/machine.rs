@@ -361,6 +361,14 @@ pub(crate) fn fallback(s: &mut BootState, to: Slot) -> Result<(), Refusal> {
     if s.slot(to).state != ImageState::Confirmed {
         return Err(Refusal::NoTrial);
     }
+    fall_back(s, to);
+    Ok(())
+}
+
+/// [`fallback`] to a slot its caller knows holds a confirmed image (the
+/// bootloader, which has just found it so): its state is not tested again
+/// for a refusal.
+pub(crate) fn fall_back(s: &mut BootState, to: Slot) {
     if let Some(old) = s.primary.filter(|&p| p != to) {
         // Corrupt, not refused: a good copy may be staged again.
         *s.slot_mut(old) = SlotInfo::default();
@@ -369,7 +377,6 @@ pub(crate) fn fallback(s: &mut BootState, to: Slot) -> Result<(), Refusal> {
     s.rollback = None;
     s.last_reason = Reason::PrimaryCorrupt;
     note(s, BootKind::Fallback, Some(to), Reason::PrimaryCorrupt);
-    Ok(())
 }
 
 /// [`Event::Adopt`]: the verified image in `slot` becomes the confirmed
