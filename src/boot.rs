@@ -44,18 +44,23 @@
 //! costs a journal scan (a few hundred bytes read), but bit rot in the
 //! primary goes unnoticed until it crashes.
 
-use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
+use embedded_storage::nor_flash::{NorFlash, NorFlashError, ReadNorFlash};
 
 use crate::context::{Context, Layout};
 use crate::counter::{NoCounter, SecurityCounter};
 use crate::error::{Error, FlashFault};
 use crate::image::{ImageCheck, ImageError, ImageInfo};
-use crate::journal::Findings;
-use crate::journal::READ_ATTEMPTS;
+use crate::journal::{self, Findings, READ_ATTEMPTS};
 use crate::machine;
 use crate::record::Record;
 use crate::state::{BootKind, BootState, ImageState, Reason, Slot};
 use crate::version::Version;
+
+/// The decision's fault for a write that [`Bootloader::select`] could
+/// not make: `None` when a slot could not be read in this boot.
+fn fault<E: NorFlashError>(e: Option<journal::Error<E>>) -> Error {
+    e.map_or(Error::SlotFlash(FlashFault::Other), Error::from)
+}
 
 /// When confirmed images are checked again.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -279,7 +284,7 @@ where
                             }
                             // The try could not be counted: never boot
                             // unconfirmed code without it.
-                            Err(e) => fault = Some(e),
+                            Err(e) => fault = Some(self::fault(e)),
                         }
                     }
                     // A read error, not a verdict: no trial and no rejection
@@ -334,7 +339,7 @@ where
         };
         // The trial's try is on flash already: it boots only if it is.
         if changed {
-            fault = fault.or(self.persist(st).err());
+            fault = fault.or(self.persist(st).err().map(self::fault));
         }
         self.decide(st, slot, kind, reason, fault, findings)
     }
@@ -414,11 +419,16 @@ where
     /// the state would record about it (a rejection, a fallback that
     /// forgets the primary, a fresh state without it) may be wrong, and
     /// nothing is written.
-    fn persist(&mut self, st: &BootState) -> Result<(), Error> {
+    ///
+    /// The error as the journal gave it (`None`: the boot is unsure),
+    /// turned into the decision's [`Error`] by [`fault`] where `select`
+    /// records it: a bootloader that never reads [`Decision::fault`] then
+    /// links no mapping.
+    fn persist(&mut self, st: &BootState) -> Result<(), Option<journal::Error<M::Error>>> {
         if self.unsure {
-            return Err(Error::SlotFlash(FlashFault::Other));
+            return Err(None);
         }
-        self.ctx.persist(st)?;
+        self.ctx.journal.append(st)?;
         self.floor_on_flash = true;
         Ok(())
     }
