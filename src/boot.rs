@@ -213,6 +213,11 @@ where
 
     /// Decides which slot boots; see the [module documentation](self).
     pub fn select(&mut self) -> Decision {
+        // Read before the first call that is lent the bootloader: after it,
+        // the optimiser reloads the policy from memory at each use, where
+        // a board's constant policy now folds into the code.
+        let policy = self.policy;
+        let always = policy.verify == VerifyPolicy::Always;
         self.checked = [None, None];
         self.unsure = false;
         let mut loaded = self.ctx.load();
@@ -254,7 +259,7 @@ where
                 }
                 let [a, b] = &self.checked;
                 let infos = [fit(a, floor), fit(b, floor)];
-                machine::fresh_in(&mut record.state, &infos, self.policy.fresh_tries);
+                machine::fresh_in(&mut record.state, &infos, policy.fresh_tries);
                 &mut record.state
             }
         };
@@ -270,7 +275,7 @@ where
         // from them.
         let (slot, kind, reason, changed) = 'decided: {
             if let Some(c) = machine::candidate(st) {
-                match self.judge_candidate(st, c) {
+                match self.judge_candidate(st, c, always) {
                     Ok(()) => {
                         // The one copy of the state in `select`: if the try
                         // cannot be counted, the state before it stands.
@@ -302,8 +307,7 @@ where
                 }
             }
 
-            let verify = self.policy.verify == VerifyPolicy::Always;
-            if let Some(p) = st.primary.filter(|&p| self.confirmed_ok(st, p, verify)) {
+            if let Some(p) = st.primary.filter(|&p| self.confirmed_ok(st, p, always)) {
                 break 'decided (Some(p), kind, reason, changed);
             }
             let other =
@@ -345,14 +349,20 @@ where
     }
 
     /// Whether the unconfirmed image in `slot` may boot on trial now; if
-    /// not, why, with the failed check's code.
-    fn judge_candidate(&mut self, st: &BootState, slot: Slot) -> Result<(), (Reason, u8)> {
+    /// not, why, with the failed check's code. `always`: the policy is
+    /// [`VerifyPolicy::Always`].
+    fn judge_candidate(
+        &mut self,
+        st: &BootState,
+        slot: Slot,
+        always: bool,
+    ) -> Result<(), (Reason, u8)> {
         let info = st.slot(slot);
         let first = matches!(info.state, ImageState::Pending { .. });
         if info.state.tries() == 0 {
             return Err((Reason::TriesExhausted, 0));
         }
-        if first || self.policy.verify == VerifyPolicy::Always {
+        if first || always {
             let checked = match self.check(slot) {
                 Ok(c) => c,
                 Err(e) => return Err((Reason::ImageInvalid, e.code())),
