@@ -158,8 +158,6 @@ pub struct Bootloader<M, S, C, K = NoCounter> {
     /// The state's floor is the one on flash (read for certain, or just
     /// written): only then may the hardware counter follow it.
     floor_on_flash: bool,
-    /// The hardware counter as this `select` read it (`None`: unreadable).
-    hardware: Option<u32>,
 }
 
 impl<M, S, C> Bootloader<M, S, C, NoCounter>
@@ -184,7 +182,6 @@ where
             checked: [None, None],
             unsure: false,
             floor_on_flash: false,
-            hardware: None,
         })
     }
 }
@@ -207,7 +204,6 @@ where
             checked: self.checked,
             unsure: self.unsure,
             floor_on_flash: self.floor_on_flash,
-            hardware: self.hardware,
         }
     }
 
@@ -226,7 +222,6 @@ where
         // An unreadable counter gives no floor of its own; the journal's
         // still holds.
         let hardware = self.counter.read().ok();
-        self.hardware = hardware;
         // Whether `st` differs from what is on flash: a normal boot never
         // sets it, so it writes nothing and compares nothing.
         let (mut kind, mut changed) = (BootKind::Normal, false);
@@ -345,7 +340,7 @@ where
         if changed {
             fault = fault.or(self.persist(st).err().map(self::fault));
         }
-        self.decide(st, slot, kind, reason, fault, findings)
+        self.decide(st, (slot, kind, reason), fault, findings, hardware)
     }
 
     /// Whether the unconfirmed image in `slot` may boot on trial now; if
@@ -443,15 +438,17 @@ where
         Ok(())
     }
 
-    /// The decision for booting `slot` (or recovery) from state `st`.
+    /// The decision for booting `slot` (or recovery) from state `st`;
+    /// `hardware` is the counter as `select` read it, handed over rather
+    /// than kept in the bootloader, where it was loaded again after every
+    /// call the bootloader was lent to.
     fn decide(
         &mut self,
         st: &BootState,
-        slot: Option<Slot>,
-        kind: BootKind,
-        reason: Reason,
+        (slot, kind, reason): (Option<Slot>, BootKind, Reason),
         fault: Option<Error>,
         findings: Findings,
+        hardware: Option<u32>,
     ) -> Decision {
         // The three fields the decision reports, not a copy of the slot's
         // whole entry (its digest is 32 of its 52 bytes).
@@ -477,7 +474,7 @@ where
             _ => None,
         });
         let confirmed = slot.is_some_and(|s| st.slot(s).state == ImageState::Confirmed);
-        if let (Some(c), Some(h), true) = (image, self.hardware, confirmed && self.floor_on_flash) {
+        if let (Some(c), Some(h), true) = (image, hardware, confirmed && self.floor_on_flash) {
             let target = st.min_security_counter.min(c.security_counter);
             if target > h {
                 let _ = self.counter.raise(target);
