@@ -162,7 +162,16 @@ impl core::fmt::Display for Refusal {
 /// The slot whose image is unconfirmed and may still boot (pending or on
 /// trial); there is at most one.
 pub fn candidate(state: &BootState) -> Option<Slot> {
-    Slot::both().find(|&s| candidate_state(state.slot(s).state))
+    // Each slot named rather than looped over: the loop's slot from its
+    // counter was larger than a second test.
+    let [a, b] = &state.slots;
+    if candidate_state(a.state) {
+        Some(Slot::A)
+    } else if candidate_state(b.state) {
+        Some(Slot::B)
+    } else {
+        None
+    }
 }
 
 /// Whether an image in `state` is unconfirmed and may still boot.
