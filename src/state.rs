@@ -399,14 +399,29 @@ impl Events {
     }
 
     /// Appends an event, dropping the oldest when the ring is full.
-    #[inline(never)]
+    // The event is stored by its caller into the entry `free_entry`
+    // hands back, field by field from where the caller has them, not
+    // built on the caller's stack and passed by address to be loaded and
+    // stored again.
+    #[inline]
     pub fn push(&mut self, event: BootEvent) {
-        // The free entry at `len` straight from the field, not through
-        // `len()`: the slice's length clamps `len` to the ring (a branch
-        // and a second compare), and `len` never exceeds it.
-        if let Some(free) = self.entries.get_mut(self.len as usize) {
+        if let Some(free) = self.free_entry() {
             *free = event;
+        }
+    }
+
+    /// The entry the next event goes to: the one at `len`, counted in, or
+    /// on a full ring the last one, after the oldest event is dropped.
+    /// Never `None` (an `Option` only so that nothing is indexed).
+    #[inline(never)]
+    fn free_entry(&mut self) -> Option<&mut BootEvent> {
+        // `len` straight from the field, not through `len()`: the slice's
+        // length clamps `len` to the ring (a branch and a second compare),
+        // and `len` never exceeds it.
+        let n = self.len as usize;
+        if n < EVENT_RING_LEN {
             self.len += 1;
+            self.entries.get_mut(n)
         } else {
             // Shifted down by `copy_within`, one `memmove` call of 25
             // bytes, rather than through a copy of the array (five entries
@@ -415,8 +430,7 @@ impl Events {
             // compiler builtins' 1.5 KB one, which was why the copy was
             // chosen.
             self.entries.copy_within(1.., 0);
-            let [.., last] = &mut self.entries;
-            *last = event;
+            self.entries.last_mut()
         }
     }
 }
