@@ -385,7 +385,7 @@ pub(crate) fn fall_back(s: &mut BootState, to: Slot) {
     s.primary = Some(to);
     s.rollback = None;
     s.last_reason = Reason::PrimaryCorrupt;
-    note(s, BootKind::Fallback, Some(to), Reason::PrimaryCorrupt);
+    note(s, BootKind::Fallback, Reason::PrimaryCorrupt);
 }
 
 /// [`Event::Adopt`]: the verified image in `slot` becomes the confirmed
@@ -416,7 +416,7 @@ pub(crate) fn adopt_idle(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Res
     // As from blank metadata: the adopted image sets the floor.
     s.min_security_counter = s.min_security_counter.max(info.security_counter);
     s.data_epoch = s.data_epoch.max(info.data_epoch);
-    note(s, BootKind::Fresh, Some(slot), Reason::None);
+    note(s, BootKind::Fresh, Reason::None);
     Ok(())
 }
 
@@ -439,18 +439,26 @@ pub(crate) fn recovery(s: &mut BootState) -> bool {
     // journal with one record per reset.
     let first = s.events.back().map(|e| e.kind) != Some(BootKind::Recovery);
     if first {
-        note(s, BootKind::Recovery, None, s.last_reason);
+        note(s, BootKind::Recovery, s.last_reason);
     }
     first
 }
 
 /// Records the event of a boot that changed the state, its tries left 0
-/// (all but [`trial_boot`]'s, which pushes its own).
+/// (all but [`trial_boot`]'s, which pushes its own): the slot it names is
+/// the primary, as each transition has just set it, or none for
+/// [`BootKind::Recovery`].
 // One call for five transitions, its fields in registers: each built a
 // `BootEvent` on its caller's stack for `Events::push`, five stores and
-// an address (signed 17,140 -> 17,108 B, digest-only 7,960 -> 7,936 B).
+// an address. The slot read here rather than passed: the reason's two
+// bytes then fit in the registers too.
 #[inline(never)]
-fn note(s: &mut BootState, kind: BootKind, slot: Option<Slot>, reason: Reason) {
+fn note(s: &mut BootState, kind: BootKind, reason: Reason) {
+    let slot = if kind == BootKind::Recovery {
+        None
+    } else {
+        s.primary
+    };
     s.push_event(BootEvent {
         kind,
         slot,
@@ -477,7 +485,7 @@ fn reject(s: &mut BootState, slot: Slot, reason: Reason, booted: bool) {
     } else {
         UpdateState::Failed
     };
-    note(s, BootKind::Rollback, s.primary, reason);
+    note(s, BootKind::Rollback, reason);
 }
 
 /// The state to start from when the journal holds no valid record: built
@@ -535,7 +543,7 @@ pub(crate) fn fresh_in(s: &mut BootState, infos: &[Option<&ImageInfo>; 2], tries
         s.min_security_counter = s.slot(p).security_counter;
         s.data_epoch = s.slot(p).data_epoch;
     }
-    note(s, BootKind::Fresh, s.primary, Reason::None);
+    note(s, BootKind::Fresh, Reason::None);
 }
 
 #[cfg(test)]
