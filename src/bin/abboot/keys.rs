@@ -442,7 +442,7 @@ mod tests {
         let kp = abboot::image::sign::keypair_from_seed([3; 32]).unwrap();
         let s = rust_key(&kp.pk);
         let lines: Vec<&str> = s.lines().collect();
-        assert_eq!(lines.len(), 12);
+        assert_eq!(lines.len(), 13);
         assert_eq!(lines[0], format!("// key id {}", key_id(&kp.pk)));
         assert_eq!(lines[1], "use abboot::image::signed::TrustedKey;");
         assert_eq!(
@@ -453,7 +453,7 @@ mod tests {
         assert_eq!(lines[6].matches("0x").count(), 16);
         assert_eq!(lines[7].matches("0x").count(), 16);
         assert_eq!(lines[8], "];");
-        assert_eq!(lines[11].matches("0x").count(), 8);
+        assert_eq!(lines[12].matches("0x").count(), 8);
     }
 
     /// The bytes printed are the key's and its id's, read back as a
