@@ -89,9 +89,10 @@ impl TrustedKey {
     }
 
     /// `key` with its id `id`, computed when the bootloader was built
-    /// (`abboot pubkey --format rust` writes both): a bootloader built this way
-    /// hashes no key at each check, and links no SHA-256 finalisation for
-    /// it (200 B of the nRF52840 bootloader, issue 14).
+    /// (`abboot pubkey --format rust` writes both): a bootloader built
+    /// this way hashes no key at each check, and links no SHA-256
+    /// finalisation for it (184 B of the nRF52840 bootloader, 200 B of
+    /// the QEMU one; issue 14).
     pub const fn with_id(key: [u8; 32], id: [u8; KEY_ID_LEN]) -> Self {
         Self { key, id }
     }
