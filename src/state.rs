@@ -728,6 +728,12 @@ pub fn digest_prefix(digest: &[u8; 32]) -> [u8; 16] {
 mod tests {
     use super::*;
 
+    /// The names the host tool, the status and the boards print.
+    #[test]
+    fn slots_display_as_their_letters() {
+        assert_eq!(std::format!("{} {}", Slot::A, Slot::B), "A B");
+    }
+
     #[test]
     fn the_empty_slot_is_the_default_one() {
         assert_eq!(EMPTY_SLOT, SlotInfo::default());

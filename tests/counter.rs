@@ -341,3 +341,51 @@ fn the_counter_never_follows_a_floor_that_is_not_on_flash() {
     assert_eq!(boot(&cell).slot, Some(Slot::A));
     assert_eq!(hardware(&cell), journal_floor(&cell).unwrap());
 }
+
+/// A counter that counts the calls the bootloader makes on it.
+struct Spy {
+    value: u32,
+    raises: u32,
+}
+
+impl SecurityCounter for Spy {
+    fn read(&mut self) -> Result<u32, CounterError> {
+        Ok(self.value)
+    }
+    fn raise(&mut self, value: u32) -> Result<(), CounterError> {
+        self.raises += 1;
+        self.value = self.value.max(value);
+        Ok(())
+    }
+}
+
+/// The catch-up raise is made only when the counter is below the floor:
+/// a boot at the counter's value does not call it (on a part whose raise
+/// reads or programs the counter's store, that would be work, or wear, at
+/// every reset).
+#[test]
+fn a_boot_at_the_counters_value_does_not_raise_it() {
+    let cell = device(&image(0, 3, 0xA1));
+    let boot = |value: u32| {
+        let mut b = Bootloader::new(
+            Shared::new(&cell),
+            Shared::new(&cell),
+            layout(),
+            DigestCheck,
+            Policy::default(),
+        )
+        .unwrap()
+        .with_counter(Spy { value, raises: 0 });
+        let d = b.select();
+        let spy = b.counter();
+        (d.kind, spy.value, spy.raises)
+    };
+    // First boot: the fresh state's floor is the image's counter, 3; the
+    // counter at 0 follows it up, once.
+    assert_eq!(boot(0), (BootKind::Fresh, 3, 1));
+    // Normal boots at the floor: nothing to raise, no call.
+    assert_eq!(boot(3), (BootKind::Normal, 3, 0));
+    assert_eq!(boot(3), (BootKind::Normal, 3, 0));
+    // Below it (a counter that lost a raise): caught up, once.
+    assert_eq!(boot(2), (BootKind::Normal, 3, 1));
+}
