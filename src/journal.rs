@@ -255,7 +255,8 @@ struct Tail {
     /// Number of used (non-blank) positions at the start of each sector;
     /// in the sector of the newest record, above its index.
     used: [u32; 2],
-    /// Why nothing may be written, if so.
+    /// Why nothing may be written, if so; [`Block::Stale`] when this
+    /// says nothing (no scan yet, or one the flash may have outdated).
     blocked: Option<Block>,
     /// Sequence number of a fresh start at position 0 (position `p` adds
     /// `p`): above every number that torn records on flash claim.
@@ -266,6 +267,10 @@ struct Tail {
 enum Block {
     Unreadable,
     Foreign,
+    /// Not learned by a scan: the journal scans before it writes. Kept in
+    /// the tail rather than as an `Option` around it, so that the append
+    /// tests once, after its scan, what it may do.
+    Stale,
 }
 
 /// The record journal over two sectors of a `NorFlash`.
@@ -279,9 +284,9 @@ pub struct Journal<F> {
     per_sector: u32,
     flash: F,
     sectors: [Region; 2],
-    /// What the last successful read or append learned. Dropped on any
-    /// error and whenever the flash is lent out.
-    tail: Option<Tail>,
+    /// What the last successful read or append learned. Marked stale on
+    /// any error and whenever the flash is lent out.
+    tail: Tail,
 }
 
 /// Appends that fail (a write error or a read-back mismatch) are retried at
@@ -345,14 +350,19 @@ impl<F: NorFlash> Journal<F> {
             sectors: [a, b],
             per_sector: a.len / record as u32,
             erased: geometry.erased,
-            tail: None,
+            tail: Tail {
+                newest: None,
+                used: [0, 0],
+                blocked: Some(Block::Stale),
+                fresh_seq: 0,
+            },
         })
     }
 
     /// The flash device, for the layers that share it.
     pub fn flash(&mut self) -> &mut F {
         // Whoever writes through this may change what the cached tail says.
-        self.tail = None;
+        self.tail.blocked = Some(Block::Stale);
         &mut self.flash
     }
 
@@ -464,12 +474,12 @@ impl<F: NorFlash> Journal<F> {
         // Torn records of an earlier life sit at most two sectors' worth of
         // positions apart; a fresh start numbers its records above them all.
         let fresh_seq = claimed.map_or(0, |c| c.wrapping_add(2 * self.per_sector + 1));
-        self.tail = Some(Tail {
+        self.tail = Tail {
             newest,
             used,
             blocked,
             fresh_seq,
-        });
+        };
         loaded.blank = used == [0, 0];
         loaded.uncertain = blocked.is_some();
         loaded
@@ -480,7 +490,7 @@ impl<F: NorFlash> Journal<F> {
     pub fn append(&mut self, state: &BootState) -> Result<u32, Error<F::Error>> {
         let result = self.try_append(state);
         if result.is_err() {
-            self.tail = None;
+            self.tail.blocked = Some(Block::Stale);
         }
         result
     }
@@ -496,16 +506,15 @@ impl<F: NorFlash> Journal<F> {
             let place = match restart.take() {
                 Some((s, seq, older)) => Place::Erased(s, seq, older),
                 None => {
-                    if self.tail.is_none() {
+                    if self.tail.blocked == Some(Block::Stale) {
                         self.read();
                     }
-                    // `read` always leaves a tail; were it missing, nothing
-                    // could be known about the journal: write nothing.
-                    let Some(tail) = self.tail else {
-                        return Err(Error::Unreadable);
-                    };
+                    let tail = self.tail;
                     match tail.blocked {
-                        Some(Block::Unreadable) => return Err(Error::Unreadable),
+                        // `read` never leaves a stale tail; were it stale,
+                        // nothing could be known about the journal: write
+                        // nothing.
+                        Some(Block::Unreadable | Block::Stale) => return Err(Error::Unreadable),
                         Some(Block::Foreign) => return Err(Error::Foreign),
                         None => {}
                     }
@@ -526,7 +535,7 @@ impl<F: NorFlash> Journal<F> {
             let home = self.sectors[sector & 1];
             let bytes = encode_state(seq, state, (home.offset, home.len));
             let offset = self.offset(sector, index);
-            self.tail = None;
+            self.tail.blocked = Some(Block::Stale);
             // A refused program (an ECC word a torn write left behind) is
             // moved past like a write that reads back wrong: the next
             // attempt scans again and the position is no longer free.
