@@ -696,19 +696,24 @@ impl<F: NorFlash> Journal<F> {
     fn sector_reads(&mut self, s: usize) -> SectorReads {
         let mut buf = [0u8; RECORD_SIZE];
         let r = self.sectors[s & 1];
-        let (erased, other) = (self.erased, !self.erased);
-        let (mut blank, mut uniform_other) = (true, true);
+        // One question: is every byte the sector's first? Which value
+        // that is (erased, the other erased value, or neither) is asked
+        // once, at the end, rather than each position being compared with
+        // both erased values.
+        let mut value = 0;
+        let mut uniform = true;
         for i in 0..self.per_sector {
             match self.read_words(self.offset(s, i), &mut buf) {
-                // Each question asked only while its answer can still be
-                // yes: a sector with records is not compared byte by byte
-                // twice over.
+                // Asked only while the answer can still be yes: a sector
+                // with records is not compared byte by byte to its end.
                 Words::All => {
-                    blank = blank && all_are(&buf, erased);
-                    uniform_other = uniform_other && all_are(&buf, other);
+                    if i == 0 {
+                        [value, ..] = buf;
+                    }
+                    uniform = uniform && all_are(&buf, value);
                 }
                 // A torn word: used, but never a record.
-                Words::Some => (blank, uniform_other) = (false, false),
+                Words::Some => uniform = false,
                 Words::None => return SectorReads::Unreadable,
             }
         }
@@ -725,15 +730,13 @@ impl<F: NorFlash> Journal<F> {
             if self.read_retry(r.offset + used, piece).is_err() {
                 return SectorReads::Unreadable;
             }
-            blank &= all_are(piece, erased);
-            uniform_other &= all_are(piece, other);
+            uniform &= all_are(piece, value);
         }
-        if blank {
-            SectorReads::Blank
-        } else if uniform_other {
-            SectorReads::OtherErased
-        } else {
-            SectorReads::Used
+        match value {
+            _ if !uniform => SectorReads::Used,
+            v if v == self.erased => SectorReads::Blank,
+            v if v == !self.erased => SectorReads::OtherErased,
+            _ => SectorReads::Used,
         }
     }
 
