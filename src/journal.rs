@@ -652,7 +652,9 @@ impl<F: NorFlash> Journal<F> {
             start -= 1;
         }
         let n = self.per_sector;
-        (start < n && (start..n).all(|p| self.position_blank(s, p))).then_some(start)
+        // The scan first: over an empty range it reads nothing, and the
+        // bound is then tested once, after the loop.
+        ((start..n).all(|p| self.position_blank(s, p)) && start < n).then_some(start)
     }
 
     /// The first position at or after `from` in sector `s` whose every
@@ -744,9 +746,12 @@ impl<F: NorFlash> Journal<F> {
     /// on the first bytes of each position.
     fn used_prefix(&mut self, s: usize) -> u32 {
         let (mut lo, mut hi) = (0, self.per_sector);
+        // Read once: the probes are lent the journal.
+        let base = self.offset(s, 0);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.probe_used(s, mid) {
+            // `mid < per_sector`: see `offset`.
+            if self.probe_used(base + mid * RECORD_SIZE as u32) {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -755,8 +760,7 @@ impl<F: NorFlash> Journal<F> {
         lo
     }
 
-    fn probe_used(&mut self, s: usize, index: u32) -> bool {
-        let offset = self.offset(s, index);
+    fn probe_used(&mut self, offset: u32) -> bool {
         // A probe-sized buffer unless the flash reads in larger words: the
         // binary search makes a dozen probes per boot, and zeroing a whole
         // record's buffer for each cost more than the probe's read.
