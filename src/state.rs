@@ -370,6 +370,18 @@ pub struct Events {
 // `len`, `is_empty`, `iter`, `first` and `last` are the slice's, through
 // `Deref`; `front` and `back` keep the names of the deque this replaced.
 impl Events {
+    /// The empty ring, as a constant for [`BootState::EMPTY`] (the
+    /// derived default is not `const`).
+    const EMPTY: Self = Self {
+        entries: [BootEvent {
+            kind: BootKind::None,
+            slot: None,
+            reason: Reason::None,
+            tries: 0,
+        }; EVENT_RING_LEN],
+        len: 0,
+    };
+
     /// Whether the next push drops the oldest event.
     pub fn is_full(&self) -> bool {
         self.len() == EVENT_RING_LEN
@@ -647,7 +659,7 @@ pub struct BootState {
     pub events: Events,
 }
 
-/// [`SlotInfo::default`] as a constant. `BootState::default` lists it
+/// [`SlotInfo::default`] as a constant. `BootState::EMPTY` lists it
 /// twice: both slots are then zeroed where they are built, where
 /// `[SlotInfo::default(); 2]` (or a repeat of this constant) was zeroed
 /// in a temporary, by a loop, and copied.
@@ -666,22 +678,28 @@ impl Default for BootState {
     // 116 bytes each) into every place a bootloader builds one.
     #[inline(never)]
     fn default() -> Self {
-        Self {
-            slots: [EMPTY_SLOT, EMPTY_SLOT],
-            primary: None,
-            rollback: None,
-            update: UpdateState::default(),
-            last_reason: Reason::default(),
-            failure_count: 0,
-            check_error: 0,
-            data_epoch: 0,
-            min_security_counter: 0,
-            rejected_digest: None,
-            rejected_before: None,
-            update_tag: UpdateTag::default(),
-            events: Events::default(),
-        }
+        Self::EMPTY
     }
+}
+
+impl BootState {
+    /// [`BootState::default`] as a constant. Every field of it is zero,
+    /// so a copy of it is a `memclr` where it lands, not a temporary.
+    pub(crate) const EMPTY: Self = Self {
+        slots: [EMPTY_SLOT, EMPTY_SLOT],
+        primary: None,
+        rollback: None,
+        update: UpdateState::Idle,
+        last_reason: Reason::None,
+        failure_count: 0,
+        check_error: 0,
+        data_epoch: 0,
+        min_security_counter: 0,
+        rejected_digest: None,
+        rejected_before: None,
+        update_tag: UpdateTag::new(),
+        events: Events::EMPTY,
+    };
 }
 
 impl BootState {
@@ -738,6 +756,8 @@ mod tests {
     fn the_empty_slot_is_the_default_one() {
         assert_eq!(EMPTY_SLOT, SlotInfo::default());
         assert_eq!(BootState::default().slots, [SlotInfo::default(); 2]);
+        assert_eq!(Events::EMPTY, Events::default());
+        assert_eq!(BootState::EMPTY.update_tag, UpdateTag::default());
     }
 
     #[test]
