@@ -73,8 +73,7 @@
 use crcxx::crc32::{catalog::CRC_32_ISO_HDLC, Crc, LookupTable32};
 
 use crate::state::{
-    BootEvent, BootKind, BootState, ImageState, Reason, Slot, UpdateState, EVENT_RING_LEN,
-    UPDATE_TAG_LEN,
+    BootKind, BootState, ImageState, Reason, Slot, UpdateState, EVENT_RING_LEN, UPDATE_TAG_LEN,
 };
 use crate::version::Version;
 
@@ -424,21 +423,21 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
     if u128::from_le_bytes(before) != 0 {
         state.rejected_before = Some(before);
     }
-    let ev_count = get_u8(b, 0x1A) as usize;
-    if ev_count > EVENT_RING_LEN {
-        return Err(DecodeError::BadField);
-    }
-    // Over the ring's bound, not `ev_count` (checked against it just
-    // above, a fact the optimiser loses): each event's offset is then
-    // known to lie inside the record, and its read needs no range check.
-    for i in (0..EVENT_RING_LEN).take(ev_count) {
+    // The ring sized once to the count, refused past its length, and each
+    // entry written where it lies: pushed one by one, each event went
+    // through `free_entry`'s full-ring test. The slice the ring hands back
+    // is at most the ring's length, so each event's offset is known to lie
+    // inside the record and its read needs no range check.
+    let events = state
+        .events
+        .resize(get_u8(b, 0x1A))
+        .ok_or(DecodeError::BadField)?;
+    for (i, e) in events.iter_mut().enumerate() {
         let [kind, slot, reason, tries] = get_array::<4>(b, OFF_EVENTS + i * EVENT_LEN);
-        state.push_event(BootEvent {
-            kind: BootKind::from_tag(kind).ok_or(DecodeError::BadField)?,
-            slot: byte_slot(slot)?,
-            reason: self::reason(reason).ok_or(DecodeError::BadField)?,
-            tries,
-        });
+        e.kind = BootKind::from_tag(kind).ok_or(DecodeError::BadField)?;
+        e.slot = byte_slot(slot)?;
+        e.reason = self::reason(reason).ok_or(DecodeError::BadField)?;
+        e.tries = tries;
     }
     for slot in Slot::both() {
         let o = OFF_SLOTS + slot.index() * SLOT_LEN;
@@ -466,7 +465,7 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::SlotInfo;
+    use crate::state::{BootEvent, SlotInfo};
 
     fn sample() -> Record {
         let mut state = BootState {

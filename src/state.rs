@@ -422,6 +422,16 @@ impl Events {
         }
     }
 
+    /// The decoder's: the ring holds `n` events from now on, the entries
+    /// handed back for the caller to fill; `None`, changing nothing, for
+    /// more than the ring holds. The entries past `n` keep what they held
+    /// (the decoder's ring is the empty one).
+    pub(crate) fn resize(&mut self, n: u8) -> Option<&mut [BootEvent]> {
+        let entries = self.entries.get_mut(..n as usize)?;
+        self.len = n;
+        Some(entries)
+    }
+
     /// The entry the next event goes to: the one at `len`, counted in, or
     /// on a full ring the last one, after the oldest event is dropped.
     /// Never `None` (an `Option` only so that nothing is indexed).
@@ -897,6 +907,24 @@ mod tests {
         assert!(s.was_rejected(&y2));
         y2[15] ^= 1;
         assert!(!s.was_rejected(&y2));
+    }
+
+    #[test]
+    fn resize_takes_up_to_the_ring_and_a_refusal_changes_nothing() {
+        let mut r = Events::default();
+        assert!(r.resize(EVENT_RING_LEN as u8 + 1).is_none());
+        assert!(r.is_empty());
+        let kinds = [BootKind::Normal, BootKind::Trial];
+        for (e, kind) in r.resize(2).unwrap().iter_mut().zip(kinds) {
+            e.kind = kind;
+        }
+        assert_eq!(r.len(), 2);
+        assert_eq!(r.back().unwrap().kind, BootKind::Trial);
+        assert_eq!(
+            r.resize(EVENT_RING_LEN as u8).unwrap().len(),
+            EVENT_RING_LEN
+        );
+        assert!(r.is_full());
     }
 
     #[test]
