@@ -291,7 +291,7 @@ fn fields(seq: u32, s: &BootState) -> [u8; RECORD_SIZE] {
         0
     };
     put_u8(&mut b, 0x18, flags);
-    put_u8(&mut b, 0x19, s.update_tag.len() as u8);
+    put_u8(&mut b, 0x19, s.update_tag.len_byte());
     put_u8(&mut b, 0x1A, s.events.len() as u8);
     put_u8(&mut b, 0x1B, s.check_error);
     for (i, e) in s.events.iter().enumerate() {

@@ -575,6 +575,13 @@ impl UpdateTag {
         &self.bytes
     }
 
+    /// The tag's length as it is kept, never past [`UPDATE_TAG_LEN`]
+    /// (every change checks it): the encoder's, without the cap
+    /// [`UpdateTag::as_slice`] needs to index.
+    pub(crate) fn len_byte(&self) -> u8 {
+        self.len
+    }
+
     /// Empties the tag.
     pub fn clear(&mut self) {
         *self = Self::new();
@@ -809,8 +816,10 @@ mod tests {
             Err(TagTooLong)
         );
         assert_eq!(&*t, b"req-42");
+        assert_eq!(t.len_byte(), 6);
         assert_eq!(t.extend_from_slice(&full[..UPDATE_TAG_LEN - 6]), Ok(()));
         assert_eq!(t.len(), UPDATE_TAG_LEN);
+        assert_eq!(t.len_byte() as usize, UPDATE_TAG_LEN);
         t.clear();
         assert!(t.is_empty());
         // Equal tags compare equal whatever was held before.
