@@ -455,6 +455,8 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
     // The whole field, its first `tag_len` bytes taken where they lie:
     // through `extend_from_slice` the decoder checked what the tag held
     // already (the default's empty tag, out of sight of the optimiser).
+    // Only those bytes are copied: the reset above left the rest 0, so
+    // clearing them again was a test per byte.
     let field = b.get(OFF_TAG..OFF_TAG + UPDATE_TAG_LEN).unwrap_or(&[]);
     state
         .update_tag

@@ -553,18 +553,13 @@ impl UpdateTag {
         Ok(())
     }
 
-    /// The decoder's: the tag's `len` first bytes of `field`, the tag
-    /// field as a record holds it, and 0 past them whatever the tag held
-    /// before; or [`TagTooLong`], changing nothing, for a `len` past
-    /// [`UPDATE_TAG_LEN`].
+    /// The decoder's: on the empty tag, the tag's `len` first bytes of
+    /// `field`, the tag field as a record holds it; or [`TagTooLong`],
+    /// changing nothing, for a `len` past [`UPDATE_TAG_LEN`]. The bytes
+    /// past `len` are not written: they stay the empty tag's zeros.
     pub(crate) fn set_prefix(&mut self, field: &[u8], len: u8) -> Result<(), TagTooLong> {
-        let n = len as usize;
-        if n > UPDATE_TAG_LEN {
-            return Err(TagTooLong);
-        }
-        for (i, (d, s)) in self.bytes.iter_mut().zip(field).enumerate() {
-            *d = if i < n { *s } else { 0 };
-        }
+        let dst = self.bytes.get_mut(..len as usize).ok_or(TagTooLong)?;
+        dst.iter_mut().zip(field).for_each(|(d, s)| *d = *s);
         self.len = len;
         Ok(())
     }
@@ -830,9 +825,9 @@ mod tests {
     }
 
     #[test]
-    fn set_prefix_takes_the_length_and_clears_the_rest() {
+    fn set_prefix_takes_the_length_on_the_empty_tag() {
         let field = *b"0123456789abcdef0123456789abcdef0123";
-        let mut t = UpdateTag::from_slice(&[0x5E; UPDATE_TAG_LEN]).unwrap();
+        let mut t = UpdateTag::new();
         assert_eq!(t.set_prefix(&field, 3), Ok(()));
         assert_eq!(t, UpdateTag::from_slice(b"012").unwrap());
         // What a record stores: the tag, then zeros.
@@ -840,8 +835,10 @@ mod tests {
         assert_eq!(t.field()[3..], [0; UPDATE_TAG_LEN - 3]);
         assert_eq!(t.set_prefix(&field, 37), Err(TagTooLong));
         assert_eq!(t, UpdateTag::from_slice(b"012").unwrap());
+        let mut t = UpdateTag::new();
         assert_eq!(t.set_prefix(&field, 36), Ok(()));
         assert_eq!(&*t, &field[..]);
+        let mut t = UpdateTag::new();
         assert_eq!(t.set_prefix(&field, 0), Ok(()));
         assert_eq!(t, UpdateTag::new());
     }
