@@ -45,11 +45,6 @@ impl Version {
 
     /// Little-endian encoding: `major`, `minor`, `patch` (u16), `build` (u32).
     pub fn to_bytes(&self) -> [u8; 8] {
-        // The top half from the first word as it lies (`repr(C)`): major
-        // and minor byte-reversed to the top, patch as it is below them.
-        // Built byte by byte, it was three loads and two shifts; this way
-        // it is two loads and one `rev` (8 B of the signed nRF52840
-        // bootloader).
         let [p0, p1] = self.patch.to_le_bytes();
         let [b0, b1, b2, b3] = self.build.to_le_bytes();
         [self.major, self.minor, p0, p1, b0, b1, b2, b3]
