@@ -293,6 +293,9 @@ pub struct Journal<F> {
 /// the next position this many times in all; a part that keeps failing is
 /// worn out or broken.
 const WRITE_ATTEMPTS: usize = 3;
+// A fourth attempt could follow a second failed move with a second erase:
+// `try_append` would need its flag back.
+const _: () = assert!(WRITE_ATTEMPTS <= 3);
 /// Times a failed read is tried before the position is taken as
 /// unreadable in this scan.
 pub const READ_ATTEMPTS: usize = 3;
@@ -499,7 +502,6 @@ impl<F: NorFlash> Journal<F> {
         // Where to start over when a scan after the write disagrees, and
         // whether that sector holds only older records and our attempts.
         let mut restart: Option<(usize, u32, bool)> = None;
-        let mut erased_again = false;
         let mut last = Error::Verify;
         for _ in 0..WRITE_ATTEMPTS {
             let mut moving = false;
@@ -545,14 +547,16 @@ impl<F: NorFlash> Journal<F> {
             // so late that every bit reads erased, but programs do not
             // hold): that sector holds only older records and this move's
             // attempts, so it is erased again, once, and the move retried.
+            // Once without a flag: the retry is a restart, which does not
+            // move, so a second failed move can come no earlier than the
+            // third attempt, the last (see `WRITE_ATTEMPTS`).
             let verified = match self.flash.write(offset, &bytes) {
                 Err(e) => Err(Error::Flash(e)),
                 Ok(()) => self.read_back(offset, &bytes),
             };
             if let Err(e) = verified {
                 last = e;
-                if moving && !erased_again {
-                    erased_again = true;
+                if moving {
                     restart = Some((sector, seq, true));
                 }
                 continue;
