@@ -255,9 +255,6 @@ struct Tail {
     /// Number of used (non-blank) positions at the start of each sector;
     /// in the sector of the newest record, above its index.
     used: [u32; 2],
-    /// Why nothing may be written, if so; [`Block::Stale`] when this
-    /// says nothing (no scan yet, or one the flash may have outdated).
-    blocked: Option<Block>,
     /// Sequence number of a fresh start at position 0 (position `p` adds
     /// `p`): above every number that torn records on flash claim.
     fresh_seq: u32,
@@ -267,9 +264,9 @@ struct Tail {
 enum Block {
     Unreadable,
     Foreign,
-    /// Not learned by a scan: the journal scans before it writes. Kept in
-    /// the tail rather than as an `Option` around it, so that the append
-    /// tests once, after its scan, what it may do.
+    /// Not learned by a scan: the journal scans before it writes. A
+    /// kind of block rather than an `Option` around the tail, so that the
+    /// append tests once, after its scan, what it may do.
     Stale,
 }
 
@@ -281,11 +278,17 @@ enum Block {
 #[repr(C)]
 pub struct Journal<F> {
     erased: u8,
+    /// Why nothing may be written, if so; [`Block::Stale`] when this
+    /// says nothing (no scan yet, or one the flash may have outdated).
+    /// Beside the erased value rather than in the tail: a byte at offset
+    /// 1, not 56, is a 2-byte load or store at each of its uses.
+    blocked: Option<Block>,
     per_sector: u32,
     flash: F,
     sectors: [Region; 2],
-    /// What the last successful read or append learned. Marked stale on
-    /// any error and whenever the flash is lent out.
+    /// What the last successful read or append learned; `blocked` says
+    /// whether it still holds (stale on any error and whenever the flash
+    /// is lent out).
     tail: Tail,
 }
 
@@ -353,10 +356,10 @@ impl<F: NorFlash> Journal<F> {
             sectors: [a, b],
             per_sector: a.len / record as u32,
             erased: geometry.erased,
+            blocked: Some(Block::Stale),
             tail: Tail {
                 newest: None,
                 used: [0, 0],
-                blocked: Some(Block::Stale),
                 fresh_seq: 0,
             },
         })
@@ -365,7 +368,7 @@ impl<F: NorFlash> Journal<F> {
     /// The flash device, for the layers that share it.
     pub fn flash(&mut self) -> &mut F {
         // Whoever writes through this may change what the cached tail says.
-        self.tail.blocked = Some(Block::Stale);
+        self.blocked = Some(Block::Stale);
         &mut self.flash
     }
 
@@ -480,9 +483,9 @@ impl<F: NorFlash> Journal<F> {
         self.tail = Tail {
             newest,
             used,
-            blocked,
             fresh_seq,
         };
+        self.blocked = blocked;
         loaded.blank = used == [0, 0];
         loaded.uncertain = blocked.is_some();
         loaded
@@ -493,7 +496,7 @@ impl<F: NorFlash> Journal<F> {
     pub fn append(&mut self, state: &BootState) -> Result<u32, Error<F::Error>> {
         let result = self.try_append(state);
         if result.is_err() {
-            self.tail.blocked = Some(Block::Stale);
+            self.blocked = Some(Block::Stale);
         }
         result
     }
@@ -508,11 +511,11 @@ impl<F: NorFlash> Journal<F> {
             let place = match restart.take() {
                 Some((s, seq, older)) => Place::Erased(s, seq, older),
                 None => {
-                    if self.tail.blocked == Some(Block::Stale) {
+                    if self.blocked == Some(Block::Stale) {
                         self.read();
                     }
                     let tail = self.tail;
-                    match tail.blocked {
+                    match self.blocked {
                         // `read` never leaves a stale tail; were it stale,
                         // nothing could be known about the journal: write
                         // nothing.
@@ -537,7 +540,7 @@ impl<F: NorFlash> Journal<F> {
             let home = self.sectors[sector & 1];
             let bytes = encode_state(seq, state, (home.offset, home.len));
             let offset = self.offset(sector, index);
-            self.tail.blocked = Some(Block::Stale);
+            self.blocked = Some(Block::Stale);
             // A refused program (an ECC word a torn write left behind) is
             // moved past like a write that reads back wrong: the next
             // attempt scans again and the position is no longer free.
