@@ -184,8 +184,8 @@ fn byte_slot(b: u8) -> Result<Option<Slot>, DecodeError> {
 }
 
 /// Whether every byte of `bytes` is `value`. One copy of the loop for the
-/// decoder's and the journal's many blank checks, rather than one inlined
-/// at each.
+/// decoder's, the journal's and the image header's blank checks, rather
+/// than one inlined at each.
 #[inline(never)]
 pub(crate) fn all_are(bytes: &[u8], value: u8) -> bool {
     bytes.iter().all(|&b| b == value)
