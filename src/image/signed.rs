@@ -520,9 +520,6 @@ fn read_span<F: ReadNorFlash>(
     mut sink: impl FnMut(&[u8]) -> Result<(), ImageError>,
 ) -> Result<(), ImageError> {
     let rs = read_size::<F>()?;
-    if len == 0 {
-        return Ok(());
-    }
     let end = start.checked_add(len).ok_or(ImageError::Flash)?;
     // Aligned window [pos, end_up) covering [start, end).
     let mut pos = start
@@ -539,7 +536,9 @@ fn read_span<F: ReadNorFlash>(
     // rounded down); none in the later ones, and none at all where `start`
     // is aligned, which a read size of 1 makes known at compile time.
     let mut lo = start.wrapping_sub(pos);
-    while pos < end {
+    // From `start` in the first window, not from `pos`: an empty span
+    // reads nothing, with no test of its own.
+    while pos.wrapping_add(lo) < end {
         let n = end_up.checked_sub(pos).ok_or(ImageError::Flash)?.min(chunk);
         let window = buf.get_mut(..n as usize).ok_or(ImageError::Flash)?;
         flash.read(pos, window).map_err(|_| ImageError::Flash)?;
