@@ -302,15 +302,19 @@ where
                 }
             }
 
-            if let Some(p) = st.primary.filter(|&p| self.confirmed_ok(st, p, always)) {
-                break 'decided (Some(p), kind, reason, changed);
-            }
-            let other =
-                Slot::both().find(|&s| st.primary != Some(s) && self.confirmed_ok(st, s, true));
-            // Found confirmed, and the state is as it was found.
-            if let Some(o) = other {
-                machine::fall_back(st, o);
-                break 'decided (Some(o), BootKind::Fallback, Reason::PrimaryCorrupt, true);
+            // The primary first, then the other slot: one call of the test
+            // for both, the other always verified.
+            let first = st.primary.unwrap_or(Slot::A);
+            for s in [first, first.other()] {
+                let primary = st.primary == Some(s);
+                if self.confirmed_ok(st, s, always || !primary) {
+                    if primary {
+                        break 'decided (Some(s), kind, reason, changed);
+                    }
+                    // Found confirmed, and the state is as it was found.
+                    machine::fall_back(st, s);
+                    break 'decided (Some(s), BootKind::Fallback, Reason::PrimaryCorrupt, true);
+                }
             }
             // The state names nothing that boots (a firmware staged with no
             // state on flash, then its update was rolled back; metadata from
