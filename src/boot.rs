@@ -304,8 +304,8 @@ where
 
             // The primary first, then the other slot: one call of the test
             // for both, the other always verified.
-            let first = st.primary.unwrap_or(Slot::A);
-            for s in [first, first.other()] {
+            let mut s = st.primary.unwrap_or(Slot::A);
+            for _ in 0..2 {
                 let primary = st.primary == Some(s);
                 if self.confirmed_ok(st, s, always || !primary) {
                     if primary {
@@ -315,6 +315,7 @@ where
                     machine::fall_back(st, s);
                     break 'decided (Some(s), BootKind::Fallback, Reason::PrimaryCorrupt, true);
                 }
+                s = s.other();
             }
             // The state names nothing that boots (a firmware staged with no
             // state on flash, then its update was rolled back; metadata from
