@@ -222,9 +222,11 @@ where
         // An unreadable counter gives no floor of its own; the journal's
         // still holds.
         let hardware = self.counter.read().ok();
-        // Whether `st` differs from what is on flash: a normal boot never
-        // sets it, so it writes nothing and compares nothing.
-        let (mut kind, mut changed) = (BootKind::Normal, false);
+        // The kind so far, and whether `st` differs from what is on flash:
+        // any kind but `Normal` (a fresh state, a rejection) has changed
+        // it, so no flag of its own is kept alive across the checks. A
+        // normal boot writes nothing and compares nothing.
+        let mut kind = BootKind::Normal;
         // The state is changed where the journal read put it (no copy).
         let st = match &mut loaded.record {
             Some(r) => &mut r.state,
@@ -236,7 +238,7 @@ where
                 // select from its counter was larger.
                 self.check(Slot::A);
                 self.check(Slot::B);
-                (kind, changed) = (BootKind::Fresh, true);
+                kind = BootKind::Fresh;
                 // Record number 0 with the default state, made the fresh
                 // one in place.
                 let record = loaded.record.insert(Record::default());
@@ -297,7 +299,6 @@ where
                         machine::reject_unconfirmed(st, c, r, check);
                         kind = BootKind::Rollback;
                         reason = r;
-                        changed = true;
                     }
                 }
             }
@@ -309,7 +310,7 @@ where
                 let primary = st.primary == Some(s);
                 if self.confirmed_ok(st, s, always || !primary) {
                     if primary {
-                        break 'decided (Some(s), kind, reason, changed);
+                        break 'decided (Some(s), kind, reason, kind != BootKind::Normal);
                     }
                     // Found confirmed, and the state is as it was found.
                     machine::fall_back(st, s);
@@ -338,7 +339,7 @@ where
             }
             // Recorded once only: a device stuck here does not wear its
             // journal with one record per reset.
-            changed |= machine::recovery(st);
+            let changed = machine::recovery(st) | (kind != BootKind::Normal);
             (None, BootKind::Recovery, st.last_reason, changed)
         };
         // The trial's try is on flash already: it boots only if it is.
