@@ -327,7 +327,12 @@ where
                 for s in Slot::both() {
                     let Ok(info) = self.check(s) else { continue };
                     let recorded = st.slot(s);
-                    if recorded.state == ImageState::Rejected && recorded.digest == info.digest {
+                    // Compared as byte slices (as in `confirmed_ok`): a
+                    // call of the byte compare, where the arrays' `==` was a
+                    // function of its own around it, called from both.
+                    if recorded.state == ImageState::Rejected
+                        && *recorded.digest.as_slice() == *info.digest.as_slice()
+                    {
                         continue;
                     }
                     // No candidate (tested above, and nothing in this
@@ -396,9 +401,9 @@ where
         // a record with a valid CRC that claims any counter. The floor is
         // held against the counter the verified header carries.
         let floor = st.min_security_counter;
-        self.check(slot)
-            .as_ref()
-            .is_ok_and(|c| c.digest == info.digest && c.security_counter >= floor)
+        self.check(slot).as_ref().is_ok_and(|c| {
+            *c.digest.as_slice() == *info.digest.as_slice() && c.security_counter >= floor
+        })
     }
 
     /// The image check of `slot`, made at most once per `select`. A read
