@@ -401,10 +401,13 @@ pub(crate) fn adopt(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Result<(
 /// (the bootloader, before it checks the images it may adopt): the search
 /// is not made again for each image.
 pub(crate) fn adopt_idle(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Result<(), Refusal> {
-    // Not `== Some(info.digest)`: that built the option (33 bytes) on the
-    // stack to compare with; a by-reference test cost the signed build
-    // 24 B more (the register allocation around it).
-    if s.rejected_digest.is_some_and(|d| d == info.digest) {
+    // By reference, compared as byte slices: a copy of the option (33
+    // bytes) on the stack and the arrays' `==` each cost the signed
+    // bootloader more (`== Some(info.digest)` built the option too).
+    if s.rejected_digest
+        .as_ref()
+        .is_some_and(|d| *d.as_slice() == *info.digest.as_slice())
+    {
         return Err(Refusal::TrialInProgress);
     }
     if info.security_counter < s.min_security_counter {
