@@ -426,7 +426,11 @@ where
                 }
                 r = ctx.check(slot);
             }
-            *unsure |= matches!(r, Err(ImageError::Flash));
+            // Stored only on a read error, not loaded, or-ed and stored at
+            // every check.
+            if matches!(r, Err(ImageError::Flash)) {
+                *unsure = true;
+            }
             r
         })
     }
