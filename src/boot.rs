@@ -262,8 +262,9 @@ where
         };
         // The hardware floor applies in memory: erased or rewritten
         // metadata cannot make an image below it boot.
-        if let Some(h) = hardware {
-            st.min_security_counter = st.min_security_counter.max(h);
+        // Stored only where it raises the floor (no max and store always).
+        if let Some(h) = hardware.filter(|&h| h > st.min_security_counter) {
+            st.min_security_counter = h;
         }
         let mut reason = Reason::None;
         let mut fault = None;
