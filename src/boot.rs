@@ -222,10 +222,11 @@ where
         // An unreadable counter gives no floor of its own; the journal's
         // still holds.
         let hardware = self.counter.read().ok();
-        // The kind so far, and whether `st` differs from what is on flash:
-        // any kind but `Normal` (a fresh state, a rejection) has changed
-        // it, so no flag of its own is kept alive across the checks. A
-        // normal boot writes nothing and compares nothing.
+        // The kind so far, and with it whether `st` must be written: any
+        // kind but `Normal` (a fresh state, a rejection) has changed it,
+        // so no flag of its own is kept alive across the checks. A normal
+        // boot writes nothing and compares nothing (the hardware floor
+        // below raises `st` in memory only).
         let mut kind = BootKind::Normal;
         // The state is changed where the journal read put it (no copy).
         let st = match &mut loaded.record {
@@ -305,7 +306,8 @@ where
             }
 
             // The primary first, then the other slot: one call of the test
-            // for both, the other always verified.
+            // for both, the other always verified. With no primary, A and
+            // then B are both the other, both verified.
             let mut s = st.primary.unwrap_or(Slot::A);
             for _ in 0..2 {
                 let primary = st.primary == Some(s);

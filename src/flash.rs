@@ -30,8 +30,9 @@ impl Region {
     /// One past the last byte, or `None` if that overflows `u32`.
     // Inlined, as `overlaps` and `fits` are: left to the optimiser, the
     // boards kept their whole constant layout in `.rodata` (40 B on the
-    // nRF52840) and copied the slots from it (-32 B on each nRF52840
-    // bootloader, -40 B on the STM32L476, -32 B on the RP2040).
+    // nRF52840) and copied the slots from it (-32 B on the default and
+    // digest-only nRF52840 bootloaders, -48 B with salty, -40 B on the
+    // STM32L476, -32 B on the RP2040).
     #[inline(always)]
     pub const fn end(&self) -> Option<u32> {
         self.offset.checked_add(self.len)

@@ -280,8 +280,9 @@ pub struct Journal<F> {
     erased: u8,
     /// Why nothing may be written, if so; [`Block::Stale`] when this
     /// says nothing (no scan yet, or one the flash may have outdated).
-    /// Beside the erased value rather than in the tail: a byte at offset
-    /// 1, not 56, is a 2-byte load or store at each of its uses.
+    /// Beside the erased value rather than in the tail: a byte within
+    /// the 31-byte reach of Thumb's 2-byte `ldrb`/`strb` (in the tail it
+    /// lay beyond it), so each of its uses is a 2-byte load or store.
     blocked: Option<Block>,
     per_sector: u32,
     flash: F,

@@ -252,6 +252,9 @@ const _: () = assert!(OFF_HOME + 8 == OFF_REJECTED_BEFORE);
 const _: () = assert!(OFF_REJECTED_BEFORE + 16 <= OFF_CRC);
 const _: () = assert!(OFF_EVENTS + EVENT_RING_LEN * EVENT_LEN == OFF_SLOTS);
 const _: () = assert!(OFF_CRC + 4 == RECORD_SIZE);
+// The size byte (`RECORD_SIZE / 16`) fits its byte: the decoder's `as u8`
+// cannot cut it.
+const _: () = assert!(RECORD_SIZE / 16 <= u8::MAX as usize);
 
 /// Whether two states encode to the same record: what "the state did not
 /// change" means on flash. Compares the encodings rather than with the

@@ -537,7 +537,10 @@ fn read_span<F: ReadNorFlash>(
     // is aligned, which a read size of 1 makes known at compile time.
     let mut lo = start.wrapping_sub(pos);
     // From `start` in the first window, not from `pos`: an empty span
-    // reads nothing, with no test of its own.
+    // reads nothing, with no test of its own. (One that starts within a
+    // read word of `u32::MAX` is a flash error above, where it was read
+    // as nothing; no caller asks for an empty span: a payload is never
+    // empty and the fixed header is 144 bytes.)
     while pos.wrapping_add(lo) < end {
         let n = end_up.checked_sub(pos).ok_or(ImageError::Flash)?.min(chunk);
         let window = buf.get_mut(..n as usize).ok_or(ImageError::Flash)?;
