@@ -875,17 +875,24 @@ fn a_record_that_reads_back_wrong_is_written_again_in_place() {
     assert_eq!(journal(w).read().record.map(|r| r.state), Some(state(20)));
 }
 
-/// The move into a sector whose last erase did not take (every write
-/// there fails) erases that sector again, once, and the move succeeds.
-#[test]
-fn a_move_into_a_sector_that_does_not_hold_programs_erases_it_again() {
+/// Sector 0 full with states 0..=15, and sector 1, where the next append
+/// moves, holding no program until it is erased (or never, `stays`).
+fn full_beside_a_weak_sector(stays: bool) -> Journal<Rigged<4096>> {
     let mut j = journal(Rigged::new(Flash::new(8192)));
     for i in 0..16 {
         j.append(&state(i)).unwrap();
     }
     let mut w = j.into_inner();
     w.weak = Some(4096..8192);
-    let mut j = journal(w);
+    w.weak_stays = stays;
+    journal(w)
+}
+
+/// The move into a sector whose last erase did not take (every write
+/// there fails) erases that sector again, once, and the move succeeds.
+#[test]
+fn a_move_into_a_sector_that_does_not_hold_programs_erases_it_again() {
+    let mut j = full_beside_a_weak_sector(false);
     assert_eq!(j.append(&state(16)), Ok(16));
     let w = j.into_inner();
     assert_eq!(w.flash.sector_erases(), &[0, 1][..]);
@@ -899,14 +906,7 @@ fn a_move_into_a_sector_that_does_not_hold_programs_erases_it_again() {
 /// a second failed move to be retried; this holds it to that.)
 #[test]
 fn a_move_into_a_sector_that_never_holds_programs_erases_it_again_only_once() {
-    let mut j = journal(Rigged::new(Flash::new(8192)));
-    for i in 0..16 {
-        j.append(&state(i)).unwrap();
-    }
-    let mut w = j.into_inner();
-    w.weak = Some(4096..8192);
-    w.weak_stays = true;
-    let mut j = journal(w);
+    let mut j = full_beside_a_weak_sector(true);
     assert_eq!(
         j.append(&state(16)),
         Err(JournalError::Flash(SimError::Protected))
