@@ -193,6 +193,89 @@ impl<F: NorFlash> NorFlash for Shared<'_, F> {
     }
 }
 
+/// What a read through [`ReadsCannotFail`] that fails anyway leaves in
+/// every byte it was given: neither erased value abboot knows (0xFF, 0x00)
+/// nor the first byte of a record or an image header, so the journal takes
+/// the bytes for damage and the image check for no image.
+pub const UNREADABLE: u8 = 0xA5;
+const _: () = assert!(
+    UNREADABLE != 0xFF
+        && UNREADABLE != 0x00
+        && UNREADABLE != crate::record::MAGIC[0]
+        && UNREADABLE != crate::image::header::MAGIC[0]
+);
+
+/// A flash whose reads cannot fail, declared so by the bootloader's
+/// author: reads that are loads from memory-mapped internal flash (the
+/// nRF52840's NVMC, an STM32's or an RP2040's XIP window), which fail only
+/// on an argument out of bounds or a [`Shared`] device already borrowed,
+/// and abboot passes neither (`Bootloader::new` and `Journal::new` check
+/// that every region fits the device, and abboot never nests flash calls).
+///
+/// Through it, `read` always returns `Ok`, and the optimiser removes
+/// abboot's answers to read faults from the bootloader: the retries, the
+/// unreadable journal position that blocks every write over it, the torn
+/// ECC word read word by word, the slot read error that is not a verdict
+/// (236 B of abboot's own code in the nRF52840 bootloader, issue 14). Writes
+/// and erases, and their errors, pass through unchanged.
+///
+/// **Do not wrap a part whose reads can fail** (an SPI NOR, a part whose
+/// ECC reports through the driver): a read that fails anyway is not
+/// reported but reads as [`UNREADABLE`] bytes, damage, so an unreadable
+/// newest record is passed over for the one before it and an unreadable
+/// slot is judged as a broken image. Nothing panics, and nothing that
+/// fails its check boots, but the journal may write over what it could
+/// not read and an image may be rejected for a glitch.
+///
+/// ```
+/// use core::cell::RefCell;
+/// use abboot::flash::{ReadsCannotFail, Shared};
+/// use abboot::sim::SimFlash;
+/// use embedded_storage::nor_flash::ReadNorFlash;
+///
+/// let cell = RefCell::new(SimFlash::<4, 4, 4096>::new(8192));
+/// // The metadata and the slots on one internal flash, both declared.
+/// let (mut meta, _slots) = (ReadsCannotFail(Shared::new(&cell)), ReadsCannotFail(Shared::new(&cell)));
+/// let mut b = [0u8; 4];
+/// assert!(meta.read(0, &mut b).is_ok());
+/// ```
+#[derive(Clone, Debug)]
+pub struct ReadsCannotFail<F>(pub F);
+
+impl<F: ErrorType> ErrorType for ReadsCannotFail<F> {
+    type Error = F::Error;
+}
+
+impl<F: ReadNorFlash> ReadNorFlash for ReadsCannotFail<F> {
+    const READ_SIZE: usize = F::READ_SIZE;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
+        // Filled, not left as they were: a caller's buffer may still hold
+        // an earlier record, which must not reappear at another position.
+        if self.0.read(offset, bytes).is_err() {
+            bytes.fill(UNREADABLE);
+        }
+        Ok(())
+    }
+
+    fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+}
+
+impl<F: NorFlash> NorFlash for ReadsCannotFail<F> {
+    const WRITE_SIZE: usize = F::WRITE_SIZE;
+    const ERASE_SIZE: usize = F::ERASE_SIZE;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
+        self.0.erase(from, to)
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
+        self.0.write(offset, bytes)
+    }
+}
+
 /// A blocking `NorFlash` over an async one (feature `async`).
 ///
 /// Embassy's HALs expose their flash through `embedded-storage-async`.

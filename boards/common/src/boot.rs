@@ -20,7 +20,7 @@ use core::cell::RefCell;
 
 use abboot::boot::{Bootloader, Policy, VerifyPolicy};
 use abboot::counter::SecurityCounter;
-use abboot::flash::Shared;
+use abboot::flash::{ReadsCannotFail, Shared};
 use abboot::handoff::Handoff;
 use embedded_storage::nor_flash::NorFlash;
 
@@ -61,15 +61,27 @@ pub struct Entry {
 /// this board. The board then runs its recovery and never jumps.
 pub fn select<B: XipBoard>(flash: impl NorFlash, counter: impl SecurityCounter) -> Option<Entry> {
     let flash = RefCell::new(flash);
-    let mut bootloader = Bootloader::new(
-        Shared::new(&flash),
-        Shared::new(&flash),
-        B::LAYOUT,
-        BoardCheck::<B>::new(),
-        POLICY,
-    )
-    .ok()?
-    .with_counter(counter);
+    // A constant: the other arm is never built into the bootloader.
+    if B::READS_CANNOT_FAIL {
+        let shared = || ReadsCannotFail(Shared::new(&flash));
+        select_on::<B>(shared(), shared(), counter)
+    } else {
+        select_on::<B>(Shared::new(&flash), Shared::new(&flash), counter)
+    }
+}
+
+/// [`select`] over the two handles of the one device.
+// Inlined into `select`'s one arm that is built: one function, as before
+// the choice.
+#[inline(always)]
+fn select_on<B: XipBoard>(
+    meta: impl NorFlash,
+    slots: impl NorFlash,
+    counter: impl SecurityCounter,
+) -> Option<Entry> {
+    let mut bootloader = Bootloader::new(meta, slots, B::LAYOUT, BoardCheck::<B>::new(), POLICY)
+        .ok()?
+        .with_counter(counter);
     let decision = bootloader.select();
     // `select` has verified the image of the slot it returns (signature
     // unless `digest-only`, payload digest, hardware id, load address,

@@ -50,6 +50,8 @@ mod mem;
 #[cfg(test)]
 mod read_glitch_tests;
 #[cfg(test)]
+mod reads_cannot_fail_tests;
+#[cfg(test)]
 mod test_board;
 
 /// The image check of the bootloader and the firmware's updater
@@ -103,6 +105,12 @@ pub trait XipBoard {
     const RAM_END: u32;
     /// Words of the NVIC's enable and pending bitmaps in use.
     const NVIC_WORDS: usize;
+    /// Whether the board's flash driver reads by loads from the mapped
+    /// flash, failing only on arguments abboot never passes: the
+    /// bootloader then reads through [`abboot::flash::ReadsCannotFail`],
+    /// and abboot's answers to read faults are left out of it. `false`
+    /// unless the board's README says why its reads cannot fail.
+    const READS_CANNOT_FAIL: bool = false;
 
     /// Metadata pages and slots, as offsets of the flash driver. Its
     /// evaluation checks that the map holds together (pages aligned,
