@@ -6,6 +6,9 @@
 //! internal flash for code), so every region is an offset and a length
 //! within *some* device, and each layer takes the device it needs. When
 //! both live on one part, [`Shared`] hands each layer a handle to it.
+//! [`ReadsCannotFail`] declares that a part's reads cannot fail (internal
+//! flash read by loads), which takes abboot's answers to read faults out
+//! of the bootloader.
 
 use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
