@@ -809,10 +809,20 @@ impl<F: NorFlash> Journal<F> {
     /// reads it word by word, twice: an ECC part fails only its torn words,
     /// and fails them every time; a glitch or a dead bus fails them all,
     /// or stops failing.
+    ///
+    /// Always inlined, the word-by-word reads kept apart: on a part whose
+    /// reads cannot fail, each caller is left with the one read, not a
+    /// call to a function that only calls it.
+    #[inline(always)]
     fn read_words(&mut self, offset: u32, buf: &mut [u8; RECORD_SIZE]) -> Words {
         if self.read_retry(offset, buf).is_ok() {
             return Words::All;
         }
+        self.read_each_word(offset, buf)
+    }
+
+    /// [`Journal::read_words`] once the whole read has failed.
+    fn read_each_word(&mut self, offset: u32, buf: &mut [u8; RECORD_SIZE]) -> Words {
         // Whole words: `new` checked that both word sizes divide the
         // record, so they are powers of two and so is the larger.
         let word = F::READ_SIZE.max(F::WRITE_SIZE);
