@@ -445,7 +445,10 @@ impl<F: NorFlash> Journal<F> {
                     Kind::Invalid(_, raw) => {
                         findings.invalid += 1;
                         if let Some(seq) = raw {
-                            if claimed.map_or(true, |c| seq_newer(seq, c)) {
+                            // With none claimed yet, compared with the
+                            // number just below its own, which it is
+                            // newer than: one test, no branch on `None`.
+                            if seq_newer(seq, claimed.unwrap_or(seq.wrapping_sub(1))) {
                                 claimed = Some(seq);
                             }
                         }
