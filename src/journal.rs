@@ -491,7 +491,9 @@ impl<F: NorFlash> Journal<F> {
         };
         self.blocked = blocked;
         loaded.blank = used == [0, 0];
-        loaded.uncertain = blocked.is_some();
+        // From the field just stored: the local was otherwise kept twice
+        // through the scan, once for each use.
+        loaded.uncertain = self.blocked.is_some();
         loaded
     }
 
