@@ -262,12 +262,16 @@ struct Tail {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Block {
-    Unreadable,
-    Foreign,
     /// Not learned by a scan: the journal scans before it writes. A
     /// kind of block rather than an `Option` around the tail, so that the
     /// append tests once, after its scan, what it may do.
+    ///
+    /// First, so that it is 0: the append's test for it is a `cbnz`, and
+    /// its refusal after the scan one compare for `None` and one choice
+    /// of error, not a jump table over the four values.
     Stale,
+    Unreadable,
+    Foreign,
 }
 
 /// The record journal over two sectors of a `NorFlash`.
