@@ -427,22 +427,6 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
     if u128::from_le_bytes(before) != 0 {
         state.rejected_before = Some(before);
     }
-    // The ring sized once to the count, refused past its length, and each
-    // entry written where it lies: pushed one by one, each event went
-    // through `free_entry`'s full-ring test. The slice the ring hands back
-    // is at most the ring's length, so each event's offset is known to lie
-    // inside the record and its read needs no range check.
-    let events = state
-        .events
-        .resize(get_u8(b, 0x1A))
-        .ok_or(DecodeError::BadField)?;
-    for (i, e) in events.iter_mut().enumerate() {
-        let [kind, slot, reason, tries] = get_array::<4>(b, OFF_EVENTS + i * EVENT_LEN);
-        e.kind = BootKind::from_tag(kind).ok_or(DecodeError::BadField)?;
-        e.slot = byte_slot(slot)?;
-        e.reason = self::reason(reason).ok_or(DecodeError::BadField)?;
-        e.tries = tries;
-    }
     for slot in Slot::both() {
         let o = OFF_SLOTS + slot.index() * SLOT_LEN;
         let [tag, tries, attempts] = get_array::<3>(b, o);
@@ -465,7 +449,27 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
     state
         .update_tag
         .set_prefix(field, get_u8(b, 0x19))
-        .map_err(|_| DecodeError::BadField)
+        .map_err(|_| DecodeError::BadField)?;
+    // The ring sized once to the count, refused past its length, and each
+    // entry written where it lies: pushed one by one, each event went
+    // through `free_entry`'s full-ring test. The slice the ring hands back
+    // is at most the ring's length, so each event's offset is known to lie
+    // inside the record and its read needs no range check. Decoded last:
+    // nothing is then kept across its loop and its calls, which take the
+    // registers that held the record's and the state's addresses rather
+    // than three more saved ones (16 B of the nRF52840 bootloaders).
+    let events = state
+        .events
+        .resize(get_u8(b, 0x1A))
+        .ok_or(DecodeError::BadField)?;
+    for (i, e) in events.iter_mut().enumerate() {
+        let [kind, slot, reason, tries] = get_array::<4>(b, OFF_EVENTS + i * EVENT_LEN);
+        e.kind = BootKind::from_tag(kind).ok_or(DecodeError::BadField)?;
+        e.slot = byte_slot(slot)?;
+        e.reason = self::reason(reason).ok_or(DecodeError::BadField)?;
+        e.tries = tries;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
