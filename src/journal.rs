@@ -94,8 +94,8 @@ use embedded_storage::nor_flash::NorFlash;
 
 use crate::flash::Region;
 use crate::record::{
-    all_are, decode_into, encode_state, encodes_same, home, raw_seq, seq_newer, DecodeError,
-    Record, RECORD_SIZE,
+    all_are, decode_into, encode_into, encodes_same, home, raw_seq, seq_newer, DecodeError, Record,
+    RECORD_SIZE,
 };
 use crate::state::BootState;
 
@@ -548,7 +548,8 @@ impl<F: NorFlash> Journal<F> {
                 }
             };
             let home = self.sectors[sector & 1];
-            let bytes = encode_state(seq, state, (home.offset, home.len));
+            let mut bytes = [0u8; RECORD_SIZE];
+            encode_into(&mut bytes, seq, state, (home.offset, home.len));
             let offset = self.offset(sector, index);
             self.blocked = Some(Block::Stale);
             // A refused program (an ECC word a torn write left behind) is

@@ -133,12 +133,25 @@ pub enum DecodeError {
 /// and one CRC over it all: what the journal writes, without a copy of the
 /// state.
 pub fn encode_state(seq: u32, state: &BootState, home: (u32, u32)) -> [u8; RECORD_SIZE] {
-    let mut b = fields(seq, state);
-    put_u32(&mut b, OFF_HOME, home.0);
-    put_u32(&mut b, OFF_HOME + 4, home.1);
-    let crc = crc32(&b[..OFF_CRC]);
-    put_u32(&mut b, OFF_CRC, crc);
+    let mut b = [0u8; RECORD_SIZE];
+    encode_into(&mut b, seq, state, home);
     b
+}
+
+/// [`encode_state`] into `b`, where the journal writes from: returned by
+/// value, the record was built aside and copied out, twice (a 256-byte
+/// `memcpy` from `fields` and one from here).
+pub(crate) fn encode_into(
+    b: &mut [u8; RECORD_SIZE],
+    seq: u32,
+    state: &BootState,
+    home: (u32, u32),
+) {
+    fields(b, seq, state);
+    put_u32(b, OFF_HOME, home.0);
+    put_u32(b, OFF_HOME + 4, home.1);
+    let crc = crc32(&b[..OFF_CRC]);
+    put_u32(b, OFF_CRC, crc);
 }
 
 /// Whether sequence number `a` is newer than `b`, correct across wraparound
@@ -261,7 +274,10 @@ const _: () = assert!(RECORD_SIZE / 16 <= u8::MAX as usize);
 /// derived `PartialEq`, which compares field by field: that is about 500 B
 /// more in a bootloader that links the encoder anyway (nRF52840, issue 14).
 pub fn same_state(a: &BootState, b: &BootState) -> bool {
-    fields(0, a) == fields(0, b)
+    let (mut x, mut y) = ([0u8; RECORD_SIZE], [0u8; RECORD_SIZE]);
+    fields(&mut x, 0, a);
+    fields(&mut y, 0, b);
+    x == y
 }
 
 /// Whether `state` encodes to the record `written` holds, its sequence
@@ -269,62 +285,58 @@ pub fn same_state(a: &BootState, b: &BootState) -> bool {
 /// encoded (`written` is [`encode_state`]'s), with one encoding instead
 /// of two.
 pub(crate) fn encodes_same(written: &[u8; RECORD_SIZE], state: &BootState) -> bool {
-    let mut b = fields(get_u32(written, OFF_SEQ), state);
+    let mut b = [0u8; RECORD_SIZE];
+    fields(&mut b, get_u32(written, OFF_SEQ), state);
     put(&mut b, OFF_HOME, get_array::<8>(written, OFF_HOME));
     b[..OFF_CRC] == written[..OFF_CRC]
 }
 
-/// Every field of a record, CRC left 0.
-fn fields(seq: u32, s: &BootState) -> [u8; RECORD_SIZE] {
-    let mut b = [0u8; RECORD_SIZE];
-    put(&mut b, 0, MAGIC);
-    put_u8(&mut b, 4, FORMAT_VERSION);
-    put_u8(&mut b, 5, (RECORD_SIZE / 16) as u8);
-    put_u32(&mut b, OFF_SEQ, seq);
-    put_u8(&mut b, OFF_GLOBAL, slot_byte(s.primary));
-    put_u8(&mut b, OFF_GLOBAL + 1, slot_byte(s.rollback));
-    put_u8(&mut b, OFF_GLOBAL + 2, s.update.tag());
-    put_u8(&mut b, OFF_GLOBAL + 3, s.last_reason.code());
-    put_u16(&mut b, 0x10, s.failure_count);
-    put_u16(&mut b, 0x12, s.data_epoch);
-    put_u32(&mut b, 0x14, s.min_security_counter);
+/// Every field of a record into `b`, CRC left 0.
+fn fields(b: &mut [u8; RECORD_SIZE], seq: u32, s: &BootState) {
+    *b = [0u8; RECORD_SIZE];
+    put(b, 0, MAGIC);
+    put_u8(b, 4, FORMAT_VERSION);
+    put_u8(b, 5, (RECORD_SIZE / 16) as u8);
+    put_u32(b, OFF_SEQ, seq);
+    put_u8(b, OFF_GLOBAL, slot_byte(s.primary));
+    put_u8(b, OFF_GLOBAL + 1, slot_byte(s.rollback));
+    put_u8(b, OFF_GLOBAL + 2, s.update.tag());
+    put_u8(b, OFF_GLOBAL + 3, s.last_reason.code());
+    put_u16(b, 0x10, s.failure_count);
+    put_u16(b, 0x12, s.data_epoch);
+    put_u32(b, 0x14, s.min_security_counter);
     let flags = if s.rejected_digest.is_some() {
         FLAG_REJECTED
     } else {
         0
     };
-    put_u8(&mut b, 0x18, flags);
-    put_u8(&mut b, 0x19, s.update_tag.len_byte());
-    put_u8(&mut b, 0x1A, s.events.len() as u8);
-    put_u8(&mut b, 0x1B, s.check_error);
+    put_u8(b, 0x18, flags);
+    put_u8(b, 0x19, s.update_tag.len_byte());
+    put_u8(b, 0x1A, s.events.len() as u8);
+    put_u8(b, 0x1B, s.check_error);
     for (i, e) in s.events.iter().enumerate() {
         let event = [e.kind.tag(), slot_byte(e.slot), e.reason.code(), e.tries];
-        put(&mut b, OFF_EVENTS + i * EVENT_LEN, event);
+        put(b, OFF_EVENTS + i * EVENT_LEN, event);
     }
     for slot in Slot::both() {
         let info = s.slot(slot);
         let o = OFF_SLOTS + slot.index() * SLOT_LEN;
-        put(
-            &mut b,
-            o,
-            [info.state.tag(), info.state.tries(), info.attempts],
-        );
-        put(&mut b, o + 4, info.version.to_bytes());
-        put_u32(&mut b, o + 12, info.security_counter);
-        put_u16(&mut b, o + 16, info.data_epoch);
-        put(&mut b, o + 20, info.digest);
+        put(b, o, [info.state.tag(), info.state.tries(), info.attempts]);
+        put(b, o + 4, info.version.to_bytes());
+        put_u32(b, o + 12, info.security_counter);
+        put_u16(b, o + 16, info.data_epoch);
+        put(b, o + 20, info.digest);
     }
     if let Some(d) = &s.rejected_digest {
-        put(&mut b, OFF_REJECTED, *d);
+        put(b, OFF_REJECTED, *d);
     }
     if let Some(p) = s.rejected_before {
-        put(&mut b, OFF_REJECTED_BEFORE, p);
+        put(b, OFF_REJECTED_BEFORE, p);
     }
     // The whole field, the zeros after the tag included (an `UpdateTag`
     // keeps them 0): one copy of a known length instead of a byte loop
     // over the tag's.
-    put(&mut b, OFF_TAG, *s.update_tag.field());
-    b
+    put(b, OFF_TAG, *s.update_tag.field());
 }
 
 /// The sector `(offset, size)` an encoded record says it was written
