@@ -422,12 +422,16 @@ where
         let (ctx, unsure) = (&mut self.ctx, &mut self.unsure);
         // `& 1`: in bounds for the optimiser too (no panic path).
         self.checked[slot.index() & 1].get_or_insert_with(|| {
-            let mut r = ctx.check(slot);
-            for _ in 1..READ_ATTEMPTS {
+            // One call site of the check, its result tested once per
+            // attempt: the loop's last test is the one that marks the boot
+            // unsure, where a first call before the loop left a second
+            // call and a second test of the result after it.
+            let mut r = Err(ImageError::Flash);
+            for _ in 0..READ_ATTEMPTS {
+                r = ctx.check(slot);
                 if !matches!(r, Err(ImageError::Flash)) {
                     break;
                 }
-                r = ctx.check(slot);
             }
             // Stored only on a read error, not loaded, or-ed and stored at
             // every check.
