@@ -370,15 +370,17 @@ pub(crate) fn fallback(s: &mut BootState, to: Slot) -> Result<(), Refusal> {
     if s.slot(to).state != ImageState::Confirmed {
         return Err(Refusal::NoTrial);
     }
+    // The primary itself is kept, not cleared as corrupt.
+    s.primary = s.primary.filter(|&p| p != to);
     fall_back(s, to);
     Ok(())
 }
 
-/// [`fallback`] to a slot its caller knows holds a confirmed image (the
-/// bootloader, which has just found it so): its state is not tested again
-/// for a refusal.
+/// [`fallback`] to a slot its caller knows holds a confirmed image and is
+/// not the primary (the bootloader, which has just found it so): neither
+/// is tested again.
 pub(crate) fn fall_back(s: &mut BootState, to: Slot) {
-    if let Some(old) = s.primary.filter(|&p| p != to) {
+    if let Some(old) = s.primary {
         // Corrupt, not refused: a good copy may be staged again.
         *s.slot_mut(old) = SlotInfo::default();
     }
