@@ -274,7 +274,11 @@ where
         // from them.
         let (slot, kind, reason, changed) = 'decided: {
             if let Some(c) = machine::candidate(st) {
-                match self.judge_candidate(st, c, always) {
+                // Read once, before the check: whether it has booted
+                // decides the rejection's kind too, and read there again
+                // it was reloaded after the check's call.
+                let first = matches!(st.slot(c).state, ImageState::Pending { .. });
+                match self.judge_candidate(st, c, first || always) {
                     Ok(()) => {
                         // The one copy of the state in `select`: if the try
                         // cannot be counted, the state before it stands.
@@ -298,7 +302,7 @@ where
                     }
                     // `c` is the candidate, and judging it changed nothing.
                     Err((r, check)) => {
-                        machine::reject_unconfirmed(st, c, r, check);
+                        machine::reject_unconfirmed(st, c, r, check, !first);
                         kind = BootKind::Rollback;
                         reason = r;
                     }
@@ -358,20 +362,20 @@ where
     }
 
     /// Whether the unconfirmed image in `slot` may boot on trial now; if
-    /// not, why, with the failed check's code. `always`: the policy is
-    /// [`VerifyPolicy::Always`].
+    /// not, why, with the failed check's code. `verify`: the image is
+    /// checked (before its first boot, and at every trial boot under
+    /// [`VerifyPolicy::Always`]); else its record's counter is trusted.
     fn judge_candidate(
         &mut self,
         st: &BootState,
         slot: Slot,
-        always: bool,
+        verify: bool,
     ) -> Result<(), (Reason, u8)> {
         let info = st.slot(slot);
-        let first = matches!(info.state, ImageState::Pending { .. });
         if info.state.tries() == 0 {
             return Err((Reason::TriesExhausted, 0));
         }
-        if first || always {
+        if verify {
             let checked = match self.check(slot) {
                 Ok(c) => c,
                 Err(e) => return Err((Reason::ImageInvalid, e.code())),

@@ -347,19 +347,27 @@ pub(crate) fn reject_candidate(
     reason: Reason,
     check: u8,
 ) -> Result<(), Refusal> {
-    if candidate_state(s.slot(slot).state) {
-        reject_unconfirmed(s, slot, reason, check);
-        Ok(())
-    } else {
-        Err(Refusal::NoTrial)
-    }
+    let booted = match s.slot(slot).state {
+        ImageState::Pending { .. } => false,
+        ImageState::Trial { .. } => true,
+        _ => return Err(Refusal::NoTrial),
+    };
+    reject_unconfirmed(s, slot, reason, check, booted);
+    Ok(())
 }
 
 /// [`reject_candidate`] of a slot its caller knows holds the candidate
 /// (the bootloader, which found it with [`candidate`] and has not changed
-/// the state since): its state is not tested again for a refusal.
-pub(crate) fn reject_unconfirmed(s: &mut BootState, slot: Slot, reason: Reason, check: u8) {
-    let booted = matches!(s.slot(slot).state, ImageState::Trial { .. });
+/// the state since): its state is not tested again for a refusal, and
+/// whether it has booted (`booted`: on trial, not pending) is the caller's
+/// reading of it.
+pub(crate) fn reject_unconfirmed(
+    s: &mut BootState,
+    slot: Slot,
+    reason: Reason,
+    check: u8,
+    booted: bool,
+) {
     reject(s, slot, reason, booted);
     s.check_error = check;
 }
