@@ -269,10 +269,14 @@ where
         }
         let mut reason = Reason::None;
         let mut fault = None;
-        // Every way out names the slot, the kind, the reason and whether
-        // the state changed; one write and one call build the decision
-        // from them.
-        let (slot, kind, reason, changed) = 'decided: {
+        // Every way out names the slot, the kind and the reason; one write
+        // and one call build the decision from them. The kind says too
+        // whether the state changed (any but `Normal` and the trial's,
+        // which is on flash already), so no flag is carried out of each
+        // way: the way to recovery, whose kind is known from its slot,
+        // hands out the kind so far, `Recovery` only where it recorded
+        // the event.
+        let (slot, kind, reason) = 'decided: {
             if let Some(c) = machine::candidate(st) {
                 // Read once, before the check: whether it has booted
                 // decides the rejection's kind too, and read there again
@@ -288,7 +292,7 @@ where
                         match self.persist(&next) {
                             Ok(()) => {
                                 *st = next;
-                                break 'decided (Some(c), BootKind::Trial, reason, false);
+                                break 'decided (Some(c), BootKind::Trial, reason);
                             }
                             // The try could not be counted: never boot
                             // unconfirmed code without it.
@@ -317,11 +321,11 @@ where
                 let primary = st.primary == Some(s);
                 if self.confirmed_ok(st, s, always || !primary) {
                     if primary {
-                        break 'decided (Some(s), kind, reason, kind != BootKind::Normal);
+                        break 'decided (Some(s), kind, reason);
                     }
                     // Found confirmed, and the state is as it was found.
                     machine::fall_back(st, s);
-                    break 'decided (Some(s), BootKind::Fallback, Reason::PrimaryCorrupt, true);
+                    break 'decided (Some(s), BootKind::Fallback, Reason::PrimaryCorrupt);
                 }
                 s = s.other();
             }
@@ -345,19 +349,26 @@ where
                     // No candidate (tested above, and nothing in this
                     // loop changes the state before it breaks out).
                     if machine::adopt_idle(st, s, info).is_ok() {
-                        break 'decided (Some(s), BootKind::Fresh, Reason::None, true);
+                        break 'decided (Some(s), BootKind::Fresh, Reason::None);
                     }
                 }
             }
             // Recorded once only: a device stuck here does not wear its
             // journal with one record per reset.
-            let changed = machine::recovery(st) | (kind != BootKind::Normal);
-            (None, BootKind::Recovery, st.last_reason, changed)
+            if machine::recovery(st) {
+                kind = BootKind::Recovery;
+            }
+            (None, kind, st.last_reason)
         };
         // The trial's try is on flash already: it boots only if it is.
-        if changed {
+        if !matches!(kind, BootKind::Normal | BootKind::Trial) {
             fault = fault.or(self.persist(st).err().map(self::fault));
         }
+        let kind = if slot.is_none() {
+            BootKind::Recovery
+        } else {
+            kind
+        };
         self.decide(st, (slot, kind, reason), fault, findings, hardware)
     }
 

@@ -414,14 +414,14 @@ pub(crate) fn adopt_idle(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Res
     // By reference, compared as byte slices: a copy of the option (33
     // bytes) on the stack and the arrays' `==` each cost the signed
     // bootloader more (`== Some(info.digest)` built the option too).
+    if info.security_counter < s.min_security_counter {
+        return Err(Refusal::SecurityCounter);
+    }
     if s.rejected_digest
         .as_ref()
         .is_some_and(|d| *d.as_slice() == *info.digest.as_slice())
     {
         return Err(Refusal::TrialInProgress);
-    }
-    if info.security_counter < s.min_security_counter {
-        return Err(Refusal::SecurityCounter);
     }
     *s.slot_mut(slot) = slot_info(ImageState::Confirmed, info);
     s.primary = Some(slot);
