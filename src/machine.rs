@@ -552,10 +552,11 @@ pub(crate) fn fresh_in(s: &mut BootState, infos: &[Option<&ImageInfo>; 2], tries
             Some(lo)
         }
     };
-    if let Some(p) = s.primary {
-        s.min_security_counter = s.slot(p).security_counter;
-        s.data_epoch = s.slot(p).data_epoch;
-    }
+    // With no primary, slot A is as `s` came, empty: its zeros are the
+    // default state's floor and epoch, stored without a test.
+    let p = s.primary.unwrap_or(Slot::A);
+    s.min_security_counter = s.slot(p).security_counter;
+    s.data_epoch = s.slot(p).data_epoch;
     note(s, BootKind::Fresh, Reason::None);
 }
 
