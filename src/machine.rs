@@ -401,7 +401,10 @@ pub(crate) fn fall_back(s: &mut BootState, to: Slot) {
 /// [`Event::Adopt`]: the verified image in `slot` becomes the confirmed
 /// primary.
 pub(crate) fn adopt(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Result<(), Refusal> {
-    if candidate(s).is_some() {
+    // The rejected image's refusal before the floor's, as `adopt` has
+    // always answered; `adopt_idle`, whose one other caller asks only
+    // whether it may adopt, tests them the other way round.
+    if candidate(s).is_some() || s.rejected_digest == Some(info.digest) {
         return Err(Refusal::TrialInProgress);
     }
     adopt_idle(s, slot, info)
@@ -411,9 +414,12 @@ pub(crate) fn adopt(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Result<(
 /// (the bootloader, before it checks the images it may adopt): the search
 /// is not made again for each image.
 pub(crate) fn adopt_idle(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Result<(), Refusal> {
-    // By reference, compared as byte slices: a copy of the option (33
-    // bytes) on the stack and the arrays' `==` each cost the signed
-    // bootloader more (`== Some(info.digest)` built the option too).
+    // The floor first, one compare before the digest's 32 bytes (24 B of
+    // the signed nRF52840 bootloader); `adopt` names the rejection first
+    // itself.
+    // The digest by reference, compared as byte slices: a copy of the
+    // option (33 bytes) on the stack and the arrays' `==` each cost the
+    // signed bootloader more (`== Some(info.digest)` built the option too).
     if info.security_counter < s.min_security_counter {
         return Err(Refusal::SecurityCounter);
     }

@@ -571,4 +571,16 @@ fn adoption_respects_the_security_floor() {
         ok.min_security_counter, 2,
         "the adopted image sets the floor"
     );
+    // Below the floor and the rejected image both: `adopt` names the
+    // rejection, as it always has (the bootloader's own step tests the
+    // floor first, and only asks whether it may adopt).
+    let both = BootState {
+        rejected_digest: Some(info.digest),
+        ..floor
+    };
+    let adopt = Event::Adopt {
+        slot: Slot::A,
+        info,
+    };
+    assert_eq!(apply(&both, adopt), Err(Refusal::TrialInProgress));
 }
