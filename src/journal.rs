@@ -524,7 +524,14 @@ impl<F: NorFlash> Journal<F> {
                     if self.blocked == Some(Block::Stale) {
                         self.read();
                     }
-                    let tail = self.tail;
+                    // Taken apart, not copied whole: a copy of the tail
+                    // beside the journal lent to `next_position` was a
+                    // 28-byte memcpy onto the stack.
+                    let Tail {
+                        newest,
+                        used,
+                        fresh_seq,
+                    } = self.tail;
                     match self.blocked {
                         // `read` never leaves a stale tail; were it stale,
                         // nothing could be known about the journal: write
@@ -533,9 +540,9 @@ impl<F: NorFlash> Journal<F> {
                         Some(Block::Foreign) => return Err(Error::Foreign),
                         None => {}
                     }
-                    let next = self.next_position(&tail)?;
+                    let next = self.next_position(newest, used, fresh_seq)?;
                     let (Place::At(to, ..) | Place::Erased(to, ..)) = next;
-                    moving = tail.newest.is_some_and(|(s, _, _)| s != to);
+                    moving = newest.is_some_and(|(s, _, _)| s != to);
                     next
                 }
             };
@@ -607,23 +614,28 @@ impl<F: NorFlash> Journal<F> {
     /// Chooses where the next record goes and its sequence number: a free
     /// position, or the start of the other sector when the current one is
     /// full, which the caller erases first.
-    fn next_position(&mut self, tail: &Tail) -> Result<Place, Error<F::Error>> {
+    fn next_position(
+        &mut self,
+        newest: Option<(usize, u32, u32)>,
+        used: [u32; 2],
+        fresh_seq: u32,
+    ) -> Result<Place, Error<F::Error>> {
         let n = self.per_sector;
-        match tail.newest {
+        match newest {
             Some((s, i, seq)) => {
                 let other = s ^ 1;
                 // The number position 0 of this sector would carry.
                 let base = seq.wrapping_sub(i);
                 // The used prefix ends above the newest record (see
                 // `Tail::used`), so `next > i`; and `i < n`.
-                if let Some(next) = self.first_free(s, tail.used[s & 1]) {
+                if let Some(next) = self.first_free(s, used[s & 1]) {
                     // From the second half of a sector on, the other sector
                     // is erased before the write: so when this sector is
                     // full, the other is blank, and a scan that finds a
                     // sector full and the other unreadable knows the other
                     // may hold newer records (an erase cut on an ECC part
                     // leaves it unreadable *before* this sector is full).
-                    if next >= n / 2 && tail.used[other & 1] != 0 {
+                    if next >= n / 2 && used[other & 1] != 0 {
                         self.ensure_blank(other, true)?;
                     }
                     return Ok(Place::At(s, next, base));
@@ -648,10 +660,10 @@ impl<F: NorFlash> Journal<F> {
                 // first, then 1; erase only when neither has room.
                 for s in 0..2 {
                     if let Some(next) = self.blank_tail(s) {
-                        return Ok(Place::At(s, next, tail.fresh_seq));
+                        return Ok(Place::At(s, next, fresh_seq));
                     }
                 }
-                Ok(Place::Erased(0, tail.fresh_seq, false))
+                Ok(Place::Erased(0, fresh_seq, false))
             }
         }
     }
