@@ -736,13 +736,16 @@ impl<F: NorFlash> Journal<F> {
         let mut uniform = true;
         for i in 0..self.per_sector {
             match self.read_words(self.offset(s, i), &mut buf) {
-                // Asked only while the answer can still be yes: a sector
-                // with records is not compared byte by byte to its end.
+                // Asked of every position, even once the answer is no:
+                // every position is read anyway, and a compare skipped
+                // once the sector is known used was a branch and a second
+                // way to the same place in a loop that runs only before
+                // an erase (-16 B on the nRF52840).
                 Words::All => {
                     if i == 0 {
                         [value, ..] = buf;
                     }
-                    uniform = uniform && all_are(&buf, value);
+                    uniform &= all_are(&buf, value);
                 }
                 // A torn word: used, but never a record.
                 Words::Some => uniform = false,
