@@ -526,11 +526,10 @@ impl<F: NorFlash> Journal<F> {
                     }
                     // Taken apart, not copied whole: a copy of the tail
                     // beside the journal lent to `next_position` was a
-                    // 28-byte memcpy onto the stack.
+                    // 28-byte memcpy onto the stack. The used counts are
+                    // left in the tail (see `next_position`).
                     let Tail {
-                        newest,
-                        used,
-                        fresh_seq,
+                        newest, fresh_seq, ..
                     } = self.tail;
                     match self.blocked {
                         // `read` never leaves a stale tail; were it stale,
@@ -540,7 +539,7 @@ impl<F: NorFlash> Journal<F> {
                         Some(Block::Foreign) => return Err(Error::Foreign),
                         None => {}
                     }
-                    let next = self.next_position(newest, used, fresh_seq)?;
+                    let next = self.next_position(newest, fresh_seq)?;
                     let (Place::At(to, ..) | Place::Erased(to, ..)) = next;
                     moving = newest.is_some_and(|(s, _, _)| s != to);
                     next
@@ -614,10 +613,13 @@ impl<F: NorFlash> Journal<F> {
     /// Chooses where the next record goes and its sequence number: a free
     /// position, or the start of the other sector when the current one is
     /// full, which the caller erases first.
+    ///
+    /// The used counts are read from `self.tail`, which nothing here
+    /// changes: indexed by sector, a copy of them was an array stored on
+    /// the stack to be indexed there, and each is read once.
     fn next_position(
         &mut self,
         newest: Option<(usize, u32, u32)>,
-        used: [u32; 2],
         fresh_seq: u32,
     ) -> Result<Place, Error<F::Error>> {
         let n = self.per_sector;
@@ -628,14 +630,14 @@ impl<F: NorFlash> Journal<F> {
                 let base = seq.wrapping_sub(i);
                 // The used prefix ends above the newest record (see
                 // `Tail::used`), so `next > i`; and `i < n`.
-                if let Some(next) = self.first_free(s, used[s & 1]) {
+                if let Some(next) = self.first_free(s, self.tail.used[s & 1]) {
                     // From the second half of a sector on, the other sector
                     // is erased before the write: so when this sector is
                     // full, the other is blank, and a scan that finds a
                     // sector full and the other unreadable knows the other
                     // may hold newer records (an erase cut on an ECC part
                     // leaves it unreadable *before* this sector is full).
-                    if next >= n / 2 && used[other & 1] != 0 {
+                    if next >= n / 2 && self.tail.used[other & 1] != 0 {
                         self.ensure_blank(other, true)?;
                     }
                     return Ok(Place::At(s, next, base));
