@@ -700,7 +700,7 @@ impl<F: NorFlash> Journal<F> {
     fn position_blank(&mut self, s: usize, index: u32) -> bool {
         let mut buf = [0u8; RECORD_SIZE];
         let erased = self.erased;
-        self.read_retry(self.offset(s, index), &mut buf).is_ok() && all_are(&buf, erased)
+        self.read_at(s, index, &mut buf).is_ok() && all_are(&buf, erased)
     }
 
     /// Erases sector `s` unless it already reads blank, and checks the
@@ -737,7 +737,7 @@ impl<F: NorFlash> Journal<F> {
         let mut value = 0;
         let mut uniform = true;
         for i in 0..self.per_sector {
-            match self.read_words(self.offset(s, i), &mut buf) {
+            match self.read_words(s, i, &mut buf) {
                 // Asked of every position, even once the answer is no:
                 // every position is read anyway, and a compare skipped
                 // once the sector is known used was a branch and a second
@@ -841,11 +841,27 @@ impl<F: NorFlash> Journal<F> {
     /// reads cannot fail, each caller is left with the one read, not a
     /// call to a function that only calls it.
     #[inline(always)]
-    fn read_words(&mut self, offset: u32, buf: &mut [u8; RECORD_SIZE]) -> Words {
-        if self.read_retry(offset, buf).is_ok() {
+    fn read_words(&mut self, s: usize, index: u32, buf: &mut [u8; RECORD_SIZE]) -> Words {
+        if self.read_at(s, index, buf).is_ok() {
             return Words::All;
         }
-        self.read_each_word(offset, buf)
+        self.read_each_word(self.offset(s, index), buf)
+    }
+
+    /// Position `index` of sector `s` read whole into `buf`, retried.
+    ///
+    /// Never inlined: the scan, the sector check before an erase and the
+    /// blank test of a position each passed the flash, the offset and the
+    /// length to the read themselves; each now passes the sector and the
+    /// index, and the offset is computed here once.
+    #[inline(never)]
+    fn read_at(
+        &mut self,
+        s: usize,
+        index: u32,
+        buf: &mut [u8; RECORD_SIZE],
+    ) -> Result<(), F::Error> {
+        self.read_retry(self.offset(s, index), buf)
     }
 
     /// [`Journal::read_words`] once the whole read has failed.
@@ -894,7 +910,7 @@ impl<F: NorFlash> Journal<F> {
     /// each record it reads through return values.
     fn read_into(&mut self, s: usize, index: u32, out: &mut Record) -> Kind {
         let mut buf = [0u8; RECORD_SIZE];
-        match self.read_words(self.offset(s, index), &mut buf) {
+        match self.read_words(s, index, &mut buf) {
             Words::All => {}
             Words::Some => return Kind::Damaged,
             Words::None => return Kind::Unreadable,
