@@ -214,8 +214,8 @@ where
         // a board's constant policy now folds into the code.
         let policy = self.policy;
         let always = policy.verify == VerifyPolicy::Always;
-        self.checked = [None, None];
-        self.unsure = false;
+        // The record of checks and `unsure` are clear here: `new` clears
+        // them and each `select` clears them again as it returns.
         let mut loaded = self.ctx.load();
         let findings = loaded.findings;
         self.floor_on_flash = loaded.record.is_some() && !loaded.uncertain;
@@ -369,7 +369,14 @@ where
         } else {
             kind
         };
-        self.decide(st, (slot, kind, reason), fault, findings, hardware)
+        let decision = self.decide(st, (slot, kind, reason), fault, findings, hardware);
+        // Cleared on the way out, not on the way in: a bootloader that
+        // selects once and jumps never reads them again, and the optimiser
+        // drops these stores where the ones at the start were kept beside
+        // `new`'s.
+        self.checked = [None, None];
+        self.unsure = false;
+        decision
     }
 
     /// Whether the unconfirmed image in `slot` may boot on trial now; if
