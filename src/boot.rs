@@ -448,19 +448,20 @@ where
             // attempt: the loop's last test is the one that marks the boot
             // unsure, where a first call before the loop left a second
             // call and a second test of the result after it.
-            let mut r = Err(ImageError::Flash);
-            for _ in 0..READ_ATTEMPTS {
-                r = ctx.check(slot);
+            let mut left = READ_ATTEMPTS;
+            loop {
+                let r = ctx.check(slot);
                 if !matches!(r, Err(ImageError::Flash)) {
-                    break;
+                    break r;
+                }
+                left = left.saturating_sub(1);
+                if left == 0 {
+                    // Stored only on a read error, not loaded, or-ed and
+                    // stored at every check.
+                    *unsure = true;
+                    break r;
                 }
             }
-            // Stored only on a read error, not loaded, or-ed and stored at
-            // every check.
-            if matches!(r, Err(ImageError::Flash)) {
-                *unsure = true;
-            }
-            r
         })
     }
 
