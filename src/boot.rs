@@ -218,7 +218,6 @@ where
         // them and each `select` clears them again as it returns.
         let mut loaded = self.ctx.load();
         let findings = loaded.findings;
-        self.floor_on_flash = loaded.record.is_some() && !loaded.uncertain;
         // An unreadable counter gives no floor of its own; the journal's
         // still holds.
         let hardware = self.counter.read().ok();
@@ -229,9 +228,16 @@ where
         // below raises `st` in memory only).
         let mut kind = BootKind::Normal;
         // The state is changed where the journal read put it (no copy).
+        // The floor is on flash where a record was read for certain: set
+        // in each way, where the way itself says whether there is one (no
+        // test of the record's tag of its own).
         let st = match &mut loaded.record {
-            Some(r) => &mut r.state,
+            Some(r) => {
+                self.floor_on_flash = !loaded.uncertain;
+                &mut r.state
+            }
             None => {
+                self.floor_on_flash = false;
                 // Images below the hardware floor are not candidates of a
                 // fresh state at all.
                 let floor = hardware.unwrap_or(0);
