@@ -396,7 +396,9 @@ where
         verify: bool,
     ) -> Result<(), (Reason, u8)> {
         let info = st.slot(slot);
-        if info.state.tries() == 0 {
+        // `slot` holds the candidate (pending or on trial): its tries are
+        // read without a second test of that.
+        if let ImageState::Pending { tries: 0 } | ImageState::Trial { tries: 0 } = info.state {
             return Err((Reason::TriesExhausted, 0));
         }
         if verify {
