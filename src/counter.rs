@@ -130,12 +130,14 @@ impl<W: OtpWords, const N: usize> SecurityCounter for Thermometer<W, N> {
         }
         // One loop for both cases: up to `value`, or as far as it goes
         // when `value` is past the last word, which is then said to be
-        // used up.
-        for i in now as usize..N.min(value as usize) {
+        // used up. The bound is tested where the loop reaches it: no
+        // second bound (`N.min(value)`) and no test of `value` after.
+        for i in now..value {
+            let i = i as usize;
+            if i >= N {
+                return Err(CounterError::Exhausted);
+            }
             self.words.program(i)?;
-        }
-        if value as usize > N {
-            return Err(CounterError::Exhausted);
         }
         match self.level()? {
             v if v >= value => Ok(()),
