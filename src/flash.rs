@@ -209,9 +209,9 @@ const _: () = assert!(
 );
 
 /// A flash whose reads cannot fail, declared so by the bootloader's
-/// author: reads that are loads from memory-mapped internal flash (the
-/// nRF52840's NVMC, an STM32's or an RP2040's XIP window), which fail only
-/// on an argument out of bounds or a [`Shared`] device already borrowed,
+/// author: reads that are loads from memory-mapped flash (the nRF52840's
+/// NVMC, the RP2040's XIP window), which fail only on an argument out of
+/// bounds or a [`Shared`] device already borrowed,
 /// and abboot passes neither (`Bootloader::new` and `Journal::new` check
 /// that every region fits the device, and abboot never nests flash calls).
 ///
@@ -219,11 +219,12 @@ const _: () = assert!(
 /// abboot's answers to read faults from the bootloader: the retries, the
 /// unreadable journal position that blocks every write over it, the torn
 /// ECC word read word by word, the slot read error that is not a verdict
-/// (236 B of abboot's own code in the nRF52840 bootloader, issue 14). Writes
+/// (234 B of abboot's own code in the nRF52840 bootloader, issue 14). Writes
 /// and erases, and their errors, pass through unchanged.
 ///
 /// **Do not wrap a part whose reads can fail** (an SPI NOR, a part whose
-/// ECC reports through the driver): a read that fails anyway is not
+/// ECC reports through the driver, as the STM32L476 board's `EccFlash`
+/// does for a double word a cut tore): a read that fails anyway is not
 /// reported but reads as [`UNREADABLE`] bytes, damage, so an unreadable
 /// newest record is passed over for the one before it and an unreadable
 /// slot is judged as a broken image. Nothing panics, and nothing that

@@ -46,7 +46,9 @@ pub struct Entry {
 }
 
 /// At every reset: [`Bootloader::select`] over `flash` (metadata and slots
-/// on the one device, shared through [`Shared`]) with board `B`'s
+/// on the one device, shared through [`Shared`], and read through
+/// [`ReadsCannotFail`] where `B` declares [`XipBoard::READS_CANNOT_FAIL`])
+/// with board `B`'s
 /// [`XipBoard::CHECK`] and [`POLICY`], then the vector table check of the
 /// chosen payload.
 ///

@@ -109,7 +109,8 @@ pub trait XipBoard {
     /// flash, failing only on arguments abboot never passes: the
     /// bootloader then reads through [`abboot::flash::ReadsCannotFail`],
     /// and abboot's answers to read faults are left out of it. `false`
-    /// unless the board's README says why its reads cannot fail.
+    /// unless the board says, where it sets it, why its reads cannot
+    /// fail.
     const READS_CANNOT_FAIL: bool = false;
 
     /// Metadata pages and slots, as offsets of the flash driver. Its

@@ -78,13 +78,16 @@ impl XipBoard for Board {
     const RAM_END: u32 = 0x2001_8000;
     // 82 interrupts.
     const NVIC_WORDS: usize = 3;
-    // embassy-stm32 0.6.0's `blocking_read` copies from the mapped flash
-    // and fails only on an argument out of bounds, which abboot never
-    // passes (every region it reads is checked against the flash when the
-    // bootloader is made); a double ECC error is an NMI, never a read
-    // error. abboot's answers to read faults are left out (issue 14).
-    const READS_CANNOT_FAIL: bool = true;
+    // Not `READS_CANNOT_FAIL`: the bootloader reads through `EccFlash`,
+    // whose reads fail on a two-bit ECC error (a double word torn by a
+    // cut), and abboot's answers to that read error are what keep such a
+    // word from being taken for a broken image or for room to write.
 }
+
+// `EccFlash` reports ECC errors as read errors; a declaration that reads
+// cannot fail would turn each into damage (a fallback that forgets the
+// primary, a journal position written over).
+const _: () = assert!(!<Board as XipBoard>::READS_CANNOT_FAIL);
 
 /// Core clock set by [`config`], for delays.
 pub const CORE_HZ: u32 = 80_000_000;
