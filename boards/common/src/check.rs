@@ -17,7 +17,7 @@ use embedded_storage::nor_flash::ReadNorFlash;
 
 use crate::{Check, XipBoard};
 
-/// Board `B`'s image check: [`XipBoard::CHECK`], then [`vector_table`]
+/// Board `B`'s image check: [`XipBoard::CHECK`], then `vector_table`
 /// ([`ImageError::BadEntry`] when it refuses).
 ///
 /// It holds nothing: every call runs a fresh copy of the constant

@@ -20,7 +20,7 @@
 //! touches it. A binary whose link script forgets the symbol does not
 //! link.
 //!
-//! The bootloader [`write`]s it right before the jump; the firmware
+//! The bootloader [`write`](fn@write)s it right before the jump; the firmware
 //! [`take`]s it once at start: it reads and decodes it, then clears it
 //! with [`Handoff::CLEARED`], so that a reset that does not go through
 //! the bootloader (a debugger's) cannot hand on a stale one. Bytes that

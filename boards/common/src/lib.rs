@@ -14,14 +14,14 @@
 //! Both slots execute in place: an image is linked for its slot, right
 //! after a header of [`XipBoard::HEADER_LEN`] bytes, and signed with that
 //! load address. The profile requires that header length, so
-//! [`SignedCheck`](abboot::image::signed::SignedCheck) refuses an image
+//! [`abboot::image::signed::SignedCheck`] refuses an image
 //! signed with another one
 //! ([`abboot::image::ImageError::BadHeaderLength`]) in `check` and in
 //! `precheck`: `select` never chooses it, and [`abboot::Updater`] refuses
 //! it before erasing anything (so does the `digest-only` check).
 //!
 //! Feature `digest-only` swaps the check ([`Check`]) for
-//! [`digest::ProfiledDigestCheck`]: the payload's SHA-256 and the same
+//! `digest::ProfiledDigestCheck`: the payload's SHA-256 and the same
 //! profile checks (fit, header length, hardware id, load address), no
 //! signature, no Ed25519 linked. It detects damaged and misplaced images,
 //! not forged ones: for a bootloader that must fit a small slot.
