@@ -404,10 +404,22 @@ pub(crate) fn adopt(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Result<(
     // The rejected image's refusal before the floor's, as `adopt` has
     // always answered; `adopt_idle`, whose one other caller asks only
     // whether it may adopt, tests them the other way round.
-    if candidate(s).is_some() || s.rejected_digest == Some(info.digest) {
+    if candidate(s).is_some() || is_last_rejected(s, info) {
         return Err(Refusal::TrialInProgress);
     }
     adopt_idle(s, slot, info)
+}
+
+/// Whether `info` is the image rejected last: the one test of it for
+/// [`adopt`] and [`adopt_idle`].
+// By reference, compared as byte slices: a copy of the option (33 bytes)
+// on the stack and the arrays' `==` each cost the signed bootloader more
+// (`== Some(info.digest)` built the option too).
+#[inline(always)]
+fn is_last_rejected(s: &BootState, info: &ImageInfo) -> bool {
+    s.rejected_digest
+        .as_ref()
+        .is_some_and(|d| *d.as_slice() == *info.digest.as_slice())
 }
 
 /// [`adopt`] in a state with no candidate, which its caller has found
@@ -417,16 +429,10 @@ pub(crate) fn adopt_idle(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Res
     // The floor first, one compare before the digest's 32 bytes (24 B of
     // the signed nRF52840 bootloader); `adopt` names the rejection first
     // itself.
-    // The digest by reference, compared as byte slices: a copy of the
-    // option (33 bytes) on the stack and the arrays' `==` each cost the
-    // signed bootloader more (`== Some(info.digest)` built the option too).
     if info.security_counter < s.min_security_counter {
         return Err(Refusal::SecurityCounter);
     }
-    if s.rejected_digest
-        .as_ref()
-        .is_some_and(|d| *d.as_slice() == *info.digest.as_slice())
-    {
+    if is_last_rejected(s, info) {
         return Err(Refusal::TrialInProgress);
     }
     *s.slot_mut(slot) = slot_info(ImageState::Confirmed, info);
