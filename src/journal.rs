@@ -423,14 +423,30 @@ impl<F: NorFlash> Journal<F> {
             // hole would be a record the binary search of a clean boot
             // cannot find.
             for i in (0..probed).rev() {
-                let kind = self.read_into(s, i, &mut candidate);
-                // A blank hole inside the used prefix is not damage.
-                if let Kind::Invalid(DecodeError::Blank, _) = kind {
-                    continue;
-                }
-                // Positions come down from the top: the first one here
-                // is the highest.
-                top = top.max(i + 1);
+                // `read_into` taken apart: the blank test answered here,
+                // not as a `Kind` to test again, so that the top is raised
+                // once, before the decode (after it, it was raised in each
+                // of the decode's answers, 36 B more on the nRF52840; once
+                // after this match, 8 B more).
+                let mut buf = [0u8; RECORD_SIZE];
+                let kind = match self.read_words(s, i, &mut buf) {
+                    // A blank hole inside the used prefix is not damage.
+                    Words::All if all_are(&buf, self.erased) => continue,
+                    Words::All => {
+                        // Positions come down from the top: the first one
+                        // here is the highest.
+                        top = top.max(i + 1);
+                        self.decode_at(s, &buf, &mut candidate)
+                    }
+                    Words::Some => {
+                        top = top.max(i + 1);
+                        Kind::Damaged
+                    }
+                    Words::None => {
+                        top = top.max(i + 1);
+                        Kind::Unreadable
+                    }
+                };
                 match kind {
                     Kind::Valid => {
                         findings.valid += 1;
@@ -919,17 +935,24 @@ impl<F: NorFlash> Journal<F> {
         if all_are(&buf, erased) {
             return Kind::Invalid(DecodeError::Blank, None);
         }
-        match decode_into(&buf, out) {
+        self.decode_at(s, &buf, out)
+    }
+
+    /// What the bytes of a position of sector `s` that is not blank hold:
+    /// [`Journal::read_into`] after its read and blank test, which the
+    /// scan makes itself.
+    fn decode_at(&self, s: usize, buf: &[u8; RECORD_SIZE], out: &mut Record) -> Kind {
+        match decode_into(buf, out) {
             Ok(()) => {
                 let sector = self.sectors[s & 1];
-                match home(&buf) {
+                match home(buf) {
                     Some(h) if h != (sector.offset, sector.len) => Kind::Foreign,
                     _ => Kind::Valid,
                 }
             }
             // All 0xFF on a part that erases to 0x00 fails the magic:
             // programmed, not blank.
-            Err(e) => Kind::Invalid(e, raw_seq(&buf)),
+            Err(e) => Kind::Invalid(e, raw_seq(buf)),
         }
     }
 
