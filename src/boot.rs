@@ -321,9 +321,11 @@ where
 
             // The primary first, then the other slot: one call of the test
             // for both, the other always verified. With no primary, A and
-            // then B are both the other, both verified.
-            let mut s = st.primary.unwrap_or(Slot::A);
-            for _ in 0..2 {
+            // then B are both the other, both verified. Over the pair, not
+            // a counter with `s` stepped to the other slot after each
+            // test: the digest-only bootloader's loop was 8 bytes larger.
+            let p = st.primary.unwrap_or(Slot::A);
+            for s in [p, p.other()] {
                 let primary = st.primary == Some(s);
                 if self.confirmed_ok(st, s, always || !primary) {
                     if primary {
@@ -333,7 +335,6 @@ where
                     machine::fall_back(st, s);
                     break 'decided (Some(s), BootKind::Fallback, Reason::PrimaryCorrupt);
                 }
-                s = s.other();
             }
             // The state names nothing that boots (a firmware staged with no
             // state on flash, then its update was rolled back; metadata from
