@@ -494,7 +494,6 @@ fn note(s: &mut BootState, kind: BootKind, reason: Reason) {
 
 fn reject(s: &mut BootState, slot: Slot, reason: Reason, booted: bool) {
     let digest = s.slot(slot).digest;
-    s.slot_mut(slot).state = ImageState::Rejected;
     // Remember images that ran and failed, so they are not staged in a
     // loop; an image that merely failed its check is not a failure loop.
     if matches!(reason, Reason::TriesExhausted | Reason::App(_)) {
@@ -510,6 +509,10 @@ fn reject(s: &mut BootState, slot: Slot, reason: Reason, booted: bool) {
     } else {
         UpdateState::Failed
     };
+    // Stored last, with the slot's address at hand for nothing else: the
+    // bootloader inlines the rejection on two ways (tries exhausted, a
+    // failed check), and stored first it was one store on each.
+    s.slot_mut(slot).state = ImageState::Rejected;
     note(s, BootKind::Rollback, reason);
 }
 
