@@ -365,7 +365,7 @@ where
             if machine::recovery(st) {
                 kind = BootKind::Recovery;
             }
-            (None, kind, st.last_reason)
+            (None, kind, reason)
         };
         // The trial's try is on flash already: it boots only if it is.
         if !matches!(kind, BootKind::Normal | BootKind::Trial) {
@@ -375,6 +375,13 @@ where
             BootKind::Recovery
         } else {
             kind
+        };
+        // The recovery way's reason read here, after its write, not as it
+        // breaks out: a bootloader that never returns from recovery (it
+        // runs its own) drops the load with the rest of the decision.
+        let reason = match slot {
+            Some(_) => reason,
+            None => st.last_reason,
         };
         let decision = self.decide(st, (slot, kind, reason), fault, findings, hardware);
         // Cleared on the way out, not on the way in: a bootloader that
