@@ -326,9 +326,11 @@ where
             // test: the digest-only bootloader's loop was 8 bytes larger.
             let p = st.primary.unwrap_or(Slot::A);
             for s in [p, p.other()] {
-                let primary = st.primary == Some(s);
-                if self.confirmed_ok(st, s, always || !primary) {
-                    if primary {
+                // Whether `s` is the primary, tested where it is used, not
+                // kept across the check's call: under `Always` the first
+                // test folds away, and the second is a load after the call.
+                if self.confirmed_ok(st, s, always || st.primary != Some(s)) {
+                    if st.primary == Some(s) {
                         break 'decided (Some(s), kind, reason);
                     }
                     // Found confirmed, and the state is as it was found.
