@@ -237,7 +237,6 @@ where
                 &mut r.state
             }
             None => {
-                self.floor_on_flash = false;
                 // Images below the hardware floor are not candidates of a
                 // fresh state at all.
                 let floor = hardware.unwrap_or(0);
@@ -264,6 +263,10 @@ where
                 let [a, b] = &self.checked;
                 let infos = [fit(a, floor), fit(b, floor)];
                 machine::fresh_in(&mut record.state, &infos, policy.fresh_tries);
+                // Stored after the checks, not before them: the signed
+                // bootloader kept a register zeroed across both calls for
+                // the early store.
+                self.floor_on_flash = false;
                 &mut record.state
             }
         };
