@@ -315,8 +315,15 @@ fn fields(b: &mut [u8; RECORD_SIZE], seq: u32, s: &BootState) {
     put_u8(b, 0x1A, s.events.len() as u8);
     put_u8(b, 0x1B, s.check_error);
     for (i, e) in s.events.iter().enumerate() {
-        let event = [e.kind.tag(), slot_byte(e.slot), e.reason.code(), e.tries];
-        put(b, OFF_EVENTS + i * EVENT_LEN, event);
+        let o = OFF_EVENTS + i * EVENT_LEN;
+        // Byte by byte, last byte first: the four bytes gathered into one
+        // word took shifts and masks to build, and in this order the
+        // stores take short offsets from the entry and one that steps to
+        // the next (8 B of the nRF52840 bootloaders).
+        put_u8(b, o + 3, e.tries);
+        put_u8(b, o + 2, e.reason.code());
+        put_u8(b, o + 1, slot_byte(e.slot));
+        put_u8(b, o, e.kind.tag());
     }
     for slot in Slot::both() {
         let info = s.slot(slot);
