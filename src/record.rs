@@ -294,6 +294,21 @@ pub(crate) fn encodes_same(written: &[u8; RECORD_SIZE], state: &BootState) -> bo
 /// Every field of a record into `b`, CRC left 0.
 fn fields(b: &mut [u8; RECORD_SIZE], seq: u32, s: &BootState) {
     *b = [0u8; RECORD_SIZE];
+    // The copies by call first and the loops last (each part writes its
+    // own bytes, so the order does not show): the record's and the
+    // state's addresses then stay in low registers for the fixed fields,
+    // whose stores take the short encodings (24 B of the nRF52840
+    // bootloaders).
+    if let Some(d) = &s.rejected_digest {
+        put(b, OFF_REJECTED, *d);
+    }
+    if let Some(p) = s.rejected_before {
+        put(b, OFF_REJECTED_BEFORE, p);
+    }
+    // The whole field, the zeros after the tag included (an `UpdateTag`
+    // keeps them 0): one copy of a known length instead of a byte loop
+    // over the tag's.
+    put(b, OFF_TAG, *s.update_tag.field());
     put(b, 0, MAGIC);
     put_u8(b, 4, FORMAT_VERSION);
     put_u8(b, 5, (RECORD_SIZE / 16) as u8);
@@ -314,6 +329,15 @@ fn fields(b: &mut [u8; RECORD_SIZE], seq: u32, s: &BootState) {
     put_u8(b, 0x19, s.update_tag.len_byte());
     put_u8(b, 0x1A, s.events.len() as u8);
     put_u8(b, 0x1B, s.check_error);
+    for slot in Slot::both() {
+        let info = s.slot(slot);
+        let o = OFF_SLOTS + slot.index() * SLOT_LEN;
+        put(b, o, [info.state.tag(), info.state.tries(), info.attempts]);
+        put(b, o + 4, info.version.to_bytes());
+        put_u32(b, o + 12, info.security_counter);
+        put_u16(b, o + 16, info.data_epoch);
+        put(b, o + 20, info.digest);
+    }
     for (i, e) in s.events.iter().enumerate() {
         let o = OFF_EVENTS + i * EVENT_LEN;
         // Byte by byte, last byte first: the four bytes gathered into one
@@ -325,25 +349,6 @@ fn fields(b: &mut [u8; RECORD_SIZE], seq: u32, s: &BootState) {
         put_u8(b, o + 1, slot_byte(e.slot));
         put_u8(b, o, e.kind.tag());
     }
-    for slot in Slot::both() {
-        let info = s.slot(slot);
-        let o = OFF_SLOTS + slot.index() * SLOT_LEN;
-        put(b, o, [info.state.tag(), info.state.tries(), info.attempts]);
-        put(b, o + 4, info.version.to_bytes());
-        put_u32(b, o + 12, info.security_counter);
-        put_u16(b, o + 16, info.data_epoch);
-        put(b, o + 20, info.digest);
-    }
-    if let Some(d) = &s.rejected_digest {
-        put(b, OFF_REJECTED, *d);
-    }
-    if let Some(p) = s.rejected_before {
-        put(b, OFF_REJECTED_BEFORE, p);
-    }
-    // The whole field, the zeros after the tag included (an `UpdateTag`
-    // keeps them 0): one copy of a known length instead of a byte loop
-    // over the tag's.
-    put(b, OFF_TAG, *s.update_tag.field());
 }
 
 /// The sector `(offset, size)` an encoded record says it was written
