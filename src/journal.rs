@@ -639,7 +639,9 @@ impl<F: NorFlash> Journal<F> {
         fresh_seq: u32,
     ) -> Result<Place, Error<F::Error>> {
         let n = self.per_sector;
-        match newest {
+        // The sector to write after garbage in (or to erase), the number
+        // of sectors to try from it, and the number of its position 0.
+        let (to, tries, base) = match newest {
             Some((s, i, seq)) => {
                 let other = s ^ 1;
                 // The number position 0 of this sector would carry.
@@ -665,25 +667,22 @@ impl<F: NorFlash> Journal<F> {
                 // cut there on an ECC part would leave an unreadable sector
                 // beside a full one, which no boot could tell from a newer
                 // one. Erase only when no blank tail is left.
-                let moved = base.wrapping_add(n);
-                if let Some(k) = self.blank_tail(other) {
-                    return Ok(Place::At(other, k, moved));
-                }
-                Ok(Place::Erased(other, moved, false))
+                (other, 1, base.wrapping_add(n))
             }
-            None => {
-                // No valid record anywhere (and nothing unreadable that
-                // could be one): write after the garbage rather than erase
-                // it, numbered above anything the garbage claims. Sector 0
-                // first, then 1; erase only when neither has room.
-                for s in 0..2 {
-                    if let Some(next) = self.blank_tail(s) {
-                        return Ok(Place::At(s, next, fresh_seq));
-                    }
-                }
-                Ok(Place::Erased(0, fresh_seq, false))
+            // No valid record anywhere (and nothing unreadable that could
+            // be one): write after the garbage rather than erase it,
+            // numbered above anything the garbage claims. Sector 0 first,
+            // then 1; erase only when neither has room.
+            None => (0, 2, fresh_seq),
+        };
+        // One search for both: the move's and the fresh start's.
+        for k in 0..tries {
+            let t = to ^ k;
+            if let Some(next) = self.blank_tail(t) {
+                return Ok(Place::At(t, next, base));
             }
         }
+        Ok(Place::Erased(to, base, false))
     }
 
     /// Where a record can go in sector `s` without an erase: the end of
@@ -691,6 +690,10 @@ impl<F: NorFlash> Journal<F> {
     /// of the sector reads erased. A record written there is the last of
     /// its sector and where a boot's binary search looks, so it is found
     /// whatever lies before it.
+    ///
+    /// Never inlined: with one call site left in `next_position`, it was
+    /// inlined into the append, whose frame grew by 16 B.
+    #[inline(never)]
     fn blank_tail(&mut self, s: usize) -> Option<u32> {
         let mut start = self.used_prefix(s);
         // A probe whose read failed counted a blank position as used: step
