@@ -529,13 +529,15 @@ impl<F: NorFlash> Journal<F> {
 
     fn try_append(&mut self, state: &BootState) -> Result<u32, Error<F::Error>> {
         // Where to start over when a scan after the write disagrees, and
-        // whether that sector holds only older records and our attempts.
-        let mut restart: Option<(usize, u32, bool)> = None;
+        // whether that sector holds only older records and our attempts:
+        // kept as the place itself (always `Place::Erased`), so that the
+        // loop takes it as it is rather than building one from a tuple.
+        let mut restart: Option<Place> = None;
         let mut last = Error::Verify;
         for _ in 0..WRITE_ATTEMPTS {
             let mut moving = false;
             let place = match restart.take() {
-                Some((s, seq, older)) => Place::Erased(s, seq, older),
+                Some(place) => place,
                 None => {
                     if self.blocked == Some(Block::Stale) {
                         self.read();
@@ -593,7 +595,7 @@ impl<F: NorFlash> Journal<F> {
             if let Err(e) = verified {
                 last = e;
                 if moving {
-                    restart = Some((sector, seq, true));
+                    restart = Some(Place::Erased(sector, seq, true));
                 }
                 continue;
             }
@@ -605,7 +607,7 @@ impl<F: NorFlash> Journal<F> {
                 // Our state is what a boot finds (possibly in the copy of an
                 // earlier attempt): that is the guarantee.
                 Some(r) if encodes_same(&bytes, &r.state) => return Ok(r.seq),
-                Some(r) => restart = Some((sector ^ 1, r.seq.wrapping_add(1), false)),
+                Some(r) => restart = Some(Place::Erased(sector ^ 1, r.seq.wrapping_add(1), false)),
                 None => {}
             }
             last = Error::Verify;
