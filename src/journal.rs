@@ -641,9 +641,11 @@ impl<F: NorFlash> Journal<F> {
         fresh_seq: u32,
     ) -> Result<Place, Error<F::Error>> {
         let n = self.per_sector;
-        // The sector to write after garbage in (or to erase), the number
-        // of sectors to try from it, and the number of its position 0.
-        let (to, tries, base) = match newest {
+        // The sector to write after garbage in (or to erase), the end of
+        // the sectors to try from it (a range of sectors, not a count
+        // and an exclusive or: the loop steps the sector itself), and the
+        // number of its position 0.
+        let (to, end, base) = match newest {
             Some((s, i, seq)) => {
                 let other = s ^ 1;
                 // The number position 0 of this sector would carry.
@@ -669,7 +671,8 @@ impl<F: NorFlash> Journal<F> {
                 // cut there on an ECC part would leave an unreadable sector
                 // beside a full one, which no boot could tell from a newer
                 // one. Erase only when no blank tail is left.
-                (other, 1, base.wrapping_add(n))
+                // `& 1`: the end cannot overflow, whatever the tail says.
+                (other, (other & 1) + 1, base.wrapping_add(n))
             }
             // No valid record anywhere (and nothing unreadable that could
             // be one): write after the garbage rather than erase it,
@@ -678,8 +681,7 @@ impl<F: NorFlash> Journal<F> {
             None => (0, 2, fresh_seq),
         };
         // One search for both: the move's and the fresh start's.
-        for k in 0..tries {
-            let t = to ^ k;
+        for t in to..end {
             if let Some(next) = self.blank_tail(t) {
                 return Ok(Place::At(t, next, base));
             }
