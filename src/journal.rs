@@ -694,10 +694,6 @@ impl<F: NorFlash> Journal<F> {
     /// of the sector reads erased. A record written there is the last of
     /// its sector and where a boot's binary search looks, so it is found
     /// whatever lies before it.
-    ///
-    /// Never inlined: with one call site left in `next_position`, it was
-    /// inlined into the append, whose frame grew by 16 B.
-    #[inline(never)]
     fn blank_tail(&mut self, s: usize) -> Option<u32> {
         let mut start = self.used_prefix(s);
         // A probe whose read failed counted a blank position as used: step
