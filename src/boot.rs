@@ -465,26 +465,31 @@ where
     fn check(&mut self, slot: Slot) -> &Result<ImageInfo, ImageError> {
         let (ctx, unsure) = (&mut self.ctx, &mut self.unsure);
         // `& 1`: in bounds for the optimiser too (no panic path).
-        self.checked[slot.index() & 1].get_or_insert_with(|| {
+        let memo = &mut self.checked[slot.index() & 1];
+        if memo.is_none() {
             // One call site of the check, its result tested once per
             // attempt: the loop's last test is the one that marks the boot
             // unsure, where a first call before the loop left a second
             // call and a second test of the result after it.
             let mut left = READ_ATTEMPTS;
             loop {
-                let r = ctx.check(slot);
-                if !matches!(r, Err(ImageError::Flash)) {
-                    break r;
+                // Made in the record of checks, not returned (see
+                // `Context::check_into`).
+                ctx.check_into(slot, memo);
+                if !matches!(memo, Some(Err(ImageError::Flash))) {
+                    break;
                 }
                 left = left.saturating_sub(1);
                 if left == 0 {
                     // Stored only on a read error, not loaded, or-ed and
                     // stored at every check.
                     *unsure = true;
-                    break r;
+                    break;
                 }
             }
-        })
+        }
+        // Never inserts: the record of this slot's check is made above.
+        memo.get_or_insert(Err(ImageError::Flash))
     }
 
     /// Writes `st`, unless a slot could not be read in this boot: then what

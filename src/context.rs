@@ -146,6 +146,26 @@ where
     // (+24 B of static stack on the signed nRF52840 bootloader).
     #[inline(never)]
     pub(crate) fn check(&mut self, slot: Slot) -> Result<ImageInfo, ImageError> {
+        self.check_here(slot)
+    }
+
+    /// [`Context::check`] with its result written into `memo` (the
+    /// bootloader's record of checks), not returned: the check builds it
+    /// there, where a returned result was built in a temporary on the
+    /// caller's frame (64 bytes) and copied.
+    #[inline(never)]
+    pub(crate) fn check_into(
+        &mut self,
+        slot: Slot,
+        memo: &mut Option<Result<ImageInfo, ImageError>>,
+    ) {
+        *memo = Some(self.check_here(slot));
+    }
+
+    /// The one body of [`Context::check`] and [`Context::check_into`]; a
+    /// build links whichever of them it calls.
+    #[inline(always)]
+    fn check_here(&mut self, slot: Slot) -> Result<ImageInfo, ImageError> {
         let region = self.region(slot);
         self.check.check(&mut self.slots, slot, region)
     }
