@@ -395,7 +395,7 @@ pub(crate) fn fall_back(s: &mut BootState, to: Slot) {
     s.primary = Some(to);
     s.rollback = None;
     s.last_reason = Reason::PrimaryCorrupt;
-    note(s, BootKind::Fallback, Reason::PrimaryCorrupt);
+    note(s, BootKind::Fallback);
 }
 
 /// [`Event::Adopt`]: the verified image in `slot` becomes the confirmed
@@ -441,7 +441,7 @@ pub(crate) fn adopt_idle(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Res
     // As from blank metadata: the adopted image sets the floor.
     s.min_security_counter = s.min_security_counter.max(info.security_counter);
     s.data_epoch = s.data_epoch.max(info.data_epoch);
-    note(s, BootKind::Fresh, Reason::None);
+    note(s, BootKind::Fresh);
     Ok(())
 }
 
@@ -464,7 +464,7 @@ pub(crate) fn recovery(s: &mut BootState) -> bool {
     // journal with one record per reset.
     let first = s.events.back().map(|e| e.kind) != Some(BootKind::Recovery);
     if first {
-        note(s, BootKind::Recovery, s.last_reason);
+        note(s, BootKind::Recovery);
     }
     first
 }
@@ -472,17 +472,25 @@ pub(crate) fn recovery(s: &mut BootState) -> bool {
 /// Records the event of a boot that changed the state, its tries left 0
 /// (all but [`trial_boot`]'s, which pushes its own): the slot it names is
 /// the primary, as each transition has just set it, or none for
-/// [`BootKind::Recovery`].
+/// [`BootKind::Recovery`]; the reason is the state's last reason, as each
+/// transition has just set it (or found it, for recovery), or none for
+/// [`BootKind::Fresh`] (an adopted image keeps the last reason as it was).
 // One call for five transitions, its fields in registers: each built a
 // `BootEvent` on its caller's stack for `Events::push`, five stores and
-// an address. The slot read here rather than passed: the reason's two
-// bytes then fit in the registers too.
+// an address. The slot and the reason read here rather than passed: each
+// call then sets the kind alone, where the reason's two bytes were set or
+// loaded at each.
 #[inline(never)]
-fn note(s: &mut BootState, kind: BootKind, reason: Reason) {
+fn note(s: &mut BootState, kind: BootKind) {
     let slot = if kind == BootKind::Recovery {
         None
     } else {
         s.primary
+    };
+    let reason = if kind == BootKind::Fresh {
+        Reason::None
+    } else {
+        s.last_reason
     };
     s.push_event(BootEvent {
         kind,
@@ -513,7 +521,7 @@ fn reject(s: &mut BootState, slot: Slot, reason: Reason, booted: bool) {
     // bootloader inlines the rejection on two ways (tries exhausted, a
     // failed check), and stored first it was one store on each.
     s.slot_mut(slot).state = ImageState::Rejected;
-    note(s, BootKind::Rollback, reason);
+    note(s, BootKind::Rollback);
 }
 
 /// The state to start from when the journal holds no valid record: built
@@ -572,7 +580,7 @@ pub(crate) fn fresh_in(s: &mut BootState, infos: &[Option<&ImageInfo>; 2], tries
     let p = s.primary.unwrap_or(Slot::A);
     s.min_security_counter = s.slot(p).security_counter;
     s.data_epoch = s.slot(p).data_epoch;
-    note(s, BootKind::Fresh, Reason::None);
+    note(s, BootKind::Fresh);
 }
 
 #[cfg(test)]
