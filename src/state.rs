@@ -440,11 +440,8 @@ impl Events {
         // `len` straight from the field, not through `len()`: the slice's
         // length clamps `len` to the ring (a branch and a second compare),
         // and `len` never exceeds it.
-        let n = self.len as usize;
-        if n < EVENT_RING_LEN {
-            self.len += 1;
-            self.entries.get_mut(n)
-        } else {
+        let mut n = self.len as usize;
+        if n >= EVENT_RING_LEN {
             // Shifted down by `copy_within`, one `memmove` call of 25
             // bytes, rather than through a copy of the array (five entries
             // moved field by field, 40 B more). The boards link their own
@@ -452,8 +449,12 @@ impl Events {
             // compiler builtins' 1.5 KB one, which was why the copy was
             // chosen.
             self.entries.copy_within(1.., 0);
-            self.entries.last_mut()
+            n = EVENT_RING_LEN - 1;
         }
+        // One way out for both cases: the full ring's last entry is the
+        // one at `len - 1`, counted in again.
+        self.len = n as u8 + 1;
+        self.entries.get_mut(n)
     }
 }
 
