@@ -428,9 +428,12 @@ pub fn read_header<F: ReadNorFlash>(
 /// Blank check, then parse.
 pub(crate) fn parse_raw(raw: &[u8; FIXED_LEN]) -> Result<ImageHeader, ImageError> {
     // Either erased value: the check does not need to know the part.
-    // Through the codec's out-of-line blank test: two calls are smaller
-    // than the two byte loops laid down in every image check.
-    if all_are(raw, 0xFF) || all_are(raw, 0) {
+    // Through the codec's out-of-line blank test: a call is smaller than
+    // the byte loop laid down in every image check. One call, not one
+    // per erased value: a header all of one erased value is all of the
+    // one its first byte says (0 for a 0, else 0xFF).
+    let &[first, ..] = raw;
+    if all_are(raw, if first == 0 { 0 } else { 0xFF }) {
         return Err(ImageError::Blank);
     }
     ImageHeader::parse(raw)
