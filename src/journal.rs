@@ -406,7 +406,6 @@ impl<F: NorFlash> Journal<F> {
         let mut newest: Option<(usize, u32, u32)> = None;
         // Where each position is decoded.
         let mut candidate = Record::default();
-        let mut used = [0u32; 2];
         let mut blocked = None;
         // Bit `s` set: sector `s` has an unreadable position above its
         // newest record (or anywhere, when it has none).
@@ -484,7 +483,11 @@ impl<F: NorFlash> Journal<F> {
                     }
                 }
             }
-            used[s & 1] = top;
+            // Into the tail where it is kept, not a local array: that was
+            // one more pair of words in the scan's frame, stored there per
+            // sector and copied over at the end. Nothing in the scan reads
+            // the tail, and `blocked` is set below on every way out.
+            self.tail.used[s & 1] = top;
         }
         // Which unreadable positions may hold something newer than the
         // newest record found. The journal moves to the other sector only
@@ -495,7 +498,9 @@ impl<F: NorFlash> Journal<F> {
         // in its own sector, or with no record at all, an unreadable
         // position may be the newest state.
         let hides_newer = match newest {
-            Some((s, _, _)) if used[s & 1] < self.per_sector => unreadable & (1 << (s & 1)) != 0,
+            Some((s, _, _)) if self.tail.used[s & 1] < self.per_sector => {
+                unreadable & (1 << (s & 1)) != 0
+            }
             _ => unreadable != 0,
         };
         if hides_newer {
@@ -504,13 +509,10 @@ impl<F: NorFlash> Journal<F> {
         // Torn records of an earlier life sit at most two sectors' worth of
         // positions apart; a fresh start numbers its records above them all.
         let fresh_seq = claimed.map_or(0, |c| c.wrapping_add(2 * self.per_sector + 1));
-        self.tail = Tail {
-            newest,
-            used,
-            fresh_seq,
-        };
+        self.tail.newest = newest;
+        self.tail.fresh_seq = fresh_seq;
         self.blocked = blocked;
-        loaded.blank = used == [0, 0];
+        loaded.blank = self.tail.used == [0, 0];
         // From the field just stored: the local was otherwise kept twice
         // through the scan, once for each use.
         loaded.uncertain = self.blocked.is_some();
