@@ -538,6 +538,10 @@ impl<F: NorFlash> Journal<F> {
         let mut last = Error::Verify;
         for _ in 0..WRITE_ATTEMPTS {
             let mut moving = false;
+            // Also where the search for a place reads each position it
+            // tests (the encoding overwrites every byte after): one zeroed
+            // buffer per attempt instead of one per position read.
+            let mut bytes = [0u8; RECORD_SIZE];
             let place = match restart.take() {
                 Some(place) => place,
                 None => {
@@ -559,7 +563,7 @@ impl<F: NorFlash> Journal<F> {
                         Some(Block::Foreign) => return Err(Error::Foreign),
                         None => {}
                     }
-                    let next = self.next_position(newest, fresh_seq)?;
+                    let next = self.next_position(newest, fresh_seq, &mut bytes)?;
                     let (Place::At(to, ..) | Place::Erased(to, ..)) = next;
                     moving = newest.is_some_and(|(s, _, _)| s != to);
                     next
@@ -574,7 +578,6 @@ impl<F: NorFlash> Journal<F> {
                 }
             };
             let home = self.sectors[sector & 1];
-            let mut bytes = [0u8; RECORD_SIZE];
             encode_into(&mut bytes, seq, state, (home.offset, home.len));
             let offset = self.offset(sector, index);
             self.blocked = Some(Block::Stale);
@@ -641,6 +644,7 @@ impl<F: NorFlash> Journal<F> {
         &mut self,
         newest: Option<(usize, u32, u32)>,
         fresh_seq: u32,
+        buf: &mut [u8; RECORD_SIZE],
     ) -> Result<Place, Error<F::Error>> {
         let n = self.per_sector;
         // The sector to write after garbage in (or to erase), the end of
@@ -654,7 +658,7 @@ impl<F: NorFlash> Journal<F> {
                 let base = seq.wrapping_sub(i);
                 // The used prefix ends above the newest record (see
                 // `Tail::used`), so `next > i`; and `i < n`.
-                if let Some(next) = self.first_free(s, self.tail.used[s & 1]) {
+                if let Some(next) = self.first_free(s, self.tail.used[s & 1], buf) {
                     // From the second half of a sector on, the other sector
                     // is erased before the write: so when this sector is
                     // full, the other is blank, and a scan that finds a
@@ -684,7 +688,7 @@ impl<F: NorFlash> Journal<F> {
         };
         // One search for both: the move's and the fresh start's.
         for t in to..end {
-            if let Some(next) = self.blank_tail(t) {
+            if let Some(next) = self.blank_tail(t, buf) {
                 return Ok(Place::At(t, next, base));
             }
         }
@@ -696,32 +700,33 @@ impl<F: NorFlash> Journal<F> {
     /// of the sector reads erased. A record written there is the last of
     /// its sector and where a boot's binary search looks, so it is found
     /// whatever lies before it.
-    fn blank_tail(&mut self, s: usize) -> Option<u32> {
+    fn blank_tail(&mut self, s: usize, buf: &mut [u8; RECORD_SIZE]) -> Option<u32> {
         let mut start = self.used_prefix(s);
         // A probe whose read failed counted a blank position as used: step
         // down over positions that read blank whole, so that no record is
         // written after a blank hole (see `read`).
-        while start > 0 && self.position_blank(s, start - 1) {
+        while start > 0 && self.position_blank(s, start - 1, buf) {
             start -= 1;
         }
         let n = self.per_sector;
         // The scan first: over an empty range it reads nothing, and the
         // bound is then tested once, after the loop.
-        ((start..n).all(|p| self.position_blank(s, p)) && start < n).then_some(start)
+        ((start..n).all(|p| self.position_blank(s, p, buf)) && start < n).then_some(start)
     }
 
     /// The first position at or after `from` in sector `s` whose every
     /// byte reads erased.
-    fn first_free(&mut self, s: usize, from: u32) -> Option<u32> {
-        (from..self.per_sector).find(|&p| self.position_blank(s, p))
+    fn first_free(&mut self, s: usize, from: u32, buf: &mut [u8; RECORD_SIZE]) -> Option<u32> {
+        (from..self.per_sector).find(|&p| self.position_blank(s, p, buf))
     }
 
     /// Whether every byte of position `index` of sector `s` reads erased:
     /// free to write, unlike a position whose probe alone reads erased.
-    fn position_blank(&mut self, s: usize, index: u32) -> bool {
-        let mut buf = [0u8; RECORD_SIZE];
+    /// Read into the append's `buf`, not a buffer of its own that was
+    /// zeroed at every call.
+    fn position_blank(&mut self, s: usize, index: u32, buf: &mut [u8; RECORD_SIZE]) -> bool {
         let erased = self.erased;
-        self.read_at(s, index, &mut buf).is_ok() && all_are(&buf, erased)
+        self.read_at(s, index, buf).is_ok() && all_are(buf, erased)
     }
 
     /// Erases sector `s` unless it already reads blank, and checks the
