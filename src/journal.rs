@@ -94,8 +94,8 @@ use embedded_storage::nor_flash::NorFlash;
 
 use crate::flash::Region;
 use crate::record::{
-    all_are, decode_into, encode_into, encodes_same, home, raw_seq, seq_newer, DecodeError, Record,
-    RECORD_SIZE,
+    all_are, decode_into, encode_into, encodes_same, home, seq_field, seq_newer, DecodeError,
+    Record, RECORD_SIZE,
 };
 use crate::state::BootState;
 
@@ -461,9 +461,16 @@ impl<F: NorFlash> Journal<F> {
                         // sector: the last valid record is the sector's newest.
                         break;
                     }
-                    Kind::Invalid(_, raw) => {
+                    Kind::Invalid(e) => {
                         findings.invalid += 1;
-                        if let Some(seq) = raw {
+                        // The number claimed by bytes that carry the record
+                        // magic, read here from the bytes: every refusal but
+                        // the magic's comes after the magic matched, so the
+                        // refusal says it, and no `Option` of the number
+                        // comes back through the kind, nor a second test of
+                        // the magic (4 B digest-only, 12 B signed).
+                        if e != DecodeError::BadMagic {
+                            let seq = seq_field(&buf);
                             // With none claimed yet, compared with the
                             // number just below its own, which it is
                             // newer than: one test, no branch on `None`.
@@ -923,15 +930,14 @@ impl<F: NorFlash> Journal<F> {
         match self.read_into(s, index, &mut r) {
             Kind::Valid => Content::Valid(r),
             Kind::Foreign => Content::Foreign(r),
-            Kind::Invalid(e, _) => Content::Invalid(e),
+            Kind::Invalid(e) => Content::Invalid(e),
             Kind::Damaged => Content::Damaged,
             Kind::Unreadable => Content::Unreadable,
         }
     }
 
     /// [`Journal::read_position`] with the record decoded into `out` (valid
-    /// only for [`Kind::Valid`] and [`Kind::Foreign`]), and for invalid
-    /// bytes that carry the record magic the number they claim: the boot's
+    /// only for [`Kind::Valid`] and [`Kind::Foreign`]): the boot's
     /// scan keeps one candidate and one newest record instead of moving
     /// each record it reads through return values.
     fn read_into(&mut self, s: usize, index: u32, out: &mut Record) -> Kind {
@@ -943,7 +949,7 @@ impl<F: NorFlash> Journal<F> {
         }
         let erased = self.erased;
         if all_are(&buf, erased) {
-            return Kind::Invalid(DecodeError::Blank, None);
+            return Kind::Invalid(DecodeError::Blank);
         }
         self.decode_at(s, &buf, out)
     }
@@ -962,7 +968,7 @@ impl<F: NorFlash> Journal<F> {
             }
             // All 0xFF on a part that erases to 0x00 fails the magic:
             // programmed, not blank.
-            Err(e) => Kind::Invalid(e, raw_seq(buf)),
+            Err(e) => Kind::Invalid(e),
         }
     }
 
@@ -994,9 +1000,8 @@ impl<F: NorFlash> Journal<F> {
 enum Kind {
     Valid,
     Foreign,
-    /// Not a record, and the sequence number its bytes claim when they
-    /// carry the record magic.
-    Invalid(DecodeError, Option<u32>),
+    /// Not a record.
+    Invalid(DecodeError),
     Damaged,
     Unreadable,
 }
