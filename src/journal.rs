@@ -402,8 +402,11 @@ impl<F: NorFlash> Journal<F> {
             findings: Findings::default(),
         };
         let findings = &mut loaded.findings;
-        // `(sector, index, seq)` of the newest valid record.
-        let mut newest: Option<(usize, u32, u32)> = None;
+        // The newest valid record's place and number kept in the tail
+        // from the start, as the used counts are, not in a local stored
+        // there at the end (8 B of the nRF52840 bootloaders, 8 B of the
+        // scan's frame).
+        self.tail.newest = None;
         // Where each position is decoded.
         let mut candidate = Record::default();
         let mut blocked = None;
@@ -449,12 +452,12 @@ impl<F: NorFlash> Journal<F> {
                 match kind {
                     Kind::Valid => {
                         findings.valid += 1;
-                        let newer = match newest {
+                        let newer = match self.tail.newest {
                             Some((_, _, n)) => seq_newer(candidate.seq, n),
                             None => true,
                         };
                         if newer {
-                            newest = Some((s, i, candidate.seq));
+                            self.tail.newest = Some((s, i, candidate.seq));
                             loaded.record = Some(candidate.clone());
                         }
                         // Sequence numbers grow with position inside a
@@ -504,7 +507,7 @@ impl<F: NorFlash> Journal<F> {
         // records — readable or not. Past that, or above the newest record
         // in its own sector, or with no record at all, an unreadable
         // position may be the newest state.
-        let hides_newer = match newest {
+        let hides_newer = match self.tail.newest {
             Some((s, _, _)) if self.tail.used[s & 1] < self.per_sector => {
                 unreadable & (1 << (s & 1)) != 0
             }
@@ -516,7 +519,6 @@ impl<F: NorFlash> Journal<F> {
         // Torn records of an earlier life sit at most two sectors' worth of
         // positions apart; a fresh start numbers its records above them all.
         let fresh_seq = claimed.map_or(0, |c| c.wrapping_add(2 * self.per_sector + 1));
-        self.tail.newest = newest;
         self.tail.fresh_seq = fresh_seq;
         self.blocked = blocked;
         loaded.blank = self.tail.used == [0, 0];
