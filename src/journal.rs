@@ -572,9 +572,8 @@ impl<F: NorFlash> Journal<F> {
                         Some(Block::Foreign) => return Err(Error::Foreign),
                         None => {}
                     }
-                    let next = self.next_position(newest, fresh_seq, &mut bytes)?;
-                    let (Place::At(to, ..) | Place::Erased(to, ..)) = next;
-                    moving = newest.is_some_and(|(s, _, _)| s != to);
+                    let next;
+                    (next, moving) = self.next_position(newest, fresh_seq, &mut bytes)?;
                     next
                 }
             };
@@ -644,7 +643,13 @@ impl<F: NorFlash> Journal<F> {
 
     /// Chooses where the next record goes and its sequence number: a free
     /// position, or the start of the other sector when the current one is
-    /// full, which the caller erases first.
+    /// full, which the caller erases first; and whether the record moves
+    /// to the other sector than the newest record's, which is known here
+    /// where the way is chosen (the stay in the newest record's sector is
+    /// the one way that does not, and the fresh start has no newest
+    /// record): the caller compared the place's sector with the newest
+    /// record's on each way it was inlined (40 B of the nRF52840
+    /// bootloaders).
     ///
     /// The used counts are read from `self.tail`, which nothing here
     /// changes: indexed by sector, a copy of them was an array stored on
@@ -654,7 +659,7 @@ impl<F: NorFlash> Journal<F> {
         newest: Option<(usize, u32, u32)>,
         fresh_seq: u32,
         buf: &mut [u8; RECORD_SIZE],
-    ) -> Result<Place, Error<F::Error>> {
+    ) -> Result<(Place, bool), Error<F::Error>> {
         let n = self.per_sector;
         // The sector to write after garbage in (or to erase), the end of
         // the sectors to try from it (a range of sectors, not a count
@@ -677,7 +682,7 @@ impl<F: NorFlash> Journal<F> {
                     if next >= n / 2 && self.tail.used[other & 1] != 0 {
                         self.ensure_blank(other, true)?;
                     }
-                    return Ok(Place::At(s, next, base));
+                    return Ok((Place::At(s, next, base), false));
                 }
                 // The move to the other sector. It was erased in this
                 // sector's second half, so what it holds now are earlier
@@ -698,10 +703,10 @@ impl<F: NorFlash> Journal<F> {
         // One search for both: the move's and the fresh start's.
         for t in to..end {
             if let Some(next) = self.blank_tail(t, buf) {
-                return Ok(Place::At(t, next, base));
+                return Ok((Place::At(t, next, base), newest.is_some()));
             }
         }
-        Ok(Place::Erased(to, base, false))
+        Ok((Place::Erased(to, base, false), newest.is_some()))
     }
 
     /// Where a record can go in sector `s` without an erase: the end of
