@@ -435,7 +435,7 @@ pub(crate) fn adopt_idle(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Res
     if is_last_rejected(s, info) {
         return Err(Refusal::TrialInProgress);
     }
-    *s.slot_mut(slot) = slot_info(ImageState::Confirmed, info);
+    confirm_in(s.slot_mut(slot), info);
     s.primary = Some(slot);
     s.rollback = None;
     // As from blank metadata: the adopted image sets the floor.
@@ -443,6 +443,16 @@ pub(crate) fn adopt_idle(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Res
     s.data_epoch = s.data_epoch.max(info.data_epoch);
     note(s, BootKind::Fresh);
     Ok(())
+}
+
+/// `slot` records the checked image `info` as confirmed: the one copy of
+/// that entry for [`adopt_idle`] and [`fresh_in`].
+// Never inlined: the bootloader inlines `adopt_idle` into `select`, and
+// each caller had its own copy of the entry's stores (the digest's call
+// and five fields).
+#[inline(never)]
+fn confirm_in(slot: &mut SlotInfo, info: &ImageInfo) {
+    *slot = slot_info(ImageState::Confirmed, info);
 }
 
 /// What the state records about a checked image that enters it as `state`.
@@ -552,7 +562,7 @@ pub fn fresh(infos: [Option<ImageInfo>; 2], tries: u8) -> BootState {
 pub(crate) fn fresh_in(s: &mut BootState, infos: &[Option<&ImageInfo>; 2], tries: u8) {
     for (slot, info) in Slot::both().zip(infos) {
         if let Some(i) = info {
-            *s.slot_mut(slot) = slot_info(ImageState::Confirmed, i);
+            confirm_in(s.slot_mut(slot), i);
         }
     }
     s.primary = match infos {
