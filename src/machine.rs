@@ -452,7 +452,14 @@ pub(crate) fn adopt_idle(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Res
 // and five fields).
 #[inline(never)]
 fn confirm_in(slot: &mut SlotInfo, info: &ImageInfo) {
-    *slot = slot_info(ImageState::Confirmed, info);
+    // Field by field, the digest last: its copy is then the tail call,
+    // with nothing of the entry kept in registers across it.
+    slot.state = ImageState::Confirmed;
+    slot.version = info.version;
+    slot.attempts = 0;
+    slot.security_counter = info.security_counter;
+    slot.data_epoch = info.data_epoch;
+    slot.digest = info.digest;
 }
 
 /// What the state records about a checked image that enters it as `state`.
