@@ -435,12 +435,14 @@ pub(crate) fn adopt_idle(s: &mut BootState, slot: Slot, info: &ImageInfo) -> Res
     if is_last_rejected(s, info) {
         return Err(Refusal::TrialInProgress);
     }
-    confirm_in(s.slot_mut(slot), info);
     s.primary = Some(slot);
     s.rollback = None;
     // As from blank metadata: the adopted image sets the floor.
     s.min_security_counter = s.min_security_counter.max(info.security_counter);
     s.data_epoch = s.data_epoch.max(info.data_epoch);
+    // The entry written after the state's fields, not before: the image's
+    // floor and epoch are then used before the call, not kept across it.
+    confirm_in(s.slot_mut(slot), info);
     note(s, BootKind::Fresh);
     Ok(())
 }
