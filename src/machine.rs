@@ -324,20 +324,22 @@ pub(crate) fn trial_boot(s: &mut BootState, slot: Slot) -> Result<(), Refusal> {
 /// tries left (the bootloader, which has judged it): its state is not
 /// tested again for a refusal.
 pub(crate) fn count_try(s: &mut BootState, slot: Slot) {
-    let epoch = s.slot(slot).data_epoch;
-    let info = s.slot_mut(slot);
-    let left = info.state.tries().saturating_sub(1);
-    info.state = ImageState::Trial { tries: left };
-    info.attempts = info.attempts.saturating_add(1);
-    s.update = UpdateState::Trial;
-    // The trial image may migrate the data as soon as it runs.
-    s.data_epoch = s.data_epoch.max(epoch);
+    let left = s.slot(slot).state.tries().saturating_sub(1);
+    // The event pushed first, then the fields: the push is a call, and
+    // after it the fields' values were kept across it.
     s.push_event(BootEvent {
         kind: BootKind::Trial,
         slot: Some(slot),
         reason: Reason::None,
         tries: left,
     });
+    let epoch = s.slot(slot).data_epoch;
+    let info = s.slot_mut(slot);
+    info.state = ImageState::Trial { tries: left };
+    info.attempts = info.attempts.saturating_add(1);
+    s.update = UpdateState::Trial;
+    // The trial image may migrate the data as soon as it runs.
+    s.data_epoch = s.data_epoch.max(epoch);
 }
 
 /// [`Event::Reject`]: the unconfirmed image in `slot` is refused.
