@@ -452,8 +452,12 @@ impl<F: NorFlash> Journal<F> {
                 match kind {
                     Kind::Valid => {
                         findings.valid += 1;
-                        let newer = match self.tail.newest {
-                            Some((_, _, n)) => seq_newer(candidate.seq, n),
+                        // Against the record already copied out, not the
+                        // tail's number (set with it): the tail's fields
+                        // were kept in the scan's frame beside it (8 B of
+                        // the nRF52840 bootloaders).
+                        let newer = match &loaded.record {
+                            Some(r) => seq_newer(candidate.seq, r.seq),
                             None => true,
                         };
                         if newer {
