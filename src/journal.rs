@@ -415,6 +415,8 @@ impl<F: NorFlash> Journal<F> {
         let mut unreadable = 0u8;
         // The newest number a torn record claims, in serial order.
         let mut claimed: Option<u32> = None;
+        // The newest valid record's number, once `findings.valid` is not 0.
+        let mut newest_seq = 0;
         for s in 0..2 {
             let mut top = 0;
             let probed = self.used_prefix(s);
@@ -452,15 +454,14 @@ impl<F: NorFlash> Journal<F> {
                 match kind {
                     Kind::Valid => {
                         findings.valid += 1;
-                        // Against the record already copied out, not the
-                        // tail's number (set with it): the tail's fields
-                        // were kept in the scan's frame beside it (8 B of
-                        // the nRF52840 bootloaders).
-                        let newer = match &loaded.record {
-                            Some(r) => seq_newer(candidate.seq, r.seq),
-                            None => true,
-                        };
+                        // The first valid record is the newest so far;
+                        // any later one is compared with the number kept
+                        // beside the count: neither the tail's `Option`
+                        // nor the loaded record's is tested (8 B of the
+                        // nRF52840 bootloaders each).
+                        let newer = findings.valid == 1 || seq_newer(candidate.seq, newest_seq);
                         if newer {
+                            newest_seq = candidate.seq;
                             self.tail.newest = Some((s, i, candidate.seq));
                             loaded.record = Some(candidate.clone());
                         }
