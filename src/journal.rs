@@ -409,7 +409,6 @@ impl<F: NorFlash> Journal<F> {
         self.tail.newest = None;
         // Where each position is decoded.
         let mut candidate = Record::default();
-        let mut blocked = None;
         // Bit `s` set: sector `s` has an unreadable position above its
         // newest record (or anywhere, when it has none).
         let mut unreadable = 0u8;
@@ -488,10 +487,7 @@ impl<F: NorFlash> Journal<F> {
                         }
                     }
                     Kind::Damaged => findings.unreadable += 1,
-                    Kind::Foreign => {
-                        findings.foreign += 1;
-                        blocked = Some(Block::Foreign);
-                    }
+                    Kind::Foreign => findings.foreign += 1,
                     Kind::Unreadable => {
                         findings.unreadable += 1;
                         unreadable |= 1 << (s & 1);
@@ -518,6 +514,9 @@ impl<F: NorFlash> Journal<F> {
             }
             _ => unreadable != 0,
         };
+        // Foreign when the scan counted a foreign record: derived from the
+        // count, not a flag kept through the scan beside it.
+        let mut blocked = (findings.foreign != 0).then_some(Block::Foreign);
         if hides_newer {
             blocked = blocked.or(Some(Block::Unreadable));
         }
