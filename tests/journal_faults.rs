@@ -1169,3 +1169,26 @@ fn a_probe_glitch_on_blank_metadata_leaves_it_blank() {
         &positions[..10]
     );
 }
+
+/// A position that cannot be read at all is used, not blank, wherever it
+/// lies: alone at the start of an otherwise blank journal, the journal is
+/// not a factory-blank one, and it is uncertain (the position may hold a
+/// record). The used prefix then ends above it: a scan that counted it
+/// as the prefix's end would call the journal blank.
+#[test]
+fn an_unreadable_position_alone_is_not_a_blank_journal() {
+    for sector in [0u32, 4096] {
+        let mut flash = Flash::new(8192);
+        flash.fail_reads(sector..sector + 256, ReadFault::Permanent);
+        let mut j = journal(flash);
+        let l = j.read();
+        assert_eq!(l.record, None);
+        assert!(
+            !l.blank,
+            "sector at {sector}: an unreadable position is not blank"
+        );
+        assert!(l.uncertain, "sector at {sector}");
+        assert_eq!(l.findings.unreadable, 1, "sector at {sector}");
+        assert_eq!(j.append(&state(0)), Err(JournalError::Unreadable));
+    }
+}
