@@ -278,8 +278,9 @@ where
         }
         let mut reason = Reason::None;
         let mut fault = None;
-        // Every way out names the slot, the kind and the reason; one write
-        // and one call build the decision from them. The kind says too
+        // Every way out names the slot, the kind and the reason (the way
+        // to recovery takes its reason from the state after the write,
+        // below); one write and one call build the decision from them. The kind says too
         // whether the state changed (any but `Normal` and the trial's,
         // which is on flash already), so no flag is carried out of each
         // way: the way to recovery, whose kind is known from its slot,

@@ -141,9 +141,11 @@ where
     }
 
     /// Checks the image in `slot`.
-    // Never inlined: the bootloader's retry loop calls it at one site now,
-    // and inlined there its locals joined the frame under the verifier
-    // (+24 B of static stack on the signed nRF52840 bootloader).
+    // Never inlined: the updater (`app.rs`) calls it at four sites. The
+    // bootloader calls `check_into` instead, from its retry loop's one
+    // site, where inlined the check's locals had joined the frame under
+    // the verifier (+24 B of static stack on the signed nRF52840
+    // bootloader, measured when that loop called this).
     #[inline(never)]
     pub(crate) fn check(&mut self, slot: Slot) -> Result<ImageInfo, ImageError> {
         self.check_here(slot)
@@ -153,6 +155,8 @@ where
     /// bootloader's record of checks), not returned: the check builds it
     /// there, where a returned result was built in a temporary on the
     /// caller's frame (64 bytes) and copied.
+    // Never inlined, for the frame's sake as `check` was: its locals stay
+    // off the frame of `select`, under which the verifier runs.
     #[inline(never)]
     pub(crate) fn check_into(
         &mut self,
