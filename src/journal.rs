@@ -49,7 +49,12 @@
 //! * **A position is free only when every byte of it reads erased**, not
 //!   when its first bytes do: an ECC part refuses to program a word that a
 //!   torn write left half-programmed further in. A write the flash refuses
-//!   moves on to the next position, like one that reads back wrong.
+//!   moves on to the next position, like one that reads back wrong. When
+//!   the position after a sector's used prefix is not free but its probe
+//!   reads erased (a torn write that programmed only words further in),
+//!   no record is written behind it, where a boot's binary search (below)
+//!   would stop short of it: the sector counts as full and the record
+//!   moves to the other sector.
 //! * **The erased value is declared** in the [`Geometry`] (`0xFF` or
 //!   `0x00`) and every blank check compares against it.
 //! * **Records carry their home** (the sector they were written into; see
@@ -61,7 +66,8 @@
 //! # Bounded wear on a part that cannot be written
 //!
 //! A sector is erased only to make room: when the journal must write and
-//! no free position is left before the end of the sector it writes in.
+//! the sector it writes in has no free position left after its used
+//! prefix.
 //! A fresh start (no valid record anywhere) writes at the first free
 //! position after whatever garbage it finds, with a sequence number above
 //! any that garbage claims, instead of erasing first. So a part whose
@@ -675,8 +681,14 @@ impl<F: NorFlash> Journal<F> {
                 // The number position 0 of this sector would carry.
                 let base = seq.wrapping_sub(i);
                 // The used prefix ends above the newest record (see
-                // `Tail::used`), so `next > i`; and `i < n`.
-                if let Some(next) = self.first_free(s, self.tail.used[s & 1], buf) {
+                // `Tail::used`), so `next > i`. Only the position right
+                // after it, and only when it reads erased whole: behind a
+                // position whose probe reads erased and whose rest does
+                // not (a torn write), a record is past where a boot's
+                // binary search stops, so the sector counts as full and
+                // the record moves (found by `journal_scan`).
+                let next = self.tail.used[s & 1];
+                if next < n && self.position_blank(s, next, buf) {
                     // From the second half of a sector on, the other sector
                     // is erased before the write: so when this sector is
                     // full, the other is blank, and a scan that finds a
@@ -730,12 +742,6 @@ impl<F: NorFlash> Journal<F> {
         // The scan first: over an empty range it reads nothing, and the
         // bound is then tested once, after the loop.
         ((start..n).all(|p| self.position_blank(s, p, buf)) && start < n).then_some(start)
-    }
-
-    /// The first position at or after `from` in sector `s` whose every
-    /// byte reads erased.
-    fn first_free(&mut self, s: usize, from: u32, buf: &mut [u8; RECORD_SIZE]) -> Option<u32> {
-        (from..self.per_sector).find(|&p| self.position_blank(s, p, buf))
     }
 
     /// Whether every byte of position `index` of sector `s` reads erased:

@@ -151,7 +151,9 @@ fn an_unreadable_older_record_does_not_block() {
 /// Issue 11, case 5: on an ECC part (8-byte words, one program each) a
 /// torn write left one word programmed further into the next position,
 /// where a probe of the first bytes does not look. The position is not
-/// free; the journal moves past it instead of failing there forever.
+/// free; the journal moves past it instead of failing there forever: to
+/// the other sector, as a record behind a position whose probe reads
+/// erased would lie past where a boot's search stops.
 #[test]
 fn a_word_programmed_further_in_is_moved_past_on_ecc_flash() {
     type Ecc = SimFlash<8, 8, 2048>;
@@ -180,11 +182,11 @@ fn a_word_programmed_further_in_is_moved_past_on_ecc_flash() {
         (l.findings.valid, l.findings.invalid, l.findings.unreadable),
         (1, 0, 0)
     );
-    assert_eq!(j.append(&state(2)), Ok(4));
+    assert_eq!(j.append(&state(2)), Ok(8));
     let mut j = Journal::new(j.into_inner(), geometry).unwrap();
     assert_eq!(
         j.read().record.map(|r| (r.seq, r.state)),
-        Some((4, state(2)))
+        Some((8, state(2)))
     );
     // Every later append works too.
     for i in 3..40 {
@@ -1190,5 +1192,74 @@ fn an_unreadable_position_alone_is_not_a_blank_journal() {
         assert!(l.uncertain, "sector at {sector}");
         assert_eq!(l.findings.unreadable, 1, "sector at {sector}");
         assert_eq!(j.append(&state(0)), Err(JournalError::Unreadable));
+    }
+}
+
+/// Every valid record on `flash` with its number, in flash order.
+fn records_on(flash: &mut impl ReadNorFlash, len: u32) -> Vec<(u32, BootState)> {
+    (0..len / 256)
+        .filter_map(|k| {
+            let mut b = [0u8; 256];
+            flash.read(k * 256, &mut b).ok()?;
+            abboot::record::Record::decode(&b).ok()
+        })
+        .map(|r| (r.seq, r.state))
+        .collect()
+}
+
+/// Found by `journal_scan` (the fuzzer): a torn write that left the next
+/// position's probe erased but programmed a byte further in. The append
+/// must not write after that position: a boot's binary search stops at
+/// its erased probe and would never see a record behind it, and the
+/// append, finding the state it wrote missing, wrote it again in the
+/// other sector under a number *below* the hidden one (or, appending the
+/// state the newest record already held, returned that record's number
+/// with nothing newer written). Two records then carried one number, the
+/// hidden one older in content: a later probe glitch that counted the
+/// hole as used could bring it back as the newest. The append moves to
+/// the other sector instead, and every valid record on flash is then
+/// older than the one a boot finds.
+#[test]
+fn no_record_is_written_behind_a_position_whose_probe_reads_erased() {
+    type Small = SimFlash<1, 4, 1024>;
+    let geometry = Geometry::contiguous(0, 1024);
+    for same_state in [false, true] {
+        let mut j = Journal::new(Small::new(2048), geometry).unwrap();
+        j.append(&state(0)).unwrap();
+        let before = j.append(&state(1)).unwrap();
+        let mut flash = j.into_inner();
+        // One word programmed past the probe of position 2.
+        flash
+            .write(2 * 256 + 244, &[0x25, 0xFF, 0xFF, 0xFF])
+            .unwrap();
+        let mut j = Journal::new(flash, geometry).unwrap();
+        assert_eq!(j.read().record.map(|r| r.seq), Some(before));
+        let next = if same_state { state(1) } else { state(2) };
+        let seq = j.append(&next).unwrap();
+        assert!(
+            abboot::record::seq_newer(seq, before),
+            "same state {same_state}: append returned {seq}, the newest was {before}"
+        );
+        let mut flash = j.into_inner();
+        let on_flash = records_on(&mut flash, 2048);
+        let mut j = Journal::new(flash, geometry).unwrap();
+        assert_eq!(
+            j.read().record.map(|r| (r.seq, r.state)),
+            Some((seq, next.clone())),
+            "same state {same_state}: a boot reads the appended record"
+        );
+        // Nothing on flash is as new: no hidden record, no shared number.
+        let numbers: Vec<u32> = on_flash.iter().map(|(n, _)| *n).collect();
+        for (n, s) in &on_flash {
+            assert!(
+                *n == seq && *s == next || abboot::record::seq_newer(seq, *n),
+                "same state {same_state}: record {n} beside the newest {seq}: {numbers:?}"
+            );
+        }
+        assert_eq!(
+            on_flash.iter().filter(|(n, _)| *n == seq).count(),
+            1,
+            "same state {same_state}"
+        );
     }
 }
