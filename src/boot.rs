@@ -328,9 +328,14 @@ where
             // then B are both the other, both verified. Over the pair by
             // reference: a counter with `s` stepped to the other slot was
             // 24 bytes larger in the digest-only bootloader, the pair by
-            // value (its iterator's range kept in memory) 16.
-            let p = st.primary.unwrap_or(Slot::A);
-            for &s in &[p, p.other()] {
+            // value (its iterator's range kept in memory) 16. The pair is
+            // one of two constant orders picked by the primary: built from
+            // the primary and its other slot, it was 16 bytes larger.
+            let order = match st.primary {
+                Some(Slot::B) => [Slot::B, Slot::A],
+                _ => [Slot::A, Slot::B],
+            };
+            for &s in &order {
                 // Whether `s` is the primary, tested where it is used, not
                 // kept across the check's call: under `Always` the first
                 // test folds away, and the second is a load after the call.
