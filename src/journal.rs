@@ -484,10 +484,13 @@ impl<F: NorFlash> Journal<F> {
                         // the magic (4 B digest-only, 12 B signed).
                         if e != DecodeError::BadMagic {
                             let seq = seq_field(&buf);
-                            // With none claimed yet, compared with the
-                            // number just below its own, which it is
-                            // newer than: one test, no branch on `None`.
-                            if seq_after(seq, claimed.unwrap_or(seq.wrapping_sub(1))) {
+                            // With none claimed yet, taken without a
+                            // compare: the branch on `None` jumps to the
+                            // store (compared instead with the number just
+                            // below its own, which it is newer than, was
+                            // 8 B more on the nRF52840 once the compare
+                            // became one signed test).
+                            if claimed.map_or(true, |c| seq_after(seq, c)) {
                                 claimed = Some(seq);
                             }
                         }
