@@ -885,9 +885,9 @@ impl<F: NorFlash> Journal<F> {
     }
 
     /// Reads one position into `buf`, and tells a blank one apart; when the
-    /// whole read keeps failing, reads it word by word, twice: an ECC part fails only its torn words,
-    /// and fails them every time; a glitch or a dead bus fails them all,
-    /// or stops failing.
+    /// whole read keeps failing, reads it word by word, twice: an ECC part
+    /// fails only its torn words, and fails them every time; a glitch or a
+    /// dead bus fails them all, or stops failing.
     ///
     /// Always inlined, the word-by-word reads kept apart: on a part whose
     /// reads cannot fail, each caller is left with the one read, not a
