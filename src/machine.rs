@@ -571,10 +571,13 @@ pub fn fresh(infos: [Option<ImageInfo>; 2], tries: u8) -> BootState {
 // `select`'s stack.
 #[inline(never)]
 pub(crate) fn fresh_in(s: &mut BootState, infos: &[Option<&ImageInfo>; 2], tries: u8) {
-    for (slot, info) in Slot::both().zip(infos) {
-        if let Some(i) = info {
-            confirm_in(s.slot_mut(slot), i);
-        }
+    // Each slot named rather than looped over: the loop kept a counter and
+    // a moving slot address in registers for two iterations.
+    if let [Some(a), _] = infos {
+        confirm_in(s.slot_mut(Slot::A), a);
+    }
+    if let [_, Some(b)] = infos {
+        confirm_in(s.slot_mut(Slot::B), b);
     }
     s.primary = match infos {
         [None, None] => None,
