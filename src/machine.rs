@@ -580,25 +580,27 @@ pub(crate) fn fresh_in(s: &mut BootState, infos: &[Option<&ImageInfo>; 2], tries
         confirm_in(s.slot_mut(Slot::B), b);
     }
     s.primary = match infos {
-        [None, None] => None,
-        [Some(_), None] => Some(Slot::A),
+        [Some(_), _] => Some(Slot::A),
         [None, Some(_)] => Some(Slot::B),
-        [Some(a), Some(b)] => {
-            // The older image is the primary; on a tie, A.
-            let (lo, hi) = if a.version > b.version {
-                (Slot::B, Slot::A)
-            } else {
-                (Slot::A, Slot::B)
-            };
-            if a.version != b.version && tries > 0 {
-                s.slot_mut(hi).state = ImageState::Pending { tries };
-                s.update = UpdateState::Staged;
-            } else {
-                s.rollback = Some(hi);
-            }
-            Some(lo)
-        }
+        [None, None] => None,
     };
+    // Two images: the older is the primary; on a tie, A. Tested apart
+    // from the primary's match, whose four arms each stored their own
+    // primary after the two images' tests.
+    if let [Some(a), Some(b)] = infos {
+        let hi = if a.version > b.version {
+            s.primary = Some(Slot::B);
+            Slot::A
+        } else {
+            Slot::B
+        };
+        if a.version != b.version && tries > 0 {
+            s.slot_mut(hi).state = ImageState::Pending { tries };
+            s.update = UpdateState::Staged;
+        } else {
+            s.rollback = Some(hi);
+        }
+    }
     // With no primary, slot A is as `s` came, empty: its zeros are the
     // default state's floor and epoch, stored without a test.
     let p = s.primary.unwrap_or(Slot::A);
