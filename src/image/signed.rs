@@ -555,7 +555,9 @@ fn read_span<F: ReadNorFlash>(
                 .ok_or(ImageError::Flash)?,
         )?;
         lo = 0;
-        pos = pos.checked_add(n).ok_or(ImageError::Flash)?;
+        // No wrap: `n` is at most `end_up - pos`, and `end_up` was
+        // computed without overflow.
+        pos = pos.wrapping_add(n);
     }
     Ok(())
 }
