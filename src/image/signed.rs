@@ -159,18 +159,20 @@ impl<'a> TrustedKeys<'a> {
         signed: &[u8],
         signature: &[u8; SIGNATURE_LEN],
     ) -> Result<(), ImageError> {
-        let mut known = false;
-        for key in self.with_id(key_id) {
-            known = true;
-            if ed25519::verify(key, signed, signature) {
-                return Ok(());
+        // Over the table itself, not through `with_id`'s filter and map:
+        // the adapters' loop kept more registers live across the
+        // verification. The refusal set where a key with the id is tried
+        // rather than a flag tested after the loop.
+        let mut refusal = ImageError::UnknownKey;
+        for k in self.keys {
+            if k.id == key_id {
+                if ed25519::verify(&k.key, signed, signature) {
+                    return Ok(());
+                }
+                refusal = ImageError::BadSignature;
             }
         }
-        Err(if known {
-            ImageError::BadSignature
-        } else {
-            ImageError::UnknownKey
-        })
+        Err(refusal)
     }
 }
 
