@@ -57,10 +57,14 @@ impl Region {
     /// Whether the region lies inside a device of `capacity` bytes.
     #[inline(always)]
     pub const fn fits(&self, capacity: usize) -> bool {
-        match self.end() {
-            Some(end) => end as u64 <= capacity as u64,
-            None => false,
-        }
+        // Its end within both the device and `u32` (as `end` requires),
+        // tested as a length and a start: no sum and no carry test.
+        let cap = if capacity as u64 > u32::MAX as u64 {
+            u32::MAX
+        } else {
+            capacity as u32
+        };
+        self.len <= cap && self.offset <= cap - self.len
     }
 
     /// Whether the byte at `offset` lies in the region (never in one
@@ -117,6 +121,9 @@ mod tests {
         assert!(!wraps.contains(u32::MAX));
         assert!(r.fits(150));
         assert!(!r.fits(149));
+        // A region whose end overflows `u32` fits no device, however large.
+        assert!(!wraps.fits(usize::MAX));
+        assert!(Region::new(u32::MAX - 16, 16).fits(usize::MAX));
     }
 }
 

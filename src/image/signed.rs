@@ -433,9 +433,11 @@ pub(crate) fn parse_raw(raw: &[u8; FIXED_LEN]) -> Result<ImageHeader, ImageError
     // Through the codec's out-of-line blank test: a call is smaller than
     // the byte loop laid down in every image check. One call, not one
     // per erased value: a header all of one erased value is all of the
-    // one its first byte says (0 for a 0, else 0xFF).
+    // one its first byte says, its top bit spread over the byte (0 for a
+    // 0, 0xFF for a 0xFF; any other first byte is neither, and fails the
+    // test of the value it picks). A shift, not a test and a select.
     let &[first, ..] = raw;
-    if all_are(raw, if first == 0 { 0 } else { 0xFF }) {
+    if all_are(raw, ((first as i8) >> 7) as u8) {
         return Err(ImageError::Blank);
     }
     ImageHeader::parse(raw)
