@@ -461,7 +461,10 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
     }
     for slot in Slot::both() {
         let o = OFF_SLOTS + slot.index() * SLOT_LEN;
-        let [tag, tries, attempts] = get_array::<3>(b, o);
+        // The reserved byte read with the three before it: one word
+        // loaded rather than a byte and a halfword merged (8 B of the
+        // nRF52840 bootloaders); what it holds is ignored.
+        let [tag, tries, attempts, _] = get_array::<4>(b, o);
         // Field by field where the entry lies, not built aside and
         // copied in.
         let info = state.slot_mut(slot);
