@@ -264,8 +264,14 @@ impl Reason {
 
     /// The reason for a byte, or `None` for an unknown code.
     pub const fn from_code(code: u8) -> Option<Self> {
-        if code & 0x80 != 0 {
-            return Some(Reason::App(code & 0x7F));
+        // Abboot's own codes tested first, by one compare that lets them
+        // through as they are: the firmware's bit tested first was a
+        // select for each outcome (8 B of the nRF52840 bootloaders).
+        if code > 6 {
+            if code & 0x80 != 0 {
+                return Some(Reason::App(code & 0x7F));
+            }
+            return None;
         }
         Some(match code {
             0 => Reason::None,
