@@ -327,17 +327,25 @@ fn fields(b: &mut [u8; RECORD_SIZE], seq: u32, s: &BootState) {
     };
     put_u8(b, 0x18, flags);
     put_u8(b, 0x19, s.update_tag.len_byte());
-    put_u8(b, 0x1A, s.events.len() as u8);
     put_u8(b, 0x1B, s.check_error);
     for slot in Slot::both() {
         let info = s.slot(slot);
         let o = OFF_SLOTS + slot.index() * SLOT_LEN;
-        put(b, o, [info.state.tag(), info.state.tries(), info.attempts]);
+        // The tries byte left 0 but for the two states that have one, and
+        // stored only for them, not a select of 0 (its zero was kept in a
+        // saved register across the loop).
+        put(b, o, [info.state.tag(), 0, info.attempts]);
+        if let ImageState::Pending { tries } | ImageState::Trial { tries } = info.state {
+            put_u8(b, o + 1, tries);
+        }
         put(b, o + 4, info.version.to_bytes());
         put_u32(b, o + 12, info.security_counter);
         put_u16(b, o + 16, info.data_epoch);
         put(b, o + 20, info.digest);
     }
+    // The count with its loop, after the slots: not kept in a saved
+    // register across them.
+    put_u8(b, 0x1A, s.events.len() as u8);
     for (i, e) in s.events.iter().enumerate() {
         let o = OFF_EVENTS + i * EVENT_LEN;
         // Byte by byte, last byte first: the four bytes gathered into one
