@@ -125,6 +125,17 @@ mod tests {
         assert!(!wraps.fits(usize::MAX));
         assert!(Region::new(u32::MAX - 16, 16).fits(usize::MAX));
     }
+
+    /// A device larger than `u32` addresses: clamped to `u32::MAX`, not
+    /// cut to its low 32 bits (2^32 + 16 would be a 16-byte device).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn fits_a_device_past_4_gib() {
+        let big = (1usize << 32) + 16;
+        assert!(Region::new(1 << 20, 4096).fits(big));
+        assert!(Region::new(u32::MAX - 16, 16).fits(big));
+        assert!(!Region::new(u32::MAX - 1, 16).fits(big));
+    }
 }
 
 /// A handle to a flash device shared by several owners, for when the
