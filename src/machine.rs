@@ -579,33 +579,36 @@ pub(crate) fn fresh_in(s: &mut BootState, infos: &[Option<&ImageInfo>; 2], tries
     if let [_, Some(b)] = infos {
         confirm_in(s.slot_mut(Slot::B), b);
     }
-    s.primary = match infos {
-        [Some(_), _] => Some(Slot::A),
-        [None, Some(_)] => Some(Slot::B),
+    // The primary with its image, whose floor and epoch the state takes
+    // from it as it lies rather than from the slot's entry, found again by
+    // the primary's index. Two images: the older is the primary; on a tie,
+    // A.
+    let first = match *infos {
+        [Some(a), Some(b)] => {
+            let (first, hi) = if a.version > b.version {
+                ((Slot::B, b), Slot::A)
+            } else {
+                ((Slot::A, a), Slot::B)
+            };
+            if a.version != b.version && tries > 0 {
+                s.slot_mut(hi).state = ImageState::Pending { tries };
+                s.update = UpdateState::Staged;
+            } else {
+                s.rollback = Some(hi);
+            }
+            Some(first)
+        }
+        [Some(a), None] => Some((Slot::A, a)),
+        [None, Some(b)] => Some((Slot::B, b)),
         [None, None] => None,
     };
-    // Two images: the older is the primary; on a tie, A. Tested apart
-    // from the primary's match, whose four arms each stored their own
-    // primary after the two images' tests.
-    if let [Some(a), Some(b)] = infos {
-        let hi = if a.version > b.version {
-            s.primary = Some(Slot::B);
-            Slot::A
-        } else {
-            Slot::B
-        };
-        if a.version != b.version && tries > 0 {
-            s.slot_mut(hi).state = ImageState::Pending { tries };
-            s.update = UpdateState::Staged;
-        } else {
-            s.rollback = Some(hi);
-        }
+    // With no image, `s` keeps its default primary (none), floor and
+    // epoch.
+    if let Some((p, info)) = first {
+        s.primary = Some(p);
+        s.min_security_counter = info.security_counter;
+        s.data_epoch = info.data_epoch;
     }
-    // With no primary, slot A is as `s` came, empty: its zeros are the
-    // default state's floor and epoch, stored without a test.
-    let p = s.primary.unwrap_or(Slot::A);
-    s.min_security_counter = s.slot(p).security_counter;
-    s.data_epoch = s.slot(p).data_epoch;
     note(s, BootKind::Fresh);
 }
 
