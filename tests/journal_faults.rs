@@ -1245,7 +1245,7 @@ fn no_record_is_written_behind_a_position_whose_probe_reads_erased() {
         let mut j = Journal::new(flash, geometry).unwrap();
         assert_eq!(
             j.read().record.map(|r| (r.seq, r.state)),
-            Some((seq, next.clone())),
+            Some((seq, next)),
             "same state {same_state}: a boot reads the appended record"
         );
         // Nothing on flash is as new: no hidden record, no shared number.
