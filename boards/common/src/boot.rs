@@ -63,18 +63,38 @@ pub struct Entry {
 /// this board. The board then runs its recovery and never jumps.
 pub fn select<B: XipBoard>(flash: impl NorFlash, counter: impl SecurityCounter) -> Option<Entry> {
     let flash = RefCell::new(flash);
+    select_with::<B>(Shared::new(&flash), Shared::new(&flash), counter)
+}
+
+/// [`select`] over two handles to the one device, `meta` for the
+/// metadata and `slots` for the slots, each addressing the whole device
+/// (offsets are the device's), for a board whose flash driver can be had
+/// twice: a driver of registers that holds no state between calls, such
+/// as the nRF52840's NVMC (`boards/nrf52840`'s `Nvmc`). abboot calls one
+/// handle at a time and never from inside a call of the other, so two
+/// such handles need no [`Shared`]: its borrow test and its `Busy` error
+/// are left out of the bootloader (90 B of abboot's own code and 80 B of
+/// flash in the signed nRF52840 bootloader, issue 14).
+///
+/// A driver that owns its peripheral or keeps state between calls (a
+/// HAL's flash, a cache, a driver that leaves the part in write mode
+/// after a call) is one device: give it to [`select`], which shares it.
+pub fn select_with<B: XipBoard>(
+    meta: impl NorFlash,
+    slots: impl NorFlash,
+    counter: impl SecurityCounter,
+) -> Option<Entry> {
     // A constant: the other arm is never built into the bootloader.
     if B::READS_CANNOT_FAIL {
-        let shared = || ReadsCannotFail(Shared::new(&flash));
-        select_on::<B>(shared(), shared(), counter)
+        select_on::<B>(ReadsCannotFail(meta), ReadsCannotFail(slots), counter)
     } else {
-        select_on::<B>(Shared::new(&flash), Shared::new(&flash), counter)
+        select_on::<B>(meta, slots, counter)
     }
 }
 
-/// [`select`] over the two handles of the one device.
-// Inlined into `select`'s one arm that is built: one function, as before
-// the choice.
+/// [`select_with`] once the handles are wrapped as `B` declares.
+// Inlined into `select_with`'s one arm that is built: one function, as
+// before the choice.
 #[inline(always)]
 fn select_on<B: XipBoard>(
     meta: impl NorFlash,

@@ -9,7 +9,7 @@ extern crate std;
 use std::cell::RefCell;
 use std::vec::Vec;
 
-use crate::boot::select;
+use crate::boot::{select, select_with, Entry};
 use crate::firmware::{fence, updater};
 use crate::test_board::{bootable, Board, TEST_KEY};
 use crate::XipBoard;
@@ -20,6 +20,7 @@ use abboot::journal::Journal;
 use abboot::sim::SimFlash;
 use abboot::state::BootState;
 use abboot::{Slot, StageOptions};
+use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
 
 type Flash = SimFlash<4, 4, 4096>;
 
@@ -123,19 +124,91 @@ fn a_declared_board_boots_and_writes_as_the_test_board_does() {
     }
 }
 
-/// Runs `select::<B>` on a copy of `flash` with read number `i` failing
-/// once, for every read of a clean run; returns what each booted and the
-/// state it left.
-fn faulted_runs<B: XipBoard>(flash: &Flash) -> Vec<(u64, Option<Slot>, Option<BootState>)> {
+/// One of two handles to the one device, as the nRF52840's bootloader
+/// has two of its NVMC (`boot::select_with`): no [`abboot::flash::Shared`]
+/// between them. Each call borrows the device for itself, so a call made
+/// from inside a call of the other handle, which two NVMC handles would
+/// not survive, panics the test.
+struct Handle<'a>(&'a RefCell<Flash>);
+
+impl ErrorType for Handle<'_> {
+    type Error = <Flash as ErrorType>::Error;
+}
+
+impl ReadNorFlash for Handle<'_> {
+    const READ_SIZE: usize = Flash::READ_SIZE;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
+        self.0.borrow_mut().read(offset, bytes)
+    }
+
+    fn capacity(&self) -> usize {
+        self.0.borrow().capacity()
+    }
+}
+
+impl NorFlash for Handle<'_> {
+    const WRITE_SIZE: usize = Flash::WRITE_SIZE;
+    const ERASE_SIZE: usize = Flash::ERASE_SIZE;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
+        self.0.borrow_mut().erase(from, to)
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
+        self.0.borrow_mut().write(offset, bytes)
+    }
+}
+
+/// `select::<B>` on `flash`, through one shared device or, `split`,
+/// through `select_with` and two [`Handle`]s.
+fn boot<B: XipBoard>(flash: &mut Flash, split: bool) -> Option<Entry> {
+    if !split {
+        return select::<B>(flash, NoCounter);
+    }
+    let cell = RefCell::new(core::mem::replace(flash, Flash::new(0)));
+    let entry = select_with::<B>(Handle(&cell), Handle(&cell), NoCounter);
+    *flash = cell.into_inner();
+    entry
+}
+
+/// Four resets in a row on each scenario through two handles, as the
+/// nRF52840's bootloader boots, on the test board and on the declared
+/// one: the same hand-off at each as through one shared device, and the
+/// same bytes on the whole flash after it.
+#[test]
+fn two_handles_boot_and_write_as_one_shared_device() {
+    for (name, flash) in scenarios() {
+        let (mut shared, mut plain, mut declared) = (flash.clone(), flash.clone(), flash);
+        for reset in 0..4 {
+            let s = boot::<Board>(&mut shared, false).map(|e| *e.handoff());
+            let p = boot::<Board>(&mut plain, true).map(|e| *e.handoff());
+            let d = boot::<Declared>(&mut declared, true).map(|e| *e.handoff());
+            assert_eq!((&p, &d), (&s, &s), "{name}, reset {reset}: hand-off");
+            assert!(
+                plain.contents() == shared.contents() && declared.contents() == shared.contents(),
+                "{name}, reset {reset}: the flash differs"
+            );
+        }
+    }
+}
+
+/// Runs `select::<B>` (`split`: through two handles) on a copy of
+/// `flash` with read number `i` failing once, for every read of a clean
+/// run; returns what each booted and the state it left.
+fn faulted_runs<B: XipBoard>(
+    flash: &Flash,
+    split: bool,
+) -> Vec<(u64, Option<Slot>, Option<BootState>)> {
     let mut dry = flash.clone();
     let start = dry.reads_done();
-    let _ = select::<B>(&mut dry, NoCounter);
+    let _ = boot::<B>(&mut dry, split);
     let n = dry.reads_done() - start;
     (0..n)
         .map(|i| {
             let mut f = flash.clone();
             f.fail_read_at(start + i);
-            let slot = select::<B>(&mut f, NoCounter).map(|e| e.handoff().slot);
+            let slot = boot::<B>(&mut f, split).map(|e| e.handoff().slot);
             f.clear_read_faults();
             (i, slot, state(&mut f))
         })
@@ -147,11 +220,13 @@ fn faulted_runs<B: XipBoard>(flash: &Flash) -> Vec<(u64, Option<Slot>, Option<Bo
 #[test]
 fn a_failed_read_on_a_declared_board_never_boots_a_rotten_image() {
     let flash = with_b_rotten();
-    let runs = faulted_runs::<Declared>(&flash);
-    assert!(runs.len() > 10, "{} reads", runs.len());
-    for (i, slot, after) in runs {
-        assert_ne!(slot, Some(Slot::B), "read {i} failing once booted rotten B");
-        assert!(after.is_some(), "read {i} failing once: no valid record");
+    for split in [false, true] {
+        let runs = faulted_runs::<Declared>(&flash, split);
+        assert!(runs.len() > 10, "{} reads", runs.len());
+        for (i, slot, after) in runs {
+            assert_ne!(slot, Some(Slot::B), "read {i} failing once booted rotten B");
+            assert!(after.is_some(), "read {i} failing once: no valid record");
+        }
     }
 }
 
@@ -168,6 +243,10 @@ fn a_declared_board_takes_a_failed_read_for_damage() {
             .filter(|(_, _, s)| s.as_ref().map(|s| s.primary) != Some(Some(Slot::A)))
             .count()
     };
-    assert_eq!(forgot(faulted_runs::<Board>(&flash)), 0);
-    assert!(forgot(faulted_runs::<Declared>(&flash)) > 0);
+    // Through two handles as through one: `select_with` reads through
+    // `ReadsCannotFail` where the board declares it, and only there.
+    for split in [false, true] {
+        assert_eq!(forgot(faulted_runs::<Board>(&flash, split)), 0);
+        assert!(forgot(faulted_runs::<Declared>(&flash, split)) > 0);
+    }
 }

@@ -62,8 +62,8 @@ pub type Counter = abboot::counter::NoCounter;
 ///
 /// # Safety
 ///
-/// As [`crate::nvmc::Nvmc::new`]'s: nothing else drives the NVMC while
-/// this is in use (it switches `CONFIG.WEN` to write a word, and back).
+/// As [`crate::nvmc::Nvmc::new`]'s: nothing else drives the NVMC during
+/// one of its calls (it switches `CONFIG.WEN` to write a word, and back).
 #[cfg(not(feature = "digest-only"))]
 pub const unsafe fn counter() -> Counter {
     abboot::counter::Thermometer::new(UicrWords { _private: () })

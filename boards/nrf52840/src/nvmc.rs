@@ -74,10 +74,14 @@ impl Nvmc {
     /// running, never the bootloader's own flash (below
     /// `Board::META_OFFSET`).
     ///
-    /// Also, nothing else drives the NVMC while this driver is in use: no
-    /// second `Nvmc`, no embassy-nrf `Nvmc`, no interrupt handler. Another
-    /// `CONFIG` change in the middle of a write or an erase would make it
-    /// run in the wrong mode.
+    /// Also, nothing else drives the NVMC during a call of this driver: no
+    /// embassy-nrf `Nvmc`, no interrupt handler, no call of a second
+    /// `Nvmc` from inside one of this one's. Another `CONFIG` change in
+    /// the middle of a write or an erase would make it run in the wrong
+    /// mode. Several handles used one call at a time are sound, as the
+    /// bootloader's metadata and slot handles and its UICR counter are:
+    /// the driver keeps no state, and every call leaves `CONFIG`
+    /// read-only when it returns.
     pub const unsafe fn new() -> Self {
         Self { _private: () }
     }

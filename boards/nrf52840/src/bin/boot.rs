@@ -2,7 +2,7 @@
 //!
 //! At every reset: `select` over the NVMC with the signed image check,
 //! then a jump into the chosen slot's payload, executing in place; both
-//! are in `boards/common` (`boot::select`, `Entry::jump`, which writes the
+//! are in `boards/common` (`boot::select_with`, `Entry::jump`, which writes the
 //! hand-off at `0x2003_FFE0` first). A trial boot runs under the
 //! watchdog (`board::wdt`, 8 s). With nothing verified to boot: recovery,
 //! LED1 blinking fast, and no jump.
@@ -33,17 +33,20 @@ fn main() -> ! {
         protect::enable_approtect()
     };
     let mut led = Led::new();
-    // SAFETY: the one NVMC driver here, and no interrupt is enabled.
-    // `select` writes and erases only the metadata pages and the slots
-    // (`Board`'s layout), never the bootloader's own flash below
-    // `META_OFFSET`, which holds all the code and data running here.
-    let flash = unsafe { Nvmc::new() };
-    // `select`, the vector table check and the jump: `boards/common`.
+    // SAFETY: two handles to the NVMC, one for the metadata and one for
+    // the slots, and no interrupt is enabled. `select_with` calls them one
+    // at a time, never from inside a call of the other, and each call
+    // leaves `CONFIG` read-only (`Nvmc::new`'s contract). It writes and
+    // erases only the metadata pages and the slots (`Board`'s layout),
+    // never the bootloader's own flash below `META_OFFSET`, which holds
+    // all the code and data running here.
+    let (meta, slots) = unsafe { (Nvmc::new(), Nvmc::new()) };
+    // `select_with`, the vector table check and the jump: `boards/common`.
     // SAFETY: the counter programs UICR words through the NVMC; `select`
-    // uses it and the flash driver one call at a time, never during a
-    // write of the other.
+    // uses it and the flash handles one call at a time, never during a
+    // write of another.
     let counter = unsafe { counter::counter() };
-    match boot::select::<Board>(flash, counter) {
+    match boot::select_with::<Board>(meta, slots, counter) {
         Some(entry) => {
             // Only a trial boot runs under the watchdog: a hang resets,
             // and the reset counts as the try (counted on flash already).
