@@ -367,14 +367,18 @@ fn main() -> Result<(), Stop> {
             r => format!("{r:?}"),
         },
     );
-    let rollback = s.events.iter().rev().find(|e| e.kind == BootKind::Rollback);
+    let rollback = s
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.kind() == Some(BootKind::Rollback));
     line(
         "last rollback",
         rollback.map_or("none".to_string(), |e| {
             format!(
                 "to slot {}, {:?} (v1.2.0 never confirmed)",
-                e.slot.map_or("none".to_string(), |x| x.to_string()),
-                e.reason
+                e.slot().map_or("none".to_string(), |x| x.to_string()),
+                e.reason().unwrap_or_default()
             )
         }),
     );
@@ -391,16 +395,20 @@ fn main() -> Result<(), Stop> {
         },
     );
     println!("  recent boots, oldest first:");
+    // Every event here was written by this build, so each field is known
+    // (`BootEvent`'s accessors answer `None` only for one a later abboot
+    // wrote).
     for e in &s.events {
+        let kind = e.kind().unwrap_or_default();
         println!(
             "    {:<10} slot {:<5} {}",
-            format!("{:?}", e.kind).to_lowercase(),
-            e.slot.map_or("none".to_string(), |x| x.to_string()),
-            match (e.kind, e.reason) {
+            format!("{kind:?}").to_lowercase(),
+            e.slot().map_or("none".to_string(), |x| x.to_string()),
+            match (kind, e.reason().unwrap_or_default()) {
                 (BootKind::Trial, _) => format!(
                     "{} {} left after it",
-                    e.tries,
-                    if e.tries == 1 { "try" } else { "tries" }
+                    e.tries(),
+                    if e.tries() == 1 { "try" } else { "tries" }
                 ),
                 (_, Reason::None) => String::new(),
                 (_, r) => format!("reason {r:?}"),

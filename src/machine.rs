@@ -327,12 +327,12 @@ pub(crate) fn count_try(s: &mut BootState, slot: Slot) {
     let left = s.slot(slot).state.tries().saturating_sub(1);
     // The event pushed first, then the fields: the push is a call, and
     // after it the fields' values were kept across it.
-    s.push_event(BootEvent {
-        kind: BootKind::Trial,
-        slot: Some(slot),
-        reason: Reason::None,
-        tries: left,
-    });
+    s.push_event(BootEvent::new(
+        BootKind::Trial,
+        Some(slot),
+        Reason::None,
+        left,
+    ));
     let epoch = s.slot(slot).data_epoch;
     let info = s.slot_mut(slot);
     info.state = ImageState::Trial { tries: left };
@@ -483,7 +483,7 @@ fn slot_info(state: ImageState, info: &ImageInfo) -> SlotInfo {
 pub(crate) fn recovery(s: &mut BootState) -> bool {
     // Record it once: a device stuck in recovery must not wear its
     // journal with one record per reset.
-    let first = s.events.back().map(|e| e.kind) != Some(BootKind::Recovery);
+    let first = s.events.back().map(|e| e.kind()) != Some(Some(BootKind::Recovery));
     if first {
         note(s, BootKind::Recovery);
     }
@@ -513,12 +513,7 @@ fn note(s: &mut BootState, kind: BootKind) {
     } else {
         s.last_reason
     };
-    s.push_event(BootEvent {
-        kind,
-        slot,
-        reason,
-        tries: 0,
-    });
+    s.push_event(BootEvent::new(kind, slot, reason, 0));
 }
 
 fn reject(s: &mut BootState, slot: Slot, reason: Reason, booted: bool) {
@@ -753,7 +748,10 @@ mod tests {
             (s.update, s.failure_count, s.primary),
             (UpdateState::RolledBack, 1, Some(Slot::A))
         );
-        assert_eq!(s.events.back().map(|e| e.kind), Some(BootKind::Rollback));
+        assert_eq!(
+            s.events.back().and_then(|e| e.kind()),
+            Some(BootKind::Rollback)
+        );
     }
 
     #[test]

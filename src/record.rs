@@ -27,7 +27,7 @@
 //! | 0x19 | 1 | tag_len | length of the update tag, 0..=36 |
 //! | 0x1A | 1 | ev_count | boot events in the ring, 0..=6 |
 //! | 0x1B | 1 | check_error | which image check failed last (`ImageError::code`), 0 none |
-//! | 0x1C | 24 | events | 6 × 4 bytes, oldest first: [`BootKind`] tag, slot (`0xFF` none), reason code, tries left |
+//! | 0x1C | 24 | events | 6 × 4 bytes, oldest first: [`BootKind`] tag, slot (`0`, `1`, `0xFF` none), reason code, tries left; carried as read, not checked ([`BootEvent`]), entries past `ev_count` included |
 //! | 0x34 | 52 | slot A | slot entry, below |
 //! | 0x68 | 52 | slot B | slot entry, below |
 //! | 0x9C | 32 | rejected | SHA-256 of the last rejected image (valid when flag bit 0 is set) |
@@ -73,8 +73,10 @@
 use crcxx::crc32::{catalog::CRC_32_ISO_HDLC, Crc, LookupTable32};
 
 use crate::state::{
-    BootKind, BootState, ImageState, Reason, Slot, UpdateState, EVENT_RING_LEN, UPDATE_TAG_LEN,
+    slot_byte, BootState, ImageState, Reason, Slot, UpdateState, EVENT_RING_LEN, UPDATE_TAG_LEN,
 };
+#[cfg(doc)]
+use crate::state::{BootEvent, BootKind};
 use crate::version::Version;
 
 /// Size of one record on flash, in bytes.
@@ -173,17 +175,6 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 }
 
 const CRC32: Crc<LookupTable32> = Crc::<LookupTable32>::new(&CRC_32_ISO_HDLC);
-
-// One less than the number `Option<Slot>` is stored as (`None` 0, `A` 1,
-// `B` 2): the byte, `None` wrapping to `NO_SLOT`, in one subtraction
-// rather than a shift and a test for `None`.
-fn slot_byte(s: Option<Slot>) -> u8 {
-    let n = match s {
-        Some(s) => s as u8,
-        None => 0,
-    };
-    n.wrapping_sub(1)
-}
 
 // One match on the byte: through `Slot::from_index` and its `Option`,
 // the optimiser tested the byte again for each wrapping.
@@ -344,20 +335,11 @@ fn fields(b: &mut [u8; RECORD_SIZE], seq: u32, s: &BootState) {
         put_u16(b, o + 16, info.data_epoch);
         put(b, o + 20, info.digest);
     }
-    // The count with its loop, after the slots: not kept in a saved
-    // register across them.
-    put_u8(b, 0x1A, s.events.len() as u8);
-    for (i, e) in s.events.iter().enumerate() {
-        let o = OFF_EVENTS + i * EVENT_LEN;
-        // Byte by byte, last byte first: the four bytes gathered into one
-        // word took shifts and masks to build, and in this order the
-        // stores take short offsets from the entry and one that steps to
-        // the next (8 B of the nRF52840 bootloaders).
-        put_u8(b, o + 3, e.tries);
-        put_u8(b, o + 2, e.reason.code());
-        put_u8(b, o + 1, slot_byte(e.slot));
-        put_u8(b, o, e.kind.tag());
-    }
+    // The ring's 24 bytes as they are, unused entries included (zero, or
+    // what the record it was read from held there).
+    let (count, events) = s.events.bytes();
+    put_u8(b, 0x1A, count);
+    put(b, OFF_EVENTS, *events);
 }
 
 /// The sector `(offset, size)` an encoded record says it was written
@@ -397,7 +379,8 @@ impl Record {
     }
 
     /// Decodes 256 bytes read from flash. Any content is either a record
-    /// whose CRC matches and whose every field is in range, or an error.
+    /// whose CRC matches and whose every field is in range, or an error;
+    /// the event ring is history, carried as it is ([`BootEvent`]).
     pub fn decode(b: &[u8; RECORD_SIZE]) -> Result<Record, DecodeError> {
         if all_are(b, 0xFF) {
             return Err(DecodeError::Blank);
@@ -498,37 +481,19 @@ pub(crate) fn decode_into(b: &[u8; RECORD_SIZE], out: &mut Record) -> Result<(),
         .update_tag
         .set_prefix(field, get_u8(b, 0x19))
         .map_err(|_| DecodeError::BadField)?;
-    // The ring sized once to the count, refused past its length, and each
-    // entry written where it lies: pushed one by one, each event went
-    // through `free_entry`'s full-ring test. The slice the ring hands back
-    // is at most the ring's length, so each event's offset is known to lie
-    // inside the record and its read needs no range check. Decoded last:
-    // nothing is then kept across its loop and its calls, which take the
-    // registers that held the record's and the state's addresses rather
-    // than three more saved ones (16 B of the nRF52840 bootloaders).
-    let events = state
+    // The ring carried as bytes, its events unchecked (`BootEvent`): only
+    // its count is refused past the ring's length.
+    state
         .events
-        .resize(get_u8(b, 0x1A))
+        .set_bytes(get_u8(b, 0x1A), get_array(b, OFF_EVENTS))
         .ok_or(DecodeError::BadField)?;
-    for (i, e) in events.iter_mut().enumerate() {
-        // Byte by byte rather than one word split by shifts, the kind
-        // last: every load then takes a short offset from the entry, and
-        // the pointer steps once (12 B of the nRF52840 bootloaders). Any
-        // refusal is the same `BadField`, whatever the order, and `out`
-        // is only read after an `Ok`.
-        let o = OFF_EVENTS + i * EVENT_LEN;
-        e.slot = byte_slot(get_u8(b, o + 1))?;
-        e.reason = self::reason(get_u8(b, o + 2)).ok_or(DecodeError::BadField)?;
-        e.tries = get_u8(b, o + 3);
-        e.kind = BootKind::from_tag(get_u8(b, o)).ok_or(DecodeError::BadField)?;
-    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{BootEvent, SlotInfo};
+    use crate::state::{BootEvent, BootKind, SlotInfo};
 
     fn sample() -> Record {
         let mut state = BootState {
@@ -576,12 +541,12 @@ mod tests {
             BootKind::Trial,
         ];
         for (i, kind) in kinds.into_iter().enumerate() {
-            state.push_event(BootEvent {
+            state.push_event(BootEvent::new(
                 kind,
-                slot: [Some(Slot::A), Some(Slot::B), None][i % 3],
-                reason: Reason::from_code(i as u8).unwrap(),
-                tries: 2 + i as u8,
-            });
+                [Some(Slot::A), Some(Slot::B), None][i % 3],
+                Reason::from_code(i as u8).unwrap(),
+                2 + i as u8,
+            ));
         }
         assert!(state.events.is_full());
         Record {
@@ -724,6 +689,64 @@ mod tests {
         assert_eq!(resealed(0x1A, ev_count), Err(DecodeError::BadField));
         // At their limits, the same fields are valid.
         assert!(resealed(0x19, UPDATE_TAG_LEN as u8).is_ok());
+    }
+
+    /// The ring is history, not state: an event of a kind, slot or reason
+    /// this build does not know (as a later abboot may write) leaves its
+    /// record valid, every other field as it was, and is written back
+    /// byte for byte. Refused, the record would send the bootloader back
+    /// to the state before it.
+    #[test]
+    fn events_this_build_does_not_know_are_carried() {
+        for (at, v) in [(0, 7), (0, 0xFF), (1, 2), (1, 0x7F), (2, 7), (2, 0x7F)] {
+            let mut b = sample().encode();
+            b[OFF_EVENTS + 4 + at] = v;
+            let crc = crc32(&b[..OFF_CRC]);
+            put_u32(&mut b, OFF_CRC, crc);
+            let r = Record::decode(&b).expect("still a record");
+            let mut want = sample();
+            want.state.events = r.state.events;
+            assert_eq!(r, want, "byte {at} = {v:#x}: the rest as it was");
+            let e = r.state.events.get(1).unwrap();
+            assert_eq!(e.to_bytes()[at], v);
+            let unknown = [e.kind().is_none(), e.slot().is_none(), e.reason().is_none()];
+            assert!(unknown[at], "byte {at} = {v:#x} reads as unknown");
+            // The neighbours are untouched.
+            assert_eq!(r.state.events.get(0), sample().state.events.get(0));
+            assert_eq!(r.state.events.get(2), sample().state.events.get(2));
+            assert_eq!(r.encode(), b, "written back as read");
+        }
+    }
+
+    /// Bytes past the ring's count are carried too: a record is written
+    /// back as it was read, and they never count as events.
+    #[test]
+    fn bytes_past_the_ring_count_are_carried_not_counted() {
+        let mut state = BootState::default();
+        state.push_event(BootEvent::new(
+            BootKind::Fresh,
+            Some(Slot::A),
+            Reason::None,
+            0,
+        ));
+        let mut b = Record { seq: 5, state }.encode();
+        b[OFF_EVENTS + EVENT_LEN..OFF_EVENTS + 2 * EVENT_LEN].copy_from_slice(&[2, 1, 0, 3]);
+        let crc = crc32(&b[..OFF_CRC]);
+        put_u32(&mut b, OFF_CRC, crc);
+        let r = Record::decode(&b).unwrap();
+        assert_eq!(r.state.events.len(), 1);
+        assert_eq!(r.state.events.get(1), None);
+        assert_eq!(r.state.events.iter().count(), 1);
+        assert_eq!(r.encode(), b);
+        // A push takes the entry over.
+        let mut s = r.state;
+        s.push_event(BootEvent::new(
+            BootKind::Normal,
+            Some(Slot::B),
+            Reason::None,
+            0,
+        ));
+        assert_eq!(s.events.get(1).map(BootEvent::to_bytes), Some([1, 1, 0, 0]));
     }
 
     #[test]

@@ -339,19 +339,203 @@ impl BootKind {
     }
 }
 
-/// One entry of the boot event ring.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
-pub struct BootEvent {
-    /// What the boot decided.
-    pub kind: BootKind,
-    /// The slot it booted, if any.
-    pub slot: Option<Slot>,
-    /// Why.
-    pub reason: Reason,
+/// One entry of the boot event ring: the four bytes a record holds for it
+/// (kind tag, slot, reason code, tries left; see [`crate::record`]), read
+/// through typed accessors.
+///
+/// Carried as bytes, not checked when a record is read. An event whose
+/// kind, slot or reason this build does not know, such as one a firmware
+/// built against a later abboot writes, is kept as it is, and its record
+/// stays valid: the boot state is never passed over for an older one
+/// because of its history, and a bootloader, which is not updated in the
+/// field, keeps reading the records of newer firmware. Its accessors then
+/// answer `None`. (Decoded and checked, the ring was also 52 B of the
+/// signed nRF52840 bootloader, issue 14.)
+///
+/// ```
+/// use abboot::state::{BootEvent, BootKind, Reason, Slot};
+///
+/// let e = BootEvent::new(BootKind::Rollback, Some(Slot::A), Reason::TriesExhausted, 0);
+/// assert_eq!(e.kind(), Some(BootKind::Rollback));
+/// assert_eq!((e.slot(), e.reason(), e.tries()), (Some(Slot::A), Some(Reason::TriesExhausted), 0));
+/// assert_eq!(e.to_bytes(), [3, 0, 1, 0]);
+/// // A kind this build does not know reads as none, its bytes kept.
+/// let later = BootEvent::from_bytes([9, 0, 1, 0]);
+/// assert_eq!(later.kind(), None);
+/// assert_eq!(later.to_bytes(), [9, 0, 1, 0]);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct BootEvent([u8; 4]);
+
+impl BootEvent {
+    /// The event `kind` in `slot` (none: recovery), for `reason`, with
+    /// `tries` left on the slot after the boot.
+    #[inline(always)]
+    pub const fn new(kind: BootKind, slot: Option<Slot>, reason: Reason, tries: u8) -> Self {
+        Self([kind.tag(), slot_byte(slot), reason.code(), tries])
+    }
+
+    /// The event its four record bytes describe, whatever they hold.
+    pub const fn from_bytes(bytes: [u8; 4]) -> Self {
+        Self(bytes)
+    }
+
+    /// Its four record bytes.
+    pub const fn to_bytes(self) -> [u8; 4] {
+        self.0
+    }
+
+    /// What the boot decided; `None` for a tag this build does not know.
+    pub const fn kind(&self) -> Option<BootKind> {
+        BootKind::from_tag(self.0[0])
+    }
+
+    /// The slot it booted: `None` for none (recovery), and for a slot byte
+    /// this build does not know ([`BootEvent::to_bytes`] tells them apart:
+    /// none is `0xFF`).
+    pub const fn slot(&self) -> Option<Slot> {
+        Slot::from_index(self.0[1])
+    }
+
+    /// Why; `None` for a code this build does not know.
+    pub const fn reason(&self) -> Option<Reason> {
+        Reason::from_code(self.0[2])
+    }
+
     /// Tries left on the booted slot after this boot.
-    pub tries: u8,
+    pub const fn tries(&self) -> u8 {
+        self.0[3]
+    }
+
+    /// The fields as this build reads them, or `None` if one of them is
+    /// unknown to it: what `Debug` and `serde` show.
+    fn known(&self) -> Option<(BootKind, Option<Slot>, Reason, u8)> {
+        let slot = match self.0[1] {
+            0xFF => None,
+            i => Some(Slot::from_index(i)?),
+        };
+        Some((self.kind()?, slot, self.reason()?, self.tries()))
+    }
+}
+
+/// The byte a slot is stored as: 0 for A, 1 for B, `0xFF` for none. One
+/// less than the number `Option<Slot>` is (`None` 0, `A` 1, `B` 2), in
+/// one subtraction rather than a shift and a test for `None`.
+pub(crate) const fn slot_byte(s: Option<Slot>) -> u8 {
+    let n = match s {
+        Some(s) => s as u8,
+        None => 0,
+    };
+    n.wrapping_sub(1)
+}
+
+/// The default event is the zero bytes an unused entry of the ring holds
+/// on flash: kind [`BootKind::None`].
+impl Default for BootEvent {
+    fn default() -> Self {
+        Self([0; 4])
+    }
+}
+
+// The fields by name, as the struct this replaced printed them; the bytes
+// for an event this build does not know.
+impl core::fmt::Debug for BootEvent {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.known() {
+            Some((kind, slot, reason, tries)) => f
+                .debug_struct("BootEvent")
+                .field("kind", &kind)
+                .field("slot", &slot)
+                .field("reason", &reason)
+                .field("tries", &tries)
+                .finish(),
+            None => f.debug_tuple("BootEvent").field(&self.0).finish(),
+        }
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for BootEvent {
+    fn format(&self, f: defmt::Formatter) {
+        match self.known() {
+            Some((kind, slot, reason, tries)) => defmt::write!(
+                f,
+                "BootEvent {{ kind: {}, slot: {}, reason: {}, tries: {} }}",
+                kind,
+                slot,
+                reason,
+                tries
+            ),
+            None => defmt::write!(f, "BootEvent({=[u8; 4]:02x})", self.0),
+        }
+    }
+}
+
+/// A field of an event as JSON shows it: its name (or its value, for a
+/// slot) when this build knows it, its byte when not.
+#[cfg(feature = "std")]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum Field<T> {
+    Known(T),
+    Byte(u8),
+}
+
+#[cfg(feature = "std")]
+impl<T> Field<T> {
+    fn new(known: Option<T>, byte: u8) -> Self {
+        known.map_or(Field::Byte(byte), Field::Known)
+    }
+
+    fn byte(self, code: impl FnOnce(T) -> u8) -> u8 {
+        match self {
+            Field::Known(v) => code(v),
+            Field::Byte(b) => b,
+        }
+    }
+}
+
+/// An event in JSON: the object the struct this replaced was
+/// (`{"kind": "Trial", "slot": "A", "reason": "None", "tries": 2}`), a
+/// field this build does not know given as its byte.
+#[cfg(feature = "std")]
+#[derive(serde::Serialize, serde::Deserialize)]
+struct EventFields {
+    kind: Field<BootKind>,
+    slot: Field<Option<Slot>>,
+    reason: Field<Reason>,
+    tries: u8,
+}
+
+#[cfg(feature = "std")]
+impl serde::Serialize for BootEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let [kind, slot, reason, tries] = self.0;
+        let known_slot = match slot {
+            0xFF => Some(None),
+            _ => self.slot().map(Some),
+        };
+        EventFields {
+            kind: Field::new(self.kind(), kind),
+            slot: Field::new(known_slot, slot),
+            reason: Field::new(self.reason(), reason),
+            tries,
+        }
+        .serialize(s)
+    }
+}
+
+#[cfg(feature = "std")]
+impl<'de> serde::Deserialize<'de> for BootEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let e = EventFields::deserialize(d)?;
+        Ok(Self([
+            e.kind.byte(BootKind::tag),
+            e.slot.byte(slot_byte),
+            e.reason.byte(Reason::code),
+            e.tries,
+        ]))
+    }
 }
 
 /// Number of boot events kept on flash.
@@ -360,128 +544,159 @@ pub const EVENT_RING_LEN: usize = 6;
 /// The boot event ring: the most recent boots that changed the state,
 /// oldest first, at most [`EVENT_RING_LEN`].
 ///
-/// A fixed array rather than a general ring buffer: it is `Copy`, so a
-/// state is copied and compared as plain bytes, and pushing onto a full
-/// ring shifts five entries down — cheaper in a bootloader's flash than
-/// a deque's wrapping indices, and what the record stores anyway (oldest
-/// first).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Held as the record holds it, four bytes per entry ([`BootEvent`]), and
+/// handed out by value: a state is copied and compared as plain bytes,
+/// the record's encoder and decoder copy the ring whole, and pushing onto
+/// a full ring shifts five entries down, which is cheaper in a
+/// bootloader's flash than a deque's wrapping indices.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Events {
-    /// The first `len` entries are the events; the rest stay default, so
-    /// the derived comparison compares the events only.
-    entries: [BootEvent; EVENT_RING_LEN],
+    /// The first `len` entries are the events; the rest are zero, or what
+    /// the record the ring was read from held there (carried, so that a
+    /// record is written back as it was read).
+    bytes: [u8; EVENT_BYTES],
     len: u8,
 }
 
-// `len`, `is_empty`, `iter`, `first` and `last` are the slice's, through
-// `Deref`; `front` and `back` keep the names of the deque this replaced.
+/// The ring's bytes in a record: four per entry.
+pub(crate) const EVENT_BYTES: usize = EVENT_RING_LEN * 4;
+
+/// [`Events::iter`]'s iterator.
+pub type EventIter<'a> =
+    core::iter::Map<core::iter::Take<core::slice::ChunksExact<'a, u8>>, fn(&[u8]) -> BootEvent>;
+
 impl Events {
     /// The empty ring, as a constant for [`BootState::EMPTY`] (the
     /// derived default is not `const`).
     const EMPTY: Self = Self {
-        entries: [BootEvent {
-            kind: BootKind::None,
-            slot: None,
-            reason: Reason::None,
-            tries: 0,
-        }; EVENT_RING_LEN],
+        bytes: [0; EVENT_BYTES],
         len: 0,
     };
+
+    /// How many events the ring holds.
+    pub fn len(&self) -> usize {
+        // Capped, so that a count past the ring can never be handed out
+        // (the decoder refuses one).
+        (self.len as usize).min(EVENT_RING_LEN)
+    }
+
+    /// Whether the ring holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 
     /// Whether the next push drops the oldest event.
     pub fn is_full(&self) -> bool {
         self.len() == EVENT_RING_LEN
     }
 
+    /// The event at `index`, oldest first.
+    pub fn get(&self, index: usize) -> Option<BootEvent> {
+        if index >= self.len() {
+            return None;
+        }
+        entry(&self.bytes, index)
+    }
+
     /// The events, oldest first.
-    pub fn as_slice(&self) -> &[BootEvent] {
-        // `entries` is never indexed past `len` (at most EVENT_RING_LEN);
-        // `get` keeps that visible without a panic path. Capped first, the
-        // range always fits and `get` folds to the slice: without the cap,
-        // its empty fallback for a longer `len` was a second conditional
-        // at each use.
-        let n = (self.len as usize).min(EVENT_RING_LEN);
-        self.entries.get(..n).unwrap_or(&[])
+    pub fn iter(&self) -> EventIter<'_> {
+        let event: fn(&[u8]) -> BootEvent =
+            |b| BootEvent(<[u8; 4]>::try_from(b).unwrap_or_default());
+        self.bytes.chunks_exact(4).take(self.len()).map(event)
     }
 
     /// The oldest event.
-    pub fn front(&self) -> Option<&BootEvent> {
-        self.as_slice().first()
+    pub fn front(&self) -> Option<BootEvent> {
+        self.get(0)
     }
 
     /// The newest event.
-    pub fn back(&self) -> Option<&BootEvent> {
-        // The entry at `len - 1` (none for an empty ring: `len - 1` wraps
-        // past the array): `len` never exceeds the ring, so no clamp.
-        self.entries.get((self.len as usize).wrapping_sub(1))
+    pub fn back(&self) -> Option<BootEvent> {
+        // The entry at `len - 1`, none for an empty ring (`len - 1` wraps
+        // past the ring): `len` never exceeds the ring, so no clamp.
+        entry(&self.bytes, (self.len as usize).wrapping_sub(1))
     }
 
     /// Appends an event, dropping the oldest when the ring is full.
-    // The event is stored by its caller into the entry `free_entry`
-    // hands back, field by field from where the caller has them, not
-    // built on the caller's stack and passed by address to be loaded and
-    // stored again.
-    #[inline]
-    pub fn push(&mut self, event: BootEvent) {
-        if let Some(free) = self.free_entry() {
-            *free = event;
-        }
-    }
-
-    /// The decoder's: the ring holds `n` events from now on, the entries
-    /// handed back for the caller to fill; `None`, changing nothing, for
-    /// more than the ring holds. The entries past `n` keep what they held
-    /// (the decoder's ring is the empty one).
-    pub(crate) fn resize(&mut self, n: u8) -> Option<&mut [BootEvent]> {
-        let entries = self.entries.get_mut(..n as usize)?;
-        self.len = n;
-        Some(entries)
-    }
-
-    /// The entry the next event goes to: the one at `len`, counted in, or
-    /// on a full ring the last one, after the oldest event is dropped.
-    /// Never `None` (an `Option` only so that nothing is indexed).
     #[inline(never)]
-    fn free_entry(&mut self) -> Option<&mut BootEvent> {
-        // `len` straight from the field, not through `len()`: the slice's
-        // length clamps `len` to the ring (a branch and a second compare),
-        // and `len` never exceeds it.
+    pub fn push(&mut self, event: BootEvent) {
+        // `len` straight from the field, not through `len()`, whose clamp
+        // is a second compare: `len` never exceeds the ring.
         let mut n = self.len as usize;
         if n >= EVENT_RING_LEN {
-            // Shifted down by `copy_within`, one `memmove` call of 25
-            // bytes, rather than through a copy of the array (five entries
-            // moved field by field, 40 B more). The boards link their own
-            // small `memmove` (`abboot-board-common`'s `small-mem`), not
-            // compiler builtins' 1.5 KB one, which was why the copy was
-            // chosen.
-            self.entries.copy_within(1.., 0);
+            // Shifted down by `copy_within`, one `memmove` call of 20
+            // bytes. The boards link their own small `memmove`
+            // (`abboot-board-common`'s `small-mem`), not compiler
+            // builtins' 1.5 KB one.
+            self.bytes.copy_within(4.., 0);
             n = EVENT_RING_LEN - 1;
         }
-        // One way out for both cases: the full ring's last entry is the
-        // one at `len - 1`, counted in again.
         self.len = n as u8 + 1;
-        self.entries.get_mut(n)
+        if let Some(free) = entry_mut(&mut self.bytes, n) {
+            *free = event.0;
+        }
+    }
+
+    /// The ring as a record holds it: the count, and the six entries'
+    /// bytes, oldest first, those past the events included.
+    pub(crate) fn bytes(&self) -> (u8, &[u8; EVENT_BYTES]) {
+        (self.len, &self.bytes)
+    }
+
+    /// The decoder's: the ring holds the first `n` of the entries in
+    /// `bytes`, as they are, from now on; `None`, changing nothing, for
+    /// more than the ring holds.
+    pub(crate) fn set_bytes(&mut self, n: u8, bytes: [u8; EVENT_BYTES]) -> Option<()> {
+        if n as usize > EVENT_RING_LEN {
+            return None;
+        }
+        self.len = n;
+        self.bytes = bytes;
+        Some(())
     }
 }
 
-impl core::ops::Deref for Events {
-    type Target = [BootEvent];
+/// Entry `index` of a ring's bytes, for an index below the ring's length
+/// or `usize::MAX` (`None`): wrapping arithmetic, whose range for that
+/// index ends before it starts, rather than two checked steps (30 B of
+/// the signed nRF52840 bootloader). No other index is passed.
+fn entry(bytes: &[u8; EVENT_BYTES], index: usize) -> Option<BootEvent> {
+    let start = index.wrapping_mul(4);
+    let b = bytes.get(start..start.wrapping_add(4))?;
+    Some(BootEvent(<[u8; 4]>::try_from(b).ok()?))
+}
 
-    fn deref(&self) -> &[BootEvent] {
-        self.as_slice()
+/// [`entry`], to write, for an index below the ring's length.
+fn entry_mut(bytes: &mut [u8; EVENT_BYTES], index: usize) -> Option<&mut [u8; 4]> {
+    let start = index.wrapping_mul(4);
+    let b = bytes.get_mut(start..start.wrapping_add(4))?;
+    <&mut [u8; 4]>::try_from(b).ok()
+}
+
+// The events, oldest first: the entries past them are not shown.
+impl core::fmt::Debug for Events {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
 #[cfg(feature = "defmt")]
 impl defmt::Format for Events {
     fn format(&self, f: defmt::Formatter) {
-        defmt::write!(f, "{=[?]}", self.as_slice())
+        defmt::write!(f, "[");
+        for (i, e) in self.iter().enumerate() {
+            if i > 0 {
+                defmt::write!(f, ", ");
+            }
+            defmt::write!(f, "{}", e);
+        }
+        defmt::write!(f, "]");
     }
 }
 
 impl<'a> IntoIterator for &'a Events {
-    type Item = &'a BootEvent;
-    type IntoIter = core::slice::Iter<'a, BootEvent>;
+    type Item = BootEvent;
+    type IntoIter = EventIter<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
@@ -512,6 +727,7 @@ impl<'de> serde::Deserialize<'de> for Events {
         Ok(events)
     }
 }
+
 /// Longest update tag `stage` accepts (a UUID in text form is 36 bytes).
 pub const UPDATE_TAG_LEN: usize = 36;
 
@@ -604,7 +820,7 @@ impl UpdateTag {
 
     /// The tag's bytes.
     pub fn as_slice(&self) -> &[u8] {
-        // Capped, as `Events::as_slice` is.
+        // Capped, as `Events::len` is.
         let n = (self.len as usize).min(UPDATE_TAG_LEN);
         self.bytes.get(..n).unwrap_or(&[])
     }
@@ -865,28 +1081,28 @@ mod tests {
 
     #[test]
     fn event_ring_keeps_order_below_and_at_its_length() {
-        let e = |tries| BootEvent {
-            kind: BootKind::Rollback,
-            slot: Some(Slot::A),
-            reason: Reason::App(3),
-            tries,
-        };
+        let e = |tries| BootEvent::new(BootKind::Rollback, Some(Slot::A), Reason::App(3), tries);
         let mut r = Events::default();
         assert!(r.is_empty() && r.front().is_none() && r.back().is_none());
+        assert_eq!(r.get(0), None);
         for i in 0..EVENT_RING_LEN as u8 {
             assert!(!r.is_full());
             r.push(e(i));
             assert_eq!(r.len(), i as usize + 1);
-            assert_eq!(r.back(), Some(&e(i)));
-            assert_eq!(r.front(), Some(&e(0)));
+            assert_eq!(r.back(), Some(e(i)));
+            assert_eq!(r.front(), Some(e(0)));
+            assert_eq!(
+                (r.get(i as usize), r.get(i as usize + 1)),
+                (Some(e(i)), None)
+            );
         }
         assert!(r.is_full() && !r.is_empty());
-        // Read as a slice too (`Deref`).
-        assert_eq!((r.first(), r.last()), (Some(&e(0)), Some(&e(5))));
-        let tries: Vec<u8> = r.iter().map(|e| e.tries).collect();
+        let tries: Vec<u8> = r.iter().map(|e| e.tries()).collect();
         assert_eq!(tries, [0, 1, 2, 3, 4, 5]);
+        assert_eq!(r.iter().len(), EVENT_RING_LEN);
+        assert_eq!(r.iter().next_back(), Some(e(5)));
         r.push(e(6));
-        let tries: Vec<u8> = (&r).into_iter().map(|e| e.tries).collect();
+        let tries: Vec<u8> = (&r).into_iter().map(|e| e.tries()).collect();
         assert_eq!(tries, [1, 2, 3, 4, 5, 6]);
     }
 
@@ -936,38 +1152,114 @@ mod tests {
     }
 
     #[test]
-    fn resize_takes_up_to_the_ring_and_a_refusal_changes_nothing() {
+    fn set_bytes_takes_up_to_the_ring_and_a_refusal_changes_nothing() {
         let mut r = Events::default();
-        assert!(r.resize(EVENT_RING_LEN as u8 + 1).is_none());
-        assert!(r.is_empty());
-        let kinds = [BootKind::Normal, BootKind::Trial];
-        for (e, kind) in r.resize(2).unwrap().iter_mut().zip(kinds) {
-            e.kind = kind;
-        }
+        let bytes: [u8; EVENT_BYTES] = core::array::from_fn(|i| i as u8);
+        assert!(r.set_bytes(EVENT_RING_LEN as u8 + 1, bytes).is_none());
+        assert_eq!(r, Events::default());
+        assert!(r.set_bytes(2, bytes).is_some());
         assert_eq!(r.len(), 2);
-        assert_eq!(r.back().unwrap().kind, BootKind::Trial);
-        assert_eq!(
-            r.resize(EVENT_RING_LEN as u8).unwrap().len(),
-            EVENT_RING_LEN
-        );
+        assert_eq!(r.back(), Some(BootEvent::from_bytes([4, 5, 6, 7])));
+        assert_eq!(r.bytes(), (2, &bytes));
+        assert!(r.set_bytes(EVENT_RING_LEN as u8, bytes).is_some());
         assert!(r.is_full());
+        assert_eq!(r.back(), Some(BootEvent::from_bytes([20, 21, 22, 23])));
+    }
+
+    /// Each field of an event reads back as it was made, in every kind,
+    /// slot and reason; an unknown byte reads as none in its field alone.
+    #[test]
+    fn an_event_reads_back_its_fields() {
+        let kinds = (0..=6).map(|t| BootKind::from_tag(t).unwrap());
+        let reasons = [
+            Reason::None,
+            Reason::KnownBad,
+            Reason::App(0),
+            Reason::App(127),
+        ];
+        for kind in kinds {
+            for slot in [None, Some(Slot::A), Some(Slot::B)] {
+                for reason in reasons {
+                    let e = BootEvent::new(kind, slot, reason, 9);
+                    assert_eq!(
+                        (e.kind(), e.slot(), e.reason(), e.tries()),
+                        (Some(kind), slot, Some(reason), 9)
+                    );
+                    assert_eq!(BootEvent::from_bytes(e.to_bytes()), e);
+                    assert_eq!(e.known(), Some((kind, slot, reason, 9)));
+                }
+            }
+        }
+        let e = BootEvent::new(BootKind::Trial, Some(Slot::B), Reason::Downgrade, 1);
+        assert_eq!(e.to_bytes(), [2, 1, 4, 1]);
+        let slot = BootEvent::from_bytes([2, 2, 4, 1]);
+        assert_eq!(
+            (slot.kind(), slot.slot(), slot.reason()),
+            (Some(BootKind::Trial), None, Some(Reason::Downgrade))
+        );
+        assert_eq!(slot.known(), None, "slot 2 is not none");
+        assert_eq!(BootEvent::default().to_bytes(), [0; 4]);
+    }
+
+    /// `Debug` names the fields as the struct this replaced did, and
+    /// shows the bytes of an event it cannot name.
+    #[test]
+    fn events_debug_as_fields_or_bytes() {
+        let e = BootEvent::new(BootKind::Rollback, Some(Slot::A), Reason::App(5), 2);
+        assert_eq!(
+            std::format!("{e:?}"),
+            "BootEvent { kind: Rollback, slot: Some(A), reason: App(5), tries: 2 }"
+        );
+        let unknown = BootEvent::from_bytes([9, 0, 1, 2]);
+        assert_eq!(std::format!("{unknown:?}"), "BootEvent([9, 0, 1, 2])");
+        let mut r = Events::default();
+        r.push(e);
+        assert_eq!(std::format!("{r:?}"), std::format!("[{e:?}]"));
+    }
+
+    /// JSON keeps the object the struct this replaced was, and gives an
+    /// unknown field as its byte; both read back.
+    #[cfg(feature = "std")]
+    #[test]
+    fn events_serialize_as_objects_and_back() {
+        let e = BootEvent::new(BootKind::Trial, Some(Slot::B), Reason::App(5), 2);
+        let json = serde_json::to_value(e).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "Trial", "slot": "B", "reason": {"App": 5}, "tries": 2})
+        );
+        assert_eq!(serde_json::from_value::<BootEvent>(json).unwrap(), e);
+        let none = BootEvent::new(BootKind::Recovery, None, Reason::None, 0);
+        let json = serde_json::to_value(none).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "Recovery", "slot": null, "reason": "None", "tries": 0})
+        );
+        assert_eq!(serde_json::from_value::<BootEvent>(json).unwrap(), none);
+        let unknown = BootEvent::from_bytes([9, 7, 0x20, 1]);
+        let json = serde_json::to_value(unknown).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": 9, "slot": 7, "reason": 32, "tries": 1})
+        );
+        assert_eq!(serde_json::from_value::<BootEvent>(json).unwrap(), unknown);
     }
 
     #[test]
     fn event_ring_drops_oldest() {
         let mut s = BootState::default();
         for i in 0..(EVENT_RING_LEN as u8 + 2) {
-            s.push_event(BootEvent {
-                kind: BootKind::Trial,
-                slot: Some(Slot::B),
-                reason: Reason::None,
-                tries: i,
-            });
+            s.push_event(BootEvent::new(
+                BootKind::Trial,
+                Some(Slot::B),
+                Reason::None,
+                i,
+            ));
         }
         assert_eq!(s.events.len(), EVENT_RING_LEN);
-        assert_eq!(s.events.front().map(|e| e.tries), Some(2));
+        assert_eq!(s.events.front().map(|e| e.tries()), Some(2));
         assert_eq!(
-            s.events.back().map(|e| e.tries),
+            s.events.back().map(|e| e.tries()),
             Some(EVENT_RING_LEN as u8 + 1)
         );
     }

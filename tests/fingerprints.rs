@@ -37,8 +37,8 @@ use abboot::Version;
 use embedded_storage::nor_flash::ReadNorFlash;
 
 /// The fingerprints of the code at the commit that set them.
-const JOURNAL: &str = "5faf70d4dce11890ddecb9a8dd93e46eef86524c3a473811f4e6783bf0665d6c";
-const BOOT: &str = "3113860bf3759ebcc9330aad34c236b42846a61185a42f3258e540cde32f538e";
+const JOURNAL: &str = "3a9a2ba8c23937f361186746e547f72d176c3d531ae19c2e09b702248b7d61f2";
+const BOOT: &str = "ce931384edbacdea006ff0013006045b28a4a1212ca4e91b686682c0b84b3e9d";
 
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);
@@ -119,12 +119,12 @@ fn random_state(r: &mut Rng, digests: &[[u8; 32]; 2]) -> BootState {
         s.update_tag = t;
     }
     for _ in 0..r.below(6) {
-        s.push_event(BootEvent {
-            kind: BootKind::Trial,
-            slot: slot(r),
-            reason: Reason::None,
-            tries: r.below(3) as u8,
-        });
+        s.push_event(BootEvent::new(
+            BootKind::Trial,
+            slot(r),
+            Reason::None,
+            r.below(3) as u8,
+        ));
     }
     for (i, info) in s.slots.iter_mut().enumerate() {
         info.state = image_state(r);

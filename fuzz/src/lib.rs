@@ -133,12 +133,12 @@ pub fn fixed_state() -> BootState {
         .update_tag
         .extend_from_slice(b"fuzz-update-0001")
         .expect("tag fits");
-    state.push_event(BootEvent {
-        kind: BootKind::Trial,
-        slot: Some(Slot::B),
-        reason: Reason::None,
-        tries: 2,
-    });
+    state.push_event(BootEvent::new(
+        BootKind::Trial,
+        Some(Slot::B),
+        Reason::None,
+        2,
+    ));
     state
 }
 
@@ -150,12 +150,12 @@ fn seed_states() -> Vec<BootState> {
     pending.update = UpdateState::Staged;
     let mut full = fixed_state();
     for i in 0..8u8 {
-        full.push_event(BootEvent {
-            kind: BootKind::from_tag(i % 7).expect("tag"),
-            slot: Slot::from_index(i % 2),
-            reason: Reason::from_code(i % 7).expect("code"),
-            tries: i,
-        });
+        full.push_event(BootEvent::new(
+            BootKind::from_tag(i % 7).expect("tag"),
+            Slot::from_index(i % 2),
+            Reason::from_code(i % 7).expect("code"),
+            i,
+        ));
     }
     full.update_tag.clear();
     full.update_tag
@@ -251,17 +251,17 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 /// recomputed. Only meaningful for bytes that decode.
 ///
 /// Ignored when read: the reserved bytes (0x06..0x08, 0xF8..0xFC and
-/// bytes 3, 18 and 19 of each slot entry), ring entries past `ev_count`,
-/// the rejected digest when flag bit 0 is clear, tag bytes past `tag_len`,
-/// the tries byte of a slot whose state is neither pending nor trial, and
-/// the home fields (0xE0..0xE8), which `Record::encode` writes as 0. Byte
-/// 0x1B (the check error) and 0xE8..0xF8 (the digest prefix rejected
-/// before the last) are read.
+/// bytes 3, 18 and 19 of each slot entry), the rejected digest when flag
+/// bit 0 is clear, tag bytes past `tag_len`, the tries byte of a slot
+/// whose state is neither pending nor trial, and the home fields
+/// (0xE0..0xE8), which `Record::encode` writes as 0. Byte 0x1B (the check
+/// error) and 0xE8..0xF8 (the digest prefix rejected before the last) are
+/// read; the event ring (0x1C..0x34) is carried whole, entries past
+/// `ev_count` and unknown events included.
 pub fn canonical_record(b: &[u8; RECORD_SIZE]) -> [u8; RECORD_SIZE] {
     let mut c = *b;
     c[0x06..0x08].fill(0);
-    let ev_count = usize::from(c[0x1A]).min(6);
-    c[0x1C + 4 * ev_count..0x34].fill(0);
+    // The event ring's 24 bytes are carried whole, past its count too.
     for slot in 0..2 {
         let o = 0x34 + 52 * slot;
         if !matches!(c[o], 1 | 2) {

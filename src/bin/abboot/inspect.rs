@@ -430,24 +430,32 @@ pub fn field(s: &mut String, key: &str, value: String) {
 }
 
 /// The boot events of a state listing, oldest first.
-pub fn events_text<'a>(s: &mut String, events: impl ExactSizeIterator<Item = &'a BootEvent>) {
+pub fn events_text(s: &mut String, events: impl ExactSizeIterator<Item = BootEvent>) {
     if events.len() == 0 {
         field(s, "events", "none".to_string());
     }
     for (i, e) in events.enumerate() {
         let key = if i == 0 { "events (oldest first)" } else { "" };
-        field(s, key, event_text(e));
+        field(s, key, event_text(&e));
     }
 }
 
 /// One boot event in words.
+/// A field this build does not know (an event a later abboot wrote) is
+/// shown as its byte.
 fn event_text(e: &BootEvent) -> String {
+    let [kind, slot, reason, _] = e.to_bytes();
+    let unknown = |b: u8| format!("unknown ({b:#04x})");
     format!(
-        "{:?}, slot {}, reason {}, tries {}",
-        e.kind,
-        slot_name(e.slot),
-        reason_text(e.reason),
-        e.tries
+        "{}, slot {}, reason {}, tries {}",
+        e.kind().map_or_else(|| unknown(kind), |k| format!("{k:?}")),
+        match e.slot() {
+            _ if slot == 0xFF => slot_name(None),
+            Some(x) => slot_name(Some(x)),
+            None => unknown(slot),
+        },
+        e.reason().map_or_else(|| unknown(reason), reason_text),
+        e.tries()
     )
 }
 
