@@ -148,13 +148,14 @@ where
     // bootloader, measured when that loop called this).
     #[inline(never)]
     pub(crate) fn check(&mut self, slot: Slot) -> Result<ImageInfo, ImageError> {
-        self.check_here(slot)
+        let region = self.region(slot);
+        self.check.check(&mut self.slots, slot, region)
     }
 
     /// [`Context::check`] with its result written into `memo` (the
     /// bootloader's record of checks), not returned: the check builds it
-    /// there, where a returned result was built in a temporary on the
-    /// caller's frame (64 bytes) and copied.
+    /// there ([`ImageCheck::check_into`]), where a returned result was
+    /// built in a temporary on the caller's frame (64 bytes) and copied.
     // Never inlined, for the frame's sake as `check` was: its locals stay
     // off the frame of `select`, under which the verifier runs.
     #[inline(never)]
@@ -163,15 +164,8 @@ where
         slot: Slot,
         memo: &mut Option<Result<ImageInfo, ImageError>>,
     ) {
-        *memo = Some(self.check_here(slot));
-    }
-
-    /// The one body of [`Context::check`] and [`Context::check_into`]; a
-    /// build links whichever of them it calls.
-    #[inline(always)]
-    fn check_here(&mut self, slot: Slot) -> Result<ImageInfo, ImageError> {
         let region = self.region(slot);
-        self.check.check(&mut self.slots, slot, region)
+        self.check.check_into(&mut self.slots, slot, region, memo);
     }
 
     /// The region of `slot`.

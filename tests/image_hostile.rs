@@ -696,6 +696,54 @@ fn every_flipped_header_bit_is_refused_specifically() {
     assert_eq!(verify_a(&img).unwrap(), good);
 }
 
+/// `check_into` writes exactly what `check` returns, for the signed and
+/// the digest check, over whatever the place held before (nothing, or
+/// another image's result): the good image, every flipped header byte
+/// and a flipped payload byte, in both slots.
+#[test]
+fn check_into_writes_what_check_returns() {
+    use abboot::image::digest::DigestCheck;
+    let keys = trusted();
+    let mut signed_check = SignedCheck::new(TrustedKeys::new(&keys), profile());
+    let other = ImageInfo {
+        version: Version::new(9, 9, 9, 9),
+        digest: [0xA5; 32],
+        security_counter: 99,
+        data_epoch: 99,
+        header_len: 1,
+        payload_len: 2,
+        load_address: 3,
+    };
+    for slot in Slot::ALL {
+        let img = signed(slot, &key(1));
+        let mut images = vec![img.clone()];
+        for at in (0..FIXED_LEN).step_by(7).chain([HEADER_LEN as usize + 5]) {
+            let mut bad = img.clone();
+            bad[at] ^= 0x10;
+            images.push(bad);
+        }
+        let mut accepted = [0, 0];
+        for image in &images {
+            let mut flash = flash_with::<4>(slot, image);
+            let checks: [&mut dyn ImageCheck<VecFlash<4>>; 2] =
+                [&mut signed_check, &mut DigestCheck];
+            for (n, check) in checks.into_iter().enumerate() {
+                let want = check.check(&mut flash, slot, region(slot));
+                accepted[n] += usize::from(want.is_ok());
+                for before in [None, Some(Ok(other)), Some(Err(ImageError::Flash))] {
+                    let mut out = before;
+                    check.check_into(&mut flash, slot, region(slot), &mut out);
+                    assert_eq!(out, Some(want), "check {n}, before {before:?}");
+                }
+            }
+        }
+        // The good image passes both; the digest check also passes flips
+        // of bytes it does not read (the signature, the key id).
+        assert_eq!(accepted[0], 1);
+        assert!(accepted[1] > 1 && accepted[1] < images.len());
+    }
+}
+
 #[test]
 fn flipped_payload_bits_are_digest_mismatches() {
     let img = signed(Slot::A, &key(1));

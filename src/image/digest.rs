@@ -8,7 +8,7 @@
 
 use embedded_storage::nor_flash::ReadNorFlash;
 
-use super::header::{field, ImageHeader, DIGEST_AT, FIXED_LEN};
+use super::header::{info_of, put_info, ImageHeader, FIXED_LEN};
 use super::signed::{parse_raw, payload_matches, read_fixed};
 use super::{ImageCheck, ImageError, ImageInfo};
 use crate::flash::Region;
@@ -27,19 +27,22 @@ impl<F: ReadNorFlash> ImageCheck<F> for DigestCheck {
         region: Region,
     ) -> Result<ImageInfo, ImageError> {
         let mut raw = [0u8; FIXED_LEN];
-        read_fixed(flash, region, &mut raw)?;
-        // Straight-line, each refusal returned where it is found: the
-        // result built through `and_then` and tested again cost a closure
-        // and a second test of its tag.
-        let header = parse_raw(&raw)?;
-        if !header.image_len().is_some_and(|len| len <= region.len) {
-            return Err(ImageError::TooLarge);
+        verify(flash, region, &mut raw)?;
+        Ok(info_of(&raw))
+    }
+
+    fn check_into(
+        &mut self,
+        flash: &mut F,
+        _slot: Slot,
+        region: Region,
+        out: &mut Option<Result<ImageInfo, ImageError>>,
+    ) {
+        let mut raw = [0u8; FIXED_LEN];
+        match verify(flash, region, &mut raw) {
+            Err(e) => *out = Some(Err(e)),
+            Ok(()) => put_info(&raw, out),
         }
-        payload_matches(flash, region, &raw)?;
-        // The digest is taken from the raw bytes, where `parse_raw` read
-        // it too: the parsed header's copy is then never read, and its
-        // 32-byte copy on the stack goes away.
-        Ok(ImageInfo::from_header(&header, field(&raw, DIGEST_AT)))
     }
 
     fn precheck(
@@ -56,4 +59,24 @@ impl<F: ReadNorFlash> ImageCheck<F> for DigestCheck {
             _ => Err(ImageError::TooLarge),
         }
     }
+}
+
+/// The header read into `raw`, parsed, its image within `region`, and the
+/// payload's SHA-256 the header's: what both ways of the check share.
+// Always inlined, so each way is the straight-line code it was.
+#[inline(always)]
+fn verify<F: ReadNorFlash>(
+    flash: &mut F,
+    region: Region,
+    raw: &mut [u8; FIXED_LEN],
+) -> Result<(), ImageError> {
+    read_fixed(flash, region, raw)?;
+    // Straight-line, each refusal returned where it is found: the result
+    // built through `and_then` and tested again cost a closure and a
+    // second test of its tag.
+    let header = parse_raw(raw)?;
+    if !header.image_len().is_some_and(|len| len <= region.len) {
+        return Err(ImageError::TooLarge);
+    }
+    payload_matches(flash, region, raw)
 }

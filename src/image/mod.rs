@@ -175,6 +175,20 @@ pub trait ImageCheck<F: ReadNorFlash> {
     fn check(&mut self, flash: &mut F, slot: Slot, region: Region)
         -> Result<ImageInfo, ImageError>;
 
+    /// [`check`](Self::check) with its result written into `out`, where
+    /// the caller keeps it (the bootloader's record of checks). The
+    /// default calls `check`; a check that builds its result in place
+    /// saves the copy of a returned one.
+    fn check_into(
+        &mut self,
+        flash: &mut F,
+        slot: Slot,
+        region: Region,
+        out: &mut Option<Result<ImageInfo, ImageError>>,
+    ) {
+        *out = Some(self.check(flash, slot, region));
+    }
+
     /// Checks an image's header before anything is written, so that an
     /// image that can only be refused never costs the target slot its
     /// content. `header` holds the first bytes of the image. Only ever

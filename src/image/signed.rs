@@ -56,8 +56,8 @@ use embedded_storage::nor_flash::ReadNorFlash;
 use crate::flash::Region;
 use crate::image::ed25519;
 use crate::image::header::{
-    field, info_of, key_id_of, ImageHeader, DIGEST_AT, FIXED_LEN, HEADER_LEN_AT, KEY_ID_AT,
-    KEY_ID_LEN, PAYLOAD_LEN_AT, SIGNATURE_LEN, SIGNED_LEN,
+    field, info_of, key_id_of, put_info, ImageHeader, DIGEST_AT, FIXED_LEN, HEADER_LEN_AT,
+    KEY_ID_AT, KEY_ID_LEN, PAYLOAD_LEN_AT, SIGNATURE_LEN, SIGNED_LEN,
 };
 use crate::image::sha256::PayloadHash;
 use crate::image::{ImageCheck, ImageError, ImageInfo};
@@ -251,6 +251,20 @@ impl<F: ReadNorFlash> ImageCheck<F> for SignedCheck<'_> {
         region: Region,
     ) -> Result<ImageInfo, ImageError> {
         verify_info(flash, region, slot, &self.keys, &self.profile)
+    }
+
+    fn check_into(
+        &mut self,
+        flash: &mut F,
+        slot: Slot,
+        region: Region,
+        out: &mut Option<Result<ImageInfo, ImageError>>,
+    ) {
+        let mut raw = [0u8; FIXED_LEN];
+        match verify_raw(flash, region, slot, &self.keys, &self.profile, &mut raw) {
+            Err(e) => *out = Some(Err(e)),
+            Ok(()) => put_info(&raw, out),
+        }
     }
 
     fn precheck(

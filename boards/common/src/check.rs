@@ -56,6 +56,22 @@ impl<B: XipBoard, F: ReadNorFlash> ImageCheck<F> for BoardCheck<B> {
         checked
     }
 
+    fn check_into(
+        &mut self,
+        flash: &mut F,
+        slot: Slot,
+        region: Region,
+        out: &mut Option<Result<ImageInfo, ImageError>>,
+    ) {
+        let mut check: Check = B::CHECK;
+        check.check_into(flash, slot, region, out);
+        if let Some(Ok(info)) = out {
+            if let Err(e) = vector_table::<B>(flash, info) {
+                *out = Some(Err(e));
+            }
+        }
+    }
+
     fn precheck(
         &mut self,
         slot: Slot,

@@ -72,6 +72,22 @@ impl<F: ReadNorFlash> ImageCheck<F> for ProfiledDigestCheck {
         checked
     }
 
+    fn check_into(
+        &mut self,
+        flash: &mut F,
+        slot: Slot,
+        region: Region,
+        out: &mut Option<Result<ImageInfo, ImageError>>,
+    ) {
+        DigestCheck.check_into(flash, slot, region, out);
+        if let Some(Ok(info)) = out {
+            let board = hardware_id(flash, region).and_then(|id| self.board(slot, info, id));
+            if let Err(e) = board {
+                *out = Some(Err(e));
+            }
+        }
+    }
+
     fn precheck(
         &mut self,
         slot: Slot,
@@ -167,6 +183,20 @@ mod tests {
             got,
             "the two parts disagree"
         );
+        // The bootloader's way writes the same result, over whatever its
+        // place held.
+        let other = Ok(ImageInfo {
+            digest: [0xA5; 32],
+            ..ImageInfo::default()
+        });
+        for before in [None, Some(other), Some(Err(ImageError::Flash))] {
+            let mut out = before;
+            check().check_into(&mut one, slot, r, &mut out);
+            assert_eq!(out, Some(got), "check_into after {before:?}");
+            out = before;
+            check().check_into(&mut eight, slot, r, &mut out);
+            assert_eq!(out, Some(got), "check_into after {before:?}");
+        }
         let mut header = [0xFF; 256];
         let n = bytes.len().min(256);
         header[..n].copy_from_slice(&bytes[..n]);
