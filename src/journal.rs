@@ -209,9 +209,6 @@ pub struct Findings {
 pub struct Loaded {
     /// The newest valid record, or `None` when there is none.
     pub record: Option<Record>,
-    /// `true` when both sectors are blank (a factory device), as opposed to
-    /// holding only invalid or unreadable bytes.
-    pub blank: bool,
     /// `true` when a position that could hold a newer record than
     /// [`record`](Self::record) could not be read, or a record of another
     /// geometry was found: the state may be stale, and the journal will
@@ -219,6 +216,18 @@ pub struct Loaded {
     pub uncertain: bool,
     /// What the scan skipped on its way.
     pub findings: Findings,
+}
+
+impl Loaded {
+    /// Whether both sectors are blank (a factory device), as opposed to
+    /// holding only invalid or unreadable bytes: the scan found nothing
+    /// at all. Every position it reads that is not blank is counted in
+    /// [`Loaded::findings`], and only blank ones are not, so this is
+    /// derived from the counts rather than kept beside them (18 B of the
+    /// nRF52840 bootloaders, which never ask).
+    pub fn blank(&self) -> bool {
+        self.findings == Findings::default()
+    }
 }
 
 /// One position of the journal, as [`Journal::inspect`] reports it.
@@ -403,7 +412,6 @@ impl<F: NorFlash> Journal<F> {
         // into its place, not again on the way out.
         let mut loaded = Loaded {
             record: None,
-            blank: false,
             uncertain: false,
             findings: Findings::default(),
         };
@@ -534,7 +542,6 @@ impl<F: NorFlash> Journal<F> {
         let fresh_seq = claimed.map_or(0, |c| c.wrapping_add(2 * self.per_sector + 1));
         self.tail.fresh_seq = fresh_seq;
         self.blocked = blocked;
-        loaded.blank = self.tail.used == [0, 0];
         // From the field just stored: the local was otherwise kept twice
         // through the scan, once for each use.
         loaded.uncertain = self.blocked.is_some();

@@ -238,7 +238,7 @@ fn journal_case<const W: usize, const E: usize>(seed: u64, erased: u8, out: &mut
         out,
         "J{seed} e{erased:02x} E{E} W{W}: read {:?} {} {} {:?}",
         loaded.record.as_ref().map(|x| (x.seq, x.state)),
-        loaded.blank,
+        loaded.blank(),
         loaded.uncertain,
         loaded.findings
     );

@@ -32,7 +32,7 @@ fn journal(flash: Flash) -> Journal<Flash> {
 fn factory_blank_is_a_defined_state() {
     let mut j = journal(Flash::new(8192));
     let l = j.read();
-    assert!(l.blank);
+    assert!(l.blank());
     assert_eq!(l.record, None);
     assert_eq!(l.findings.invalid + l.findings.unreadable, 0);
 }
@@ -160,7 +160,7 @@ fn all_garbage_reads_as_no_record_and_recovers() {
     let mut j = journal(flash);
     let l = j.read();
     assert_eq!(l.record, None);
-    assert!(!l.blank);
+    assert!(!l.blank());
     assert!(!l.uncertain);
     assert_eq!(l.findings.invalid, 32);
     j.append(&state(1)).unwrap();
@@ -187,7 +187,7 @@ fn a_sector_of_the_other_erased_value_is_never_erased() {
     flash.set_contents(0, &[0x00; 8192]);
     let geometry = Geometry::contiguous(0, 4096).erased_to(0x00);
     let mut j = Journal::new(flash, geometry).unwrap();
-    assert!(j.read().blank);
+    assert!(j.read().blank());
 }
 
 #[test]

@@ -256,7 +256,10 @@ fn a_part_that_erases_to_zero_is_served_like_one_that_erases_to_ff() {
     let run = |erased: u8| {
         let geometry = Geometry::contiguous(0, 4096).erased_to(erased);
         let mut flash = Flash::new(8192).erased_to(erased);
-        assert!(Journal::new(flash.clone(), geometry).unwrap().read().blank);
+        assert!(Journal::new(flash.clone(), geometry)
+            .unwrap()
+            .read()
+            .blank());
         let mut answers = Vec::new();
         for i in 0..100 {
             let mut j = Journal::new(flash, geometry).unwrap();
@@ -598,6 +601,32 @@ fn records_of_another_geometry_are_foreign() {
     assert_eq!(l.record, None);
     assert_eq!(j.append(&state(99)), Err(JournalError::Foreign));
     assert_eq!(j.into_inner().contents(), flash.contents());
+}
+
+/// A journal whose one record is foreign is not blank: `Loaded::blank`
+/// counts every position the scan found, foreign ones too (a factory
+/// device's blank metadata is the one thing it names).
+#[test]
+fn a_foreign_record_alone_is_not_a_blank_journal() {
+    type Small = SimFlash<1, 4, 1024>;
+    let mut j = Journal::new(Small::new(8192), Geometry::contiguous(0, 4096)).unwrap();
+    j.append(&state(1)).unwrap();
+    let flash = j.into_inner();
+    let l = Journal::new(flash, Geometry::contiguous(0, 2048))
+        .unwrap()
+        .read();
+    let only_foreign = abboot::journal::Findings {
+        foreign: 1,
+        ..Default::default()
+    };
+    assert_eq!(l.findings, only_foreign);
+    assert!(!l.blank() && l.uncertain && l.record.is_none(), "{l:?}");
+    assert!(
+        Journal::new(Small::new(8192), Geometry::contiguous(0, 2048))
+            .unwrap()
+            .read()
+            .blank()
+    );
 }
 
 /// The newest record in a full second sector, the first sector unreadable:
@@ -1160,7 +1189,7 @@ fn a_probe_glitch_on_blank_metadata_leaves_it_blank() {
     f.fail_reads(probe(8), ReadFault::Transient(3));
     let mut j = journal(f);
     let l = j.read();
-    assert!(l.blank && l.record.is_none() && !l.uncertain, "{l:?}");
+    assert!(l.blank() && l.record.is_none() && !l.uncertain, "{l:?}");
     j.append(&state(1)).unwrap();
     let mut f = j.into_inner();
     let mut positions = Vec::new();
@@ -1186,7 +1215,7 @@ fn an_unreadable_position_alone_is_not_a_blank_journal() {
         let l = j.read();
         assert_eq!(l.record, None);
         assert!(
-            !l.blank,
+            !l.blank(),
             "sector at {sector}: an unreadable position is not blank"
         );
         assert!(l.uncertain, "sector at {sector}");

@@ -471,7 +471,7 @@ mod tests {
             .sync(false);
         let geometry = Geometry::contiguous(0, 1024).erased_to(0x00);
         let mut j = Journal::new(flash, geometry).unwrap();
-        assert!(j.read().blank);
+        assert!(j.read().blank());
         let state = BootState {
             primary: Some(Slot::A),
             ..BootState::default()
@@ -499,7 +499,7 @@ mod tests {
             .unwrap()
             .sync(false);
         let mut j = Journal::new(flash, Geometry::contiguous(0, 1024)).unwrap();
-        assert!(j.read().blank);
+        assert!(j.read().blank());
         let state = BootState {
             primary: Some(Slot::B),
             ..BootState::default()

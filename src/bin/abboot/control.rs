@@ -221,7 +221,7 @@ pub fn status(a: &MetadataFile) -> Result<Report, Error> {
     }
     let r = match &loaded.record {
         Some(r) => r,
-        None if loaded.blank => {
+        None if loaded.blank() => {
             return Err(unusable(
                 "blank",
                 "blank metadata: both journal sectors are erased; no state is recorded yet \
@@ -519,7 +519,7 @@ fn change(t: &MetadataFile, op: Op, running: Option<Slot>) -> Result<Report, Err
 
 /// Why a refused change may be refused: the journal holds no state.
 fn no_record_note(before: &Loaded) -> &'static str {
-    match (&before.record, before.blank) {
+    match (&before.record, before.blank()) {
         (Some(_), _) => "",
         (None, true) => " (the metadata is blank: no state is recorded yet)",
         (None, false) => {

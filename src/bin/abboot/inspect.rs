@@ -279,7 +279,7 @@ impl JournalTask for Inspect<'_> {
                 .map(|(i, p)| position_json(p, current_at == Some(i)))
                 .collect(),
             current: CurrentJson {
-                blank: loaded.blank,
+                blank: loaded.blank(),
                 findings: loaded.findings,
                 record: loaded.record,
             },
@@ -380,7 +380,7 @@ fn metadata_text(m: &MetadataJson) -> String {
         count("blank")
     );
     match &m.current.record {
-        None if m.current.blank => {
+        None if m.current.blank() => {
             s += "current state: none, both sectors are erased (a factory device)\n";
         }
         None => {
