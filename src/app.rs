@@ -101,6 +101,9 @@ pub struct Updater<M, S, C, K = NoCounter> {
     running: Option<Slot>,
     /// The slot being written, between `stage_begin` and `stage_finish`.
     staging: Option<(Slot, bool)>,
+    /// The value the slot flash erases to ([`Layout::slot_erased`]): what
+    /// staging pads an image's last word with.
+    slot_erased: u8,
     counter: K,
 }
 
@@ -121,6 +124,7 @@ where
             ctx: Context::new(metadata, slots, layout, check)?,
             running: None,
             staging: None,
+            slot_erased: layout.slot_erased,
             counter: NoCounter,
         })
     }
@@ -141,6 +145,7 @@ where
             ctx: self.ctx,
             running: self.running,
             staging: self.staging,
+            slot_erased: self.slot_erased,
             counter,
         }
     }
@@ -357,7 +362,7 @@ where
             header: Some(image),
             ..*opts
         })?;
-        let erased = self.ctx.slot_erased;
+        let erased = self.slot_erased;
         let mut buf = [erased; CHUNK];
         for (i, chunk) in image.chunks(CHUNK).enumerate() {
             let padded = chunk.len().div_ceil(w) * w;

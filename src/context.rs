@@ -79,12 +79,13 @@ impl Layout {
 pub struct Context<M, S, C> {
     pub(crate) journal: Journal<M>,
     pub(crate) slots: S,
-    /// The layout's slots and their erased value: what the faces use of
-    /// it after `new` (the journal keeps its own geometry). Not the whole
-    /// layout: a board's constant layout was copied into each context
-    /// from read-only data, 40 bytes where these few are stored directly.
+    /// The layout's slots: what both faces use of it after `new` (the
+    /// journal keeps its own geometry, the updater the slots' erased
+    /// value, which the bootloader never reads and no longer stores). Not
+    /// the whole layout: a board's constant layout was copied into each
+    /// context from read-only data, 40 bytes where these few are stored
+    /// directly.
     pub(crate) regions: [Region; 2],
-    pub(crate) slot_erased: u8,
     pub(crate) check: C,
 }
 
@@ -124,7 +125,6 @@ where
             journal,
             slots,
             regions: layout.slots,
-            slot_erased: layout.slot_erased,
             check,
         })
     }
