@@ -389,6 +389,9 @@ pub(crate) fn fallback(s: &mut BootState, to: Slot) -> Result<(), Refusal> {
 /// [`fallback`] to a slot its caller knows holds a confirmed image and is
 /// not the primary (the bootloader, which has just found it so): neither
 /// is tested again.
+// Always inlined: left to the optimiser, the signed nRF52840 bootloader
+// was 16 B larger.
+#[inline(always)]
 pub(crate) fn fall_back(s: &mut BootState, to: Slot) {
     if let Some(old) = s.primary {
         // Corrupt, not refused: a good copy may be staged again.
