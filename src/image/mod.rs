@@ -178,7 +178,9 @@ pub trait ImageCheck<F: ReadNorFlash> {
     /// [`check`](Self::check) with its result written into `out`, where
     /// the caller keeps it (the bootloader's record of checks). The
     /// default calls `check`; a check that builds its result in place
-    /// saves the copy of a returned one.
+    /// saves the copy of a returned one. An override must leave `out`
+    /// holding `Some` of exactly what `check` would return, whatever
+    /// `out` held before: the bootloader calls only this one.
     fn check_into(
         &mut self,
         flash: &mut F,
