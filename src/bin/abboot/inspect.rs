@@ -380,7 +380,7 @@ fn metadata_text(m: &MetadataJson) -> String {
         count("blank")
     );
     match &m.current.record {
-        None if m.current.blank() => {
+        None if m.current.blank => {
             s += "current state: none, both sectors are erased (a factory device)\n";
         }
         None => {
