@@ -283,7 +283,10 @@ fn state_line(bytes: &[u8]) -> String {
     let Some(r) = loaded.record else {
         return format!(
             "no-record blank={} valid={} invalid={} unreadable={}",
-            loaded.blank(), f.valid, f.invalid, f.unreadable
+            loaded.blank(),
+            f.valid,
+            f.invalid,
+            f.unreadable
         );
     };
     let st = r.state;
