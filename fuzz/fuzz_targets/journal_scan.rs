@@ -123,12 +123,12 @@ fuzz_target!(init: abboot_fuzz::write_seeds(abboot_fuzz::journal_seeds), |data: 
     assert_eq!(f.unreadable, 0, "this flash has no unreadable words");
     assert!(f.valid + f.invalid <= POSITIONS as u32);
     if let Some(record) = &loaded.record {
-        assert!(!loaded.blank);
+        assert!(!loaded.blank());
         assert!(f.valid >= 1);
         check_on_flash(record, &image);
     }
     if image.iter().all(|&b| b == 0xFF) {
-        assert!(loaded.blank && loaded.record.is_none());
+        assert!(loaded.blank() && loaded.record.is_none());
     }
     // Reading changes nothing.
     assert_eq!(journal.read(), loaded);
