@@ -8,7 +8,7 @@
 
 use embedded_storage::nor_flash::ReadNorFlash;
 
-use super::header::{info_of, put_info, ImageHeader, FIXED_LEN};
+use super::header::{info_of, put_checked, ImageHeader, FIXED_LEN};
 use super::signed::{parse_raw, payload_matches, read_fixed};
 use super::{ImageCheck, ImageError, ImageInfo};
 use crate::flash::Region;
@@ -39,10 +39,8 @@ impl<F: ReadNorFlash> ImageCheck<F> for DigestCheck {
         out: &mut Option<Result<ImageInfo, ImageError>>,
     ) {
         let mut raw = [0u8; FIXED_LEN];
-        match verify(flash, region, &mut raw) {
-            Err(e) => *out = Some(Err(e)),
-            Ok(()) => put_info(&raw, out),
-        }
+        let checked = verify(flash, region, &mut raw);
+        put_checked(&raw, checked, out);
     }
 
     fn precheck(

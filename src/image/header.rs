@@ -127,15 +127,24 @@ pub(crate) fn info_of(raw: &[u8; FIXED_LEN]) -> ImageInfo {
     }
 }
 
-/// `out` becomes `Ok(`[`info_of`]`(raw))`, the accepted image's result in
-/// an [`ImageCheck::check_into`](super::ImageCheck::check_into).
+/// `out` becomes the check's result in an
+/// [`ImageCheck::check_into`](super::ImageCheck::check_into): `checked`'s
+/// error, or for an accepted image `Ok(`[`info_of`]`(raw))`.
 ///
 /// The digest copied once, where the result lies: the whole result
 /// built and moved in took it through two temporaries, and the
 /// bootloader copied it again out of a returned one (-104 B of the
 /// signed nRF52840 bootloader, -48 B of its stack).
 #[inline(always)]
-pub(crate) fn put_info(raw: &[u8; FIXED_LEN], out: &mut Option<Result<ImageInfo, ImageError>>) {
+pub(crate) fn put_checked(
+    raw: &[u8; FIXED_LEN],
+    checked: Result<(), ImageError>,
+    out: &mut Option<Result<ImageInfo, ImageError>>,
+) {
+    if let Err(e) = checked {
+        *out = Some(Err(e));
+        return;
+    }
     let info = ImageInfo {
         digest: [0; 32],
         ..info_of(raw)

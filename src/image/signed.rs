@@ -56,7 +56,7 @@ use embedded_storage::nor_flash::ReadNorFlash;
 use crate::flash::Region;
 use crate::image::ed25519;
 use crate::image::header::{
-    field, info_of, key_id_of, put_info, ImageHeader, DIGEST_AT, FIXED_LEN, HEADER_LEN_AT,
+    field, info_of, key_id_of, put_checked, ImageHeader, DIGEST_AT, FIXED_LEN, HEADER_LEN_AT,
     KEY_ID_AT, KEY_ID_LEN, PAYLOAD_LEN_AT, SIGNATURE_LEN, SIGNED_LEN,
 };
 use crate::image::sha256::PayloadHash;
@@ -261,10 +261,8 @@ impl<F: ReadNorFlash> ImageCheck<F> for SignedCheck<'_> {
         out: &mut Option<Result<ImageInfo, ImageError>>,
     ) {
         let mut raw = [0u8; FIXED_LEN];
-        match verify_raw(flash, region, slot, &self.keys, &self.profile, &mut raw) {
-            Err(e) => *out = Some(Err(e)),
-            Ok(()) => put_info(&raw, out),
-        }
+        let checked = verify_raw(flash, region, slot, &self.keys, &self.profile, &mut raw);
+        put_checked(&raw, checked, out);
     }
 
     fn precheck(

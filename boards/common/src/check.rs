@@ -65,11 +65,7 @@ impl<B: XipBoard, F: ReadNorFlash> ImageCheck<F> for BoardCheck<B> {
     ) {
         let mut check: Check = B::CHECK;
         check.check_into(flash, slot, region, out);
-        if let Some(Ok(info)) = out {
-            if let Err(e) = vector_table::<B>(flash, info) {
-                *out = Some(Err(e));
-            }
-        }
+        refine(out, |info| vector_table::<B>(flash, info));
     }
 
     fn precheck(
@@ -80,6 +76,22 @@ impl<B: XipBoard, F: ReadNorFlash> ImageCheck<F> for BoardCheck<B> {
     ) -> Result<Option<ImageInfo>, ImageError> {
         let mut check: Check = B::CHECK;
         ImageCheck::<F>::precheck(&mut check, slot, region, header)
+    }
+}
+
+/// `out`, the result abboot's check wrote, with the board's own verdict
+/// on an accepted image: `board` runs only when the image was accepted,
+/// and its refusal replaces the result. The one way both board checks
+/// ([`BoardCheck`] and the digest-only build's) add their tests to
+/// [`ImageCheck::check_into`].
+pub(crate) fn refine(
+    out: &mut Option<Result<ImageInfo, ImageError>>,
+    board: impl FnOnce(&ImageInfo) -> Result<(), ImageError>,
+) {
+    if let Some(Ok(info)) = out {
+        if let Err(e) = board(info) {
+            *out = Some(Err(e));
+        }
     }
 }
 

@@ -80,12 +80,9 @@ impl<F: ReadNorFlash> ImageCheck<F> for ProfiledDigestCheck {
         out: &mut Option<Result<ImageInfo, ImageError>>,
     ) {
         DigestCheck.check_into(flash, slot, region, out);
-        if let Some(Ok(info)) = out {
-            let board = hardware_id(flash, region).and_then(|id| self.board(slot, info, id));
-            if let Err(e) = board {
-                *out = Some(Err(e));
-            }
-        }
+        crate::check::refine(out, |info| {
+            hardware_id(flash, region).and_then(|id| self.board(slot, info, id))
+        });
     }
 
     fn precheck(
