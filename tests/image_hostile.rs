@@ -697,12 +697,26 @@ fn every_flipped_header_bit_is_refused_specifically() {
 }
 
 /// `check_into` writes exactly what `check` returns, for the signed and
-/// the digest check, over whatever the place held before (nothing, or
-/// another image's result): the good image, every flipped header byte
-/// and a flipped payload byte, in both slots.
+/// the digest check and for a check that implements `check` alone (the
+/// trait's provided `check_into`), over whatever the place held before
+/// (nothing, or another image's result): the good image, every seventh
+/// header byte flipped and a flipped payload byte, in both slots.
 #[test]
 fn check_into_writes_what_check_returns() {
     use abboot::image::digest::DigestCheck;
+    /// A user's check with only `check`: the bootloader calls the
+    /// provided `check_into`.
+    struct OnlyCheck;
+    impl<F: ReadNorFlash> ImageCheck<F> for OnlyCheck {
+        fn check(
+            &mut self,
+            flash: &mut F,
+            slot: Slot,
+            region: Region,
+        ) -> Result<ImageInfo, ImageError> {
+            DigestCheck.check(flash, slot, region)
+        }
+    }
     let keys = trusted();
     let mut signed_check = SignedCheck::new(TrustedKeys::new(&keys), profile());
     let other = ImageInfo {
@@ -722,11 +736,11 @@ fn check_into_writes_what_check_returns() {
             bad[at] ^= 0x10;
             images.push(bad);
         }
-        let mut accepted = [0, 0];
+        let mut accepted = [0, 0, 0];
         for image in &images {
             let mut flash = flash_with::<4>(slot, image);
-            let checks: [&mut dyn ImageCheck<VecFlash<4>>; 2] =
-                [&mut signed_check, &mut DigestCheck];
+            let checks: [&mut dyn ImageCheck<VecFlash<4>>; 3] =
+                [&mut signed_check, &mut DigestCheck, &mut OnlyCheck];
             for (n, check) in checks.into_iter().enumerate() {
                 let want = check.check(&mut flash, slot, region(slot));
                 accepted[n] += usize::from(want.is_ok());
@@ -741,6 +755,7 @@ fn check_into_writes_what_check_returns() {
         // of bytes it does not read (the signature, the key id).
         assert_eq!(accepted[0], 1);
         assert!(accepted[1] > 1 && accepted[1] < images.len());
+        assert_eq!(accepted[2], accepted[1]);
     }
 }
 
